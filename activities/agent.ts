@@ -1,0 +1,139 @@
+// Node-side activities, run by the agent on each node. All are idempotent: asking for what is
+// already there is a no-op that says so, so a retry after a crash is safe.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { AppStartError, type AppSupervisor } from '../lib/app-supervisor';
+import { ArtifactError, downloadVerified } from '../lib/artifact';
+import type { Logger } from '../lib/logger';
+import { isValidReleaseId, type ReleaseStore } from '../lib/release-store';
+import { runCommand } from '../lib/run-command';
+import { extractSafely, UnsafeArchiveError } from '../lib/safe-untar';
+import { failureTypes } from '../workflows/api';
+import { withHeartbeat } from './heartbeat';
+
+export interface AgentDeps {
+  store: ReleaseStore;
+  app: AppSupervisor;
+  logger: Logger;
+  keepReleases: number;
+}
+
+export interface StageInput {
+  release: string;
+  url: string;
+  sha256: string;
+}
+
+export interface RunCommandInput {
+  argv: string[];
+  /** Runs from this staged release's folder. */
+  release: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+}
+
+export function createAgentActivities({ store, app, logger, keepReleases }: AgentDeps) {
+  // Stage, activate and commands change the node: one at a time, even if a retry overlaps an old attempt.
+  const exclusive = createMutex();
+
+  const requireRelease = (release: string) => {
+    if (!isValidReleaseId(release)) {
+      throw ApplicationFailure.nonRetryable(`release "${release}" is not a valid release id (letters, digits, ".", "_", "-")`, failureTypes.invalidInput);
+    }
+  };
+
+  return {
+    async currentRelease(): Promise<{ release: string | null; running: string | null }> {
+      return { release: await store.current(), running: await app.running() };
+    },
+
+    async stage({ release, url, sha256 }: StageInput): Promise<{ staged: boolean; removed: string[] }> {
+      requireRelease(release);
+      return exclusive(async () => {
+        if (await store.isStaged(release)) {
+          logger.info({ release }, 'release already staged; nothing to do');
+          return { staged: false, removed: [] };
+        }
+        await withHeartbeat(async (signal) => {
+          await store.stage(release, async (scratch) => {
+            const tarball = path.join(scratch, '..', `${path.basename(scratch)}.tgz`);
+            try {
+              await downloadVerified(url, tarball, sha256, signal);
+              await extractSafely(tarball, scratch);
+            } catch (err) {
+              if (err instanceof ArtifactError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, failureTypes.badDigest);
+              if (err instanceof UnsafeArchiveError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.unsafeArchive);
+              throw err;
+            } finally {
+              await rm(tarball, { force: true });
+            }
+          });
+        });
+        const current = await store.current();
+        const removed = await store.prune(keepReleases, [release, ...(current ? [current] : [])]);
+        logger.info({ release, removed }, 'release staged');
+        return { staged: true, removed };
+      });
+    },
+
+    async activate({ release }: { release: string }): Promise<{ changed: boolean; previous: string | null }> {
+      requireRelease(release);
+      return exclusive(async () => {
+        const previous = await store.current();
+        if (previous === release && (await app.running()) === release) {
+          logger.info({ release }, 'release already active and running; nothing to do');
+          return { changed: false, previous };
+        }
+        if (!(await store.isStaged(release))) {
+          throw ApplicationFailure.nonRetryable(`release ${release} is not staged on this node; stage it first`, failureTypes.notStaged);
+        }
+        await withHeartbeat(async () => {
+          await app.stop();
+          await store.switchCurrent(release);
+          try {
+            await app.start(release, store.releaseDir(release));
+          } catch (err) {
+            if (err instanceof AppStartError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.appStart);
+            throw err;
+          }
+        });
+        logger.info({ release, previous }, 'release activated');
+        return { changed: true, previous };
+      });
+    },
+
+    async runCommand({ argv, release, env, timeoutMs }: RunCommandInput): Promise<{ exitCode: number; durationMs: number }> {
+      requireRelease(release);
+      return exclusive(async () => {
+        const log = logger.child({ command: argv[0], release });
+        const result = await withHeartbeat((signal) =>
+          runCommand(argv, {
+            cwd: store.releaseDir(release),
+            env: { ...env, GANTRY_RELEASE: release },
+            timeoutMs,
+            signal,
+            onLine: (stream, line) => log.info({ stream }, line),
+          }),
+        );
+        Context.current().cancellationSignal.throwIfAborted();
+        if (result.exitCode !== 0) {
+          const how = result.signal ? `was killed by ${result.signal}` : `exited with ${result.exitCode}`;
+          throw ApplicationFailure.nonRetryable(`${argv.join(' ')} ${how}:\n${result.tail.join('\n')}`, failureTypes.commandFailed);
+        }
+        return { exitCode: 0, durationMs: result.durationMs };
+      });
+    },
+  };
+}
+
+export type AgentActivities = ReturnType<typeof createAgentActivities>;
+
+function createMutex() {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(work: () => Promise<T>): Promise<T> => {
+    const run = tail.then(work, work);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}

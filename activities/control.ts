@@ -1,0 +1,139 @@
+// Orchestrator-side activities: they talk to shared systems (git, load balancer, node health,
+// webhooks), never to a node's filesystem.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { HealthCheck, LoadBalancer } from '../lib/environment-schema';
+import { GitError, resolveRemoteTag } from '../lib/git';
+import { HaproxyClient, HaproxyError } from '../lib/haproxy';
+import { probe, type ProbeResult } from '../lib/health';
+import type { Logger } from '../lib/logger';
+import { sleep } from '../lib/wait';
+import { postJson, WebhookError } from '../lib/webhook';
+import { failureTypes } from '../workflows/api';
+
+export interface ControlDeps {
+  logger: Logger;
+  /** Where `urlFromEnv` webhooks are looked up; the worker's environment by default. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export type WebhookTarget = { url: string } | { urlFromEnv: string };
+
+export interface WaitHealthyInput {
+  address: string;
+  check: HealthCheck;
+  /** Release the body must report (when the check says it reports one). */
+  release?: string;
+  /** Overrides for quick checks (preflight). */
+  successThreshold?: number;
+  deadlineMs?: number;
+}
+
+export function createControlActivities({ logger, env = process.env }: ControlDeps) {
+  const haproxy = (lb: LoadBalancer) => new HaproxyClient(lb.socket);
+
+  return {
+    async resolveTag({ remote, tag }: { remote: string; tag: string }): Promise<string> {
+      let commit: string | undefined;
+      try {
+        commit = await resolveRemoteTag(remote, tag);
+      } catch (err) {
+        // An unreachable remote may come back; let the retry policy try again.
+        if (err instanceof GitError) throw ApplicationFailure.retryable(err.message, 'GitUnavailable');
+        throw err;
+      }
+      if (!commit) {
+        throw ApplicationFailure.nonRetryable(`tag ${tag} does not exist on ${remote} (was it pushed?)`, failureTypes.unknownTag);
+      }
+      return commit;
+    },
+
+    async notify({ webhook, payload }: { webhook: WebhookTarget; payload: Record<string, unknown> }): Promise<void> {
+      const url = 'url' in webhook ? webhook.url : env[webhook.urlFromEnv];
+      if (!url) {
+        throw ApplicationFailure.nonRetryable(`webhook URL variable ${'urlFromEnv' in webhook ? webhook.urlFromEnv : ''} is not set on the worker`, 'WebhookNotConfigured');
+      }
+      try {
+        await postJson(url, payload, 4_000, Context.current().cancellationSignal);
+      } catch (err) {
+        if (err instanceof WebhookError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, 'WebhookRejected');
+        throw err;
+      }
+    },
+
+    /** Every named server exists in the backend; returns each one's status text. */
+    async checkServers({ lb, servers }: { lb: LoadBalancer; servers: string[] }): Promise<Record<string, string>> {
+      const stats = (await haproxy(lb).showStat()).filter((s) => s.backend === lb.backend);
+      const missing = servers.filter((name) => !stats.some((s) => s.server === name));
+      if (missing.length > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `HAProxy backend ${lb.backend} has no server ${missing.join(', ')} (servers: ${stats.map((s) => s.server).join(', ') || 'none'})`,
+          failureTypes.unknownServer,
+        );
+      }
+      return Object.fromEntries(servers.map((name) => [name, stats.find((s) => s.server === name)!.status]));
+    },
+
+    /** drain → wait for zero sessions and an empty queue → maint. Safe to repeat. */
+    async drain({ lb, server }: { lb: LoadBalancer; server: string }): Promise<{ waitedMs: number }> {
+      const client = haproxy(lb);
+      const ctx = Context.current();
+      const log = logger.child({ backend: lb.backend, server });
+      const before = await client.serverStat(lb.backend, server);
+      if (before.status.startsWith('MAINT')) return { waitedMs: 0 };
+      await client.setServerState(lb.backend, server, 'drain');
+      const started = Date.now();
+      for (;;) {
+        const stat = await client.serverStat(lb.backend, server);
+        ctx.heartbeat({ scur: stat.scur, qcur: stat.qcur });
+        if (stat.scur === 0 && stat.qcur === 0) break;
+        if (Date.now() - started > lb.drainTimeout) {
+          throw ApplicationFailure.nonRetryable(
+            `server ${server} still has ${stat.scur} sessions and ${stat.qcur} queued after ${lb.drainTimeout} ms of draining`,
+            failureTypes.drainTimeout,
+          );
+        }
+        await sleep(lb.pollInterval, undefined, { signal: ctx.cancellationSignal });
+      }
+      await client.setServerState(lb.backend, server, 'maint');
+      const waitedMs = Date.now() - started;
+      log.info({ waitedMs }, 'server drained and in maintenance');
+      return { waitedMs };
+    },
+
+    async enable({ lb, server }: { lb: LoadBalancer; server: string }): Promise<void> {
+      await haproxy(lb).setServerState(lb.backend, server, 'ready');
+    },
+
+    /** Polls the node until `successThreshold` consecutive probes pass, or fails at the deadline. */
+    async waitHealthy(input: WaitHealthyInput): Promise<{ attempts: number }> {
+      const { check } = input;
+      const threshold = input.successThreshold ?? check.successThreshold;
+      const deadline = Date.now() + (input.deadlineMs ?? check.deadline);
+      const ctx = Context.current();
+      const spec = {
+        url: `http://${input.address}${check.path}`,
+        expectStatus: check.expectStatus,
+        expectRelease: check.reportsRelease ? input.release : undefined,
+        timeoutMs: check.requestTimeout,
+      };
+      let passes = 0;
+      let last: ProbeResult | undefined;
+      for (let attempt = 1; ; attempt++) {
+        last = await probe(spec, ctx.cancellationSignal);
+        passes = last.healthy ? passes + 1 : 0;
+        ctx.heartbeat({ attempt, passes, reason: last.reason });
+        if (passes >= threshold) return { attempts: attempt };
+        if (Date.now() + check.interval > deadline) {
+          throw ApplicationFailure.nonRetryable(
+            `${spec.url} not healthy after ${attempt} attempts: ${last.reason ?? 'not enough consecutive passes'}`,
+            failureTypes.unhealthy,
+          );
+        }
+        await sleep(check.interval, undefined, { signal: ctx.cancellationSignal });
+      }
+    },
+  };
+}
+
+export type ControlActivities = ReturnType<typeof createControlActivities>;
+export { HaproxyError };

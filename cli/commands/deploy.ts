@@ -1,0 +1,148 @@
+// `gantry deploy <env-file> <tag>`: starts the deployment workflow, optionally waits and reports.
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import os from 'node:os';
+import { z } from 'zod';
+import { isSha256 } from '../../lib/artifact';
+import { loadEnvironmentFile } from '../../lib/environment-file';
+import { isValidReleaseId } from '../../lib/release-store';
+import { sleep } from '../../lib/wait';
+import { connectClient } from '../../workers/connection';
+import { deploymentWorkflowId, searchAttributes, statusQuery, type DeployResult } from '../../workflows/api';
+import type { deployment } from '../../workflows/deployment';
+import { CliExit, ExitCode } from '../exit-codes';
+
+export const deployOptionsSchema = z.object({
+  artifact: z.string().min(1).optional(),
+  sha256: z.string().refine(isSha256, 'expected the artifact\'s sha256 as 64 lowercase hex digits (e.g. from `sha256sum app.tgz`)'),
+  wait: z.boolean().default(false),
+  json: z.boolean().default(false),
+  requestedBy: z.string().min(1).default(() => os.userInfo().username),
+  taskQueue: z.string().min(1),
+});
+export type DeployOptions = z.input<typeof deployOptionsSchema>;
+
+export interface DeployOutcome {
+  workflowId: string;
+  runId: string;
+  status: 'started' | 'live' | 'failed';
+  release: string;
+  commit?: string | null;
+  nodes?: { id: string; release: string | null; lb: string }[];
+  error?: string;
+}
+
+export async function startDeployment(client: Client, envFile: string, tag: string, rawOptions: DeployOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof deployment>> {
+  const parsed = deployOptionsSchema.safeParse(rawOptions);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new CliExit(`--${String(issue.path[0])}: ${issue.message}`, ExitCode.rejected);
+  }
+  const options = parsed.data;
+  if (!isValidReleaseId(tag)) throw new CliExit(`<tag> "${tag}": use letters, digits, ".", "_" or "-" (e.g. v1.4.2)`, ExitCode.rejected);
+  const environment = await loadEnvironmentFile(envFile);
+  const template = options.artifact ?? environment.artifact.url;
+  if (!template) throw new CliExit(`--artifact is required: environment ${environment.name} has no artifact.url template`, ExitCode.rejected);
+  const url = template.replaceAll('{release}', tag);
+
+  const workflowId = deploymentWorkflowId(environment.name);
+  try {
+    return await client.workflow.start<typeof deployment>('deployment', {
+      workflowId,
+      taskQueue: options.taskQueue,
+      args: [{ environment, release: tag, artifact: { url, sha256: options.sha256 }, requestedBy: options.requestedBy }],
+      workflowIdConflictPolicy: 'FAIL',
+      typedSearchAttributes: [
+        { key: searchAttributes.environment, value: environment.name },
+        { key: searchAttributes.release, value: tag },
+        { key: searchAttributes.phase, value: 'verify' },
+        { key: searchAttributes.requestedBy, value: options.requestedBy },
+      ],
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      const running = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+      const release = running?.typedSearchAttributes.get(searchAttributes.release);
+      throw new CliExit(
+        `another deployment is running on ${environment.name}: ${workflowId}${running ? ` (run ${running.runId}` : ''}${release ? `, release ${release}` : ''}${running ? ')' : ''}; wait for it to finish first`,
+        ExitCode.rejected,
+      );
+    }
+    throw err;
+  }
+}
+
+/** Waits for the result; on a terminal, prints the deployment's event log as it grows. */
+export async function awaitOutcome(handle: WorkflowHandleWithFirstExecutionRunId<typeof deployment>, progress?: (line: string) => void): Promise<DeployOutcome> {
+  const base = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+  const result = handle.result().then(
+    (r) => ({ ok: true as const, r }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  const following = progress ? followEvents(handle, progress, result) : Promise.resolve();
+  const settled = await result;
+  await following;
+  if (settled.ok) return { ...base, ...summarize(settled.r) };
+  const err = settled.err;
+  if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.details?.[0]) {
+    return { ...base, ...summarize(err.cause.details[0] as DeployResult) };
+  }
+  return { ...base, status: 'failed', release: '', error: err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err) };
+}
+
+function summarize(r: DeployResult): Omit<DeployOutcome, 'workflowId' | 'runId'> {
+  return {
+    status: r.status,
+    release: r.release,
+    commit: r.commit,
+    nodes: r.nodes.map(({ id, release, lb }) => ({ id, release, lb })),
+    ...(r.error ? { error: r.error } : {}),
+  };
+}
+
+async function followEvents(handle: WorkflowHandle<typeof deployment>, print: (line: string) => void, done: Promise<unknown>): Promise<void> {
+  let seen = 0;
+  let finished = false;
+  void done.then(() => (finished = true));
+  for (;;) {
+    // Read `finished` before querying so the last poll sees the final events.
+    const last = finished;
+    const status = await handle.query(statusQuery).catch(() => undefined);
+    for (const event of status?.events.slice(seen) ?? []) print(`${event.time.slice(11, 23)}  ${event.what}`);
+    seen = status?.events.length ?? seen;
+    if (last) return;
+    await Promise.race([sleep(300), done]);
+  }
+}
+
+export function printOutcome(outcome: DeployOutcome, json: boolean, print: (text: string) => void): void {
+  if (json) {
+    print(JSON.stringify(outcome));
+    return;
+  }
+  print(`${outcome.workflowId} (run ${outcome.runId}): ${outcome.status}${outcome.error ? ` — ${outcome.error}` : ''}`);
+  for (const node of outcome.nodes ?? []) print(`  ${node.id.padEnd(16)} release ${node.release ?? '(none)'}  lb ${node.lb}`);
+}
+
+export function exitCodeOf(outcome: DeployOutcome): number {
+  return outcome.status === 'failed' ? ExitCode.failed : ExitCode.ok;
+}
+
+export async function deployCommand(envFile: string, tag: string, options: DeployOptions): Promise<number> {
+  const { client, close } = await connectClient();
+  try {
+    const handle = await startDeployment(client, envFile, tag, options);
+    if (!options.wait) {
+      const outcome: DeployOutcome = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'started', release: tag };
+      printOutcome(outcome, options.json ?? false, (t) => console.log(t));
+      return ExitCode.ok;
+    }
+    const live = !options.json && process.stderr.isTTY;
+    if (!options.json) console.error(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
+    const outcome = await awaitOutcome(handle, live || !options.json ? (line) => console.error(line) : undefined);
+    printOutcome(outcome, options.json ?? false, (t) => console.log(t));
+    return exitCodeOf(outcome);
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,100 @@
+// The `gantry` command. Each command lives in its own file; this one registers them and maps errors
+// to exit codes and one-line messages.
+import { Command, InvalidArgumentError } from 'commander';
+import { loadEnvironmentFile } from '../lib/environment-file';
+import { GantryError } from '../lib/errors';
+import { createLogger } from '../lib/logger';
+import { runAgent } from '../workers/agent';
+import { runOrchestratorWorker } from '../workers/orchestrator';
+import { installRuntime } from '../workers/runtime';
+import { demoCommand } from './commands/demo';
+import { deployCommand } from './commands/deploy';
+import { statusCommand } from './commands/status';
+import { CliExit, ExitCode } from './exit-codes';
+import { defaultTaskQueue } from './task-queue';
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+};
+
+const program = new Command('gantry')
+  .description('Durable rolling deployments on Temporal')
+  .showHelpAfterError()
+  .exitOverride((err) => {
+    // Usage errors are rejected input.
+    process.exit(err.exitCode === 0 ? 0 : ExitCode.rejected);
+  });
+
+let exitCode: number = ExitCode.ok;
+
+program
+  .command('deploy')
+  .description('deploy a release (a pushed git tag) to an environment')
+  .argument('<env-file>', 'environment file (YAML)')
+  .argument('<tag>', 'release tag, e.g. v1.4.2')
+  .option('--artifact <url>', 'artifact URL (file://, http://, https://); default: the environment\'s artifact.url template')
+  .requiredOption('--sha256 <hex>', 'sha256 of the artifact')
+  .option('--wait', 'wait for the outcome; exit 0 only if the release went live', false)
+  .option('--json', 'print one JSON object on stdout', false)
+  .option('--requested-by <name>', 'who asks for this deployment (default: the OS user)')
+  .option('--task-queue <name>', 'orchestrator task queue', defaultTaskQueue())
+  .action(async (envFile: string, tag: string, options: Parameters<typeof deployCommand>[2]) => {
+    exitCode = await deployCommand(envFile, tag, options);
+  });
+
+program
+  .command('status')
+  .description("show an environment's latest deployment")
+  .argument('<env-file>', 'environment file (YAML)')
+  .option('--json', 'print one JSON object on stdout', false)
+  .action(async (envFile: string, options: { json: boolean }) => {
+    exitCode = await statusCommand(envFile, options);
+  });
+
+program
+  .command('worker')
+  .description('run the orchestrator worker (workflows and control activities)')
+  .option('--task-queue <name>', 'task queue to poll', defaultTaskQueue())
+  .action(async (options: { taskQueue: string }) => {
+    const logger = createLogger('gantry-worker');
+    installRuntime(logger);
+    await runOrchestratorWorker(logger, options.taskQueue);
+  });
+
+program
+  .command('agent')
+  .description("run a node's agent (polls the node's own task queue)")
+  .requiredOption('--env <file>', 'environment file (YAML)')
+  .requiredOption('--node <id>', 'this node\'s id in the environment file')
+  .action(async (options: { env: string; node: string }) => {
+    const logger = createLogger('gantry-agent');
+    installRuntime(logger);
+    await runAgent(await loadEnvironmentFile(options.env), options.node, logger);
+  });
+
+program
+  .command('demo')
+  .description('start a local stack and deploy v1 then v2 of the sample app')
+  .option('--once', 'exit after checking every node serves v2 (exit 0) instead of staying up', false)
+  .option('--nodes <n>', 'number of nodes', positiveInt, 3)
+  .action(async (options: { once: boolean; nodes: number }) => {
+    exitCode = await demoCommand(options);
+  });
+
+program.parseAsync().then(
+  () => process.exit(exitCode),
+  (err: unknown) => {
+    if (err instanceof CliExit) {
+      console.error(`gantry: ${err.message}`);
+      process.exit(err.code);
+    }
+    if (err instanceof GantryError) {
+      console.error(`gantry: ${err.message}`);
+      process.exit(ExitCode.rejected);
+    }
+    console.error('gantry:', err);
+    process.exit(ExitCode.error);
+  },
+);

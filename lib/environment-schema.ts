@@ -1,0 +1,156 @@
+// The environment file's schema. Pure zod, no Node imports: the client validates the file with it,
+// and the workflow validates its input with it again (input may come from `temporal workflow start`).
+import { z } from 'zod';
+import { parseDuration } from './duration';
+
+/** A duration as "10s"/"500ms"/"5m" or a number of milliseconds; parsed to milliseconds. */
+const duration = z.union([
+  z.number().int().nonnegative(),
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as "500ms", "10s" or "5m", got "${text}"` });
+      return z.NEVER;
+    }
+    return ms;
+  }),
+]);
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
+
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected letters, digits, ".", "_" or "-" (at most 63)');
+
+const envVars = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string());
+
+const argv = z.array(z.string().min(1)).min(1, 'expected a command as an array, e.g. ["node", "server.js"]');
+
+export const nodeSchema = z.object({
+  id,
+  /** host:port where the app answers; health checks go here. */
+  address: hostPort,
+  /** The server's name in the load balancer's backend; defaults to the node id. */
+  server: z.string().min(1).optional(),
+  /** The agent's working folder on the node: releases/, current, shared/. */
+  root: z.string().min(1),
+  /** Extra app environment for this node only. */
+  env: envVars.default({}),
+});
+
+export const appSchema = z.object({
+  /** argv run from the release folder; no shell. */
+  command: argv,
+  env: envVars.default({}),
+  stopSignal: z.enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP']).default('SIGTERM'),
+  stopGrace: duration.default(10_000),
+  startTimeout: duration.default(30_000),
+});
+
+export const loadBalancerSchema = z.object({
+  type: z.literal('haproxy'),
+  /** Runtime API: a unix socket path, or host:port for a TCP stats socket. */
+  socket: z.string().min(1),
+  backend: z.string().min(1),
+  drainTimeout: duration.default(60_000),
+  pollInterval: duration.default(250),
+});
+
+const percent = z.string().regex(/^(100|[1-9]\d?)%$/, 'expected a percentage from 1% to 100%, e.g. "25%"');
+
+export const rolloutSchema = z.object({
+  batchSize: z.union([z.number().int().positive(), percent]).default(1),
+});
+
+export const healthCheckSchema = z.object({
+  path: z.string().startsWith('/', 'expected a path starting with "/"').default('/healthz'),
+  expectStatus: z.number().int().min(100).max(599).default(200),
+  /** When true the JSON body's `release` field must equal the release being deployed. */
+  reportsRelease: z.boolean().default(false),
+  interval: duration.default(1_000),
+  successThreshold: z.number().int().positive().default(2),
+  requestTimeout: duration.default(2_000),
+  deadline: duration.default(60_000),
+});
+
+export const sourceSchema = z.object({
+  /** The canonical git remote: a URL or a path to a repository. */
+  remote: z.string().min(1),
+});
+
+export const artifactSchema = z.object({
+  /** file:// or http(s):// URL; "{release}" is replaced with the release being deployed. */
+  url: z.string().min(1).optional(),
+});
+
+const webhookSchema = z.union([
+  z.object({ url: z.url({ protocol: /^https?$/ }) }).strict(),
+  /** Read the URL from the orchestrator worker's environment at send time, so it never enters history. */
+  z.object({ urlFromEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict(),
+]);
+
+export const notificationsSchema = z.object({
+  webhooks: z.array(webhookSchema).default([]),
+});
+
+export const migrationSchema = z.object({
+  command: argv,
+  /** The node whose agent runs the command; defaults to the first node. */
+  runner: id.optional(),
+  timeout: duration.default(600_000),
+  env: envVars.default({}),
+});
+
+export const environmentSchema = z
+  .object({
+    name: id,
+    nodes: z.array(nodeSchema).min(1, 'expected at least one node'),
+    app: appSchema,
+    loadBalancer: loadBalancerSchema,
+    rollout: rolloutSchema.default({ batchSize: 1 }),
+    healthCheck: healthCheckSchema.default(() => healthCheckSchema.parse({})),
+    source: sourceSchema,
+    artifact: artifactSchema.default({}),
+    notifications: notificationsSchema.default({ webhooks: [] }),
+    migration: migrationSchema.optional(),
+  })
+  .strict()
+  .superRefine((env, ctx) => {
+    const seen = new Map<string, number>();
+    env.nodes.forEach((node, i) => {
+      for (const [key, value] of [['id', node.id], ['server', node.server ?? node.id]] as const) {
+        const tag = `${key}:${value}`;
+        const first = seen.get(tag);
+        if (first !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['nodes', i, key], message: `duplicate ${key} "${value}" (also nodes[${first}])` });
+        } else seen.set(tag, i);
+      }
+    });
+    const runner = env.migration?.runner;
+    if (runner !== undefined && !env.nodes.some((n) => n.id === runner)) {
+      ctx.addIssue({ code: 'custom', path: ['migration', 'runner'], message: `no node has id "${runner}"` });
+    }
+  });
+
+export type EnvironmentInput = z.input<typeof environmentSchema>;
+export type Environment = z.output<typeof environmentSchema>;
+export type NodeConfig = Environment['nodes'][number];
+export type HealthCheck = Environment['healthCheck'];
+export type LoadBalancer = Environment['loadBalancer'];
+
+/** "path.to[0].field: message" lines, one per issue: what a user needs to fix the file. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.reduce<string>(
+        (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)),
+        '',
+      );
+      return `${path || '(top level)'}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+export function serverName(node: NodeConfig): string {
+  return node.server ?? node.id;
+}

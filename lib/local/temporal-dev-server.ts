@@ -1,0 +1,67 @@
+// Starts `temporal server start-dev` on free 127.0.0.1 ports with a SQLite file and Gantry's search
+// attributes, waits until it serves, and stops it.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { waitUntil } from '../wait';
+import { startProcess, type ManagedProcess } from './child-process';
+import { freePort, isPortFree } from './ports';
+
+const execFileAsync = promisify(execFile);
+
+export const GANTRY_SEARCH_ATTRIBUTES = ['GantryEnvironment', 'GantryRelease', 'GantryPhase', 'GantryRequestedBy'];
+
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  namespace: string;
+  dbFile: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  temporalPath: string;
+  dir: string;
+  /** Preferred ports (the CLI's defaults in the demo); free ones are picked when taken or unset. */
+  port?: number;
+  uiPort?: number;
+  startTimeoutMs?: number;
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const pick = async (preferred?: number) => (preferred && (await isPortFree(preferred)) ? preferred : freePort());
+  const port = await pick(options.port);
+  const uiPort = await pick(options.uiPort);
+  const dbFile = path.join(options.dir, 'temporal.sqlite');
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--ui-ip', '127.0.0.1',
+    '--ui-port', String(uiPort),
+    '--http-port', String(await freePort()),
+    '--metrics-port', String(await freePort()),
+    '--db-filename', dbFile,
+    '--log-level', 'warn',
+    ...GANTRY_SEARCH_ATTRIBUTES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+  ];
+  const proc = startProcess(options.temporalPath, args, { logFile: path.join(options.dir, 'temporal.log') });
+  const address = `127.0.0.1:${port}`;
+  const serving = await waitUntil(
+    async () => {
+      if (proc.exited()) return true;
+      return execFileAsync(options.temporalPath, ['operator', 'cluster', 'health', '--address', address], { timeout: 5_000 }).then(
+        ({ stdout }) => stdout.includes('SERVING'),
+        () => false,
+      );
+    },
+    options.startTimeoutMs ?? 60_000,
+    250,
+  );
+  if (!serving || proc.exited()) {
+    await proc.stop();
+    throw new Error(`Temporal dev server did not start on ${address}:\n${await proc.logTail()}`);
+  }
+  return { address, uiUrl: `http://127.0.0.1:${uiPort}`, namespace: 'default', dbFile, process: proc, stop: () => proc.stop() };
+}

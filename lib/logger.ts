@@ -1,0 +1,13 @@
+// One structured logger for every process. Context goes into child loggers, never into message strings.
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export function createLogger(name: string, level = process.env.GANTRY_LOG_LEVEL ?? 'info'): Logger {
+  return pino({
+    name,
+    level,
+    // Webhook URLs and tokens must never reach a log line.
+    redact: { paths: ['url', '*.url', 'token', '*.token', 'headers.authorization'], censor: '[redacted]' },
+  });
+}

@@ -1,0 +1,26 @@
+// The orchestrator worker: runs deployment workflows and the control activities.
+import { Worker } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import { createControlActivities } from '../activities/control';
+import type { Logger } from '../lib/logger';
+import { ORCHESTRATOR_TASK_QUEUE } from '../workflows/api';
+import { connectWorker } from './connection';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export async function runOrchestratorWorker(logger: Logger, taskQueue = ORCHESTRATOR_TASK_QUEUE): Promise<void> {
+  const { connection, namespace } = await connectWorker();
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace,
+      taskQueue,
+      workflowsPath,
+      activities: createControlActivities({ logger: logger.child({ component: 'control' }) }),
+    });
+    logger.info({ taskQueue, namespace }, 'orchestrator worker running');
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,2 @@
+export { deployment } from './deployment';
+export { nodeDeployment } from './node-deployment';

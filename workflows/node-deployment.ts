@@ -1,0 +1,42 @@
+// One node's deployment: drain → configure (stage, activate) → health → enable.
+import { proxyActivities } from '@temporalio/workflow';
+import type { AgentActivities } from '../activities/agent';
+import type { ControlActivities } from '../activities/control';
+import { serverName } from '../lib/environment-schema';
+import { agentTaskQueue, type NodeDeployInput, type NodeDeployResult } from './api';
+
+const lbOps = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '500ms', maximumAttempts: 10 },
+});
+
+export async function nodeDeployment(input: NodeDeployInput): Promise<NodeDeployResult> {
+  const { node, loadBalancer: lb, healthCheck, release } = input;
+  const server = serverName(node);
+
+  const lbWaits = proxyActivities<ControlActivities>({
+    startToCloseTimeout: lb.drainTimeout + 30_000,
+    heartbeatTimeout: '15s',
+    retry: { initialInterval: '1s', maximumAttempts: 5 },
+  });
+  const healthPolls = proxyActivities<ControlActivities>({
+    startToCloseTimeout: healthCheck.deadline + 30_000,
+    heartbeatTimeout: '15s',
+    retry: { initialInterval: '1s', maximumAttempts: 3 },
+  });
+  const agent = proxyActivities<AgentActivities>({
+    taskQueue: agentTaskQueue(input.environment, node.id),
+    // A dead agent surfaces as a schedule-to-start time-out, not an endless wait.
+    scheduleToStartTimeout: '5m',
+    startToCloseTimeout: input.activateTimeoutMs + 600_000,
+    heartbeatTimeout: '30s',
+    retry: { initialInterval: '1s', maximumAttempts: 5 },
+  });
+
+  await lbWaits.drain({ lb, server });
+  await agent.stage({ release, url: input.artifact.url, sha256: input.artifact.sha256 });
+  await agent.activate({ release });
+  const { attempts } = await healthPolls.waitHealthy({ address: node.address, check: healthCheck, release });
+  await lbOps.enable({ lb, server });
+  return { id: node.id, release, lb: 'ready', healthAttempts: attempts };
+}
