@@ -5,6 +5,7 @@ import { loadEnvironmentFile } from '../lib/environment-file';
 import { GantryError } from '../lib/errors';
 import { createLogger } from '../lib/logger';
 import { runAgent } from '../workers/agent';
+import { ConnectionError } from '../workers/connection';
 import { runOrchestratorWorker } from '../workers/orchestrator';
 import { installRuntime } from '../workers/runtime';
 import { demoCommand } from './commands/demo';
@@ -92,7 +93,7 @@ program.parseAsync().then(
     }
     if (err instanceof GantryError) {
       console.error(`gantry: ${err.message}`);
-      process.exit(ExitCode.rejected);
+      process.exit(err instanceof ConnectionError ? ExitCode.error : ExitCode.rejected);
     }
     console.error('gantry:', err);
     process.exit(ExitCode.error);

@@ -51,11 +51,11 @@ export class AppSupervisor {
     if (record && isAlive(record.pid)) {
       this.logger.info({ pid: record.pid, release: record.release, signal: this.spec.stopSignal }, 'stopping app');
       signalGroup(record.pid, this.spec.stopSignal);
-      const exited = await waitUntil(async () => !isAlive(record.pid), this.spec.stopGraceMs, 50);
+      const exited = await waitUntil(() => !isAlive(record.pid), this.spec.stopGraceMs, 50);
       if (!exited) {
         this.logger.warn({ pid: record.pid, graceMs: this.spec.stopGraceMs }, 'app ignored the stop signal; killing it');
         signalGroup(record.pid, 'SIGKILL');
-        await waitUntil(async () => !isAlive(record.pid), 5_000, 50);
+        await waitUntil(() => !isAlive(record.pid), 5_000, 50);
       }
     }
     await rm(this.recordFile, { force: true });
@@ -134,6 +134,6 @@ export async function stopRecordedApp(root: string): Promise<void> {
     .catch(() => null);
   if (!record || !isAlive(record.pid)) return;
   signalGroup(record.pid, 'SIGTERM');
-  if (!(await waitUntil(async () => !isAlive(record.pid), 5_000, 50))) signalGroup(record.pid, 'SIGKILL');
+  if (!(await waitUntil(() => !isAlive(record.pid), 5_000, 50))) signalGroup(record.pid, 'SIGKILL');
   await sleep(0);
 }

@@ -64,7 +64,7 @@ async function openSource(url: string, signal?: AbortSignal): Promise<Readable> 
       const permanent = response.status === 404 || response.status === 410 || response.status === 403 || response.status === 401;
       throw new ArtifactError(`artifact ${url} answered HTTP ${response.status}`, permanent);
     }
-    return Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
+    return Readable.fromWeb(response.body);
   }
   throw new ArtifactError(`artifact URL scheme ${parsed.protocol} is not supported (use file://, http:// or https://)`, true);
 }

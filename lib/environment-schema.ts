@@ -4,17 +4,17 @@ import { z } from 'zod';
 import { parseDuration } from './duration';
 
 /** A duration as "10s"/"500ms"/"5m" or a number of milliseconds; parsed to milliseconds. */
-const duration = z.union([
-  z.number().int().nonnegative(),
-  z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as "500ms", "10s" or "5m", got "${text}"` });
+const DURATION_HINT = 'expected a duration such as "500ms", "10s" or "5m", or a number of milliseconds';
+const duration = z
+  .union([z.number(), z.string()], { error: DURATION_HINT })
+  .transform((value, ctx) => {
+    const ms = typeof value === 'number' ? value : parseDuration(value);
+    if (ms === undefined || !Number.isInteger(ms) || ms < 0) {
+      ctx.addIssue({ code: 'custom', message: `${DURATION_HINT}, got ${JSON.stringify(value)}` });
       return z.NEVER;
     }
     return ms;
-  }),
-]);
+  });
 
 const hostPort = z
   .string()

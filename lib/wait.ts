@@ -19,7 +19,7 @@ export function canConnect(host: string, port: number, timeoutMs = 1_000): Promi
 }
 
 /** Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes. */
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100, signal?: AbortSignal): Promise<boolean> {
+export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 100, signal?: AbortSignal): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     signal?.throwIfAborted();

@@ -3,6 +3,11 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
+import { GantryError } from '../lib/errors';
+
+export class ConnectionError extends GantryError {
+  override readonly name = 'ConnectionError';
+}
 
 export function connectSettings() {
   const config = loadClientConnectConfig();
@@ -11,7 +16,11 @@ export function connectSettings() {
 
 export async function connectClient(): Promise<{ client: Client; close: () => Promise<void> }> {
   const { connectionOptions, namespace } = connectSettings();
-  const connection = await Connection.connect(connectionOptions);
+  const connection = await Connection.connect(connectionOptions).catch((err: unknown) => {
+    throw new ConnectionError(
+      `cannot reach Temporal at ${connectionOptions.address ?? 'localhost:7233'} (${(err as Error).message}); set TEMPORAL_ADDRESS or a temporal.toml profile`,
+    );
+  });
   return { client: new Client({ connection, namespace }), close: () => connection.close() };
 }
 

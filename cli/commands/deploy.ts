@@ -8,7 +8,7 @@ import { loadEnvironmentFile } from '../../lib/environment-file';
 import { isValidReleaseId } from '../../lib/release-store';
 import { sleep } from '../../lib/wait';
 import { connectClient } from '../../workers/connection';
-import { deploymentWorkflowId, searchAttributes, statusQuery, type DeployResult } from '../../workflows/api';
+import { deploymentWorkflowId, searchAttributes, statusQuery, type DeployInput, type DeployResult } from '../../workflows/api';
 import type { deployment } from '../../workflows/deployment';
 import { CliExit, ExitCode } from '../exit-codes';
 
@@ -32,7 +32,13 @@ export interface DeployOutcome {
   error?: string;
 }
 
-export async function startDeployment(client: Client, envFile: string, tag: string, rawOptions: DeployOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof deployment>> {
+export interface DeployRequest {
+  input: DeployInput;
+  taskQueue: string;
+}
+
+/** Validates everything a deployment needs before anything is sent to Temporal. */
+export async function prepareDeployment(envFile: string, tag: string, rawOptions: DeployOptions): Promise<DeployRequest> {
   const parsed = deployOptionsSchema.safeParse(rawOptions);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -44,19 +50,30 @@ export async function startDeployment(client: Client, envFile: string, tag: stri
   const template = options.artifact ?? environment.artifact.url;
   if (!template) throw new CliExit(`--artifact is required: environment ${environment.name} has no artifact.url template`, ExitCode.rejected);
   const url = template.replaceAll('{release}', tag);
+  return {
+    input: { environment, release: tag, artifact: { url, sha256: options.sha256 }, requestedBy: options.requestedBy },
+    taskQueue: options.taskQueue,
+  };
+}
 
+export async function startDeployment(client: Client, envFile: string, tag: string, options: DeployOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof deployment>> {
+  return startPrepared(client, await prepareDeployment(envFile, tag, options));
+}
+
+async function startPrepared(client: Client, { input, taskQueue }: DeployRequest): Promise<WorkflowHandleWithFirstExecutionRunId<typeof deployment>> {
+  const { environment, requestedBy, release: tag } = input;
   const workflowId = deploymentWorkflowId(environment.name);
   try {
     return await client.workflow.start<typeof deployment>('deployment', {
       workflowId,
-      taskQueue: options.taskQueue,
-      args: [{ environment, release: tag, artifact: { url, sha256: options.sha256 }, requestedBy: options.requestedBy }],
+      taskQueue,
+      args: [input],
       workflowIdConflictPolicy: 'FAIL',
       typedSearchAttributes: [
         { key: searchAttributes.environment, value: environment.name },
         { key: searchAttributes.release, value: tag },
         { key: searchAttributes.phase, value: 'verify' },
-        { key: searchAttributes.requestedBy, value: options.requestedBy },
+        { key: searchAttributes.requestedBy, value: requestedBy },
       ],
     });
   } catch (err) {
@@ -129,9 +146,10 @@ export function exitCodeOf(outcome: DeployOutcome): number {
 }
 
 export async function deployCommand(envFile: string, tag: string, options: DeployOptions): Promise<number> {
+  const request = await prepareDeployment(envFile, tag, options);
   const { client, close } = await connectClient();
   try {
-    const handle = await startDeployment(client, envFile, tag, options);
+    const handle = await startPrepared(client, request);
     if (!options.wait) {
       const outcome: DeployOutcome = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'started', release: tag };
       printOutcome(outcome, options.json ?? false, (t) => console.log(t));

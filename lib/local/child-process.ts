@@ -26,9 +26,9 @@ export function startProcess(file: string, args: string[], options: { logFile: s
     async stop(graceMs = 10_000) {
       if (gone) return;
       child.kill('SIGTERM');
-      if (!(await waitUntil(async () => gone, graceMs, 50))) {
+      if (!(await waitUntil(() => gone, graceMs, 50))) {
         child.kill('SIGKILL');
-        await waitUntil(async () => gone, 5_000, 50);
+        await waitUntil(() => gone, 5_000, 50);
       }
     },
     async logTail(lines = 30) {

@@ -1,0 +1,131 @@
+// End to end: real Temporal dev server, real HAProxy, agents and the orchestrator worker as processes,
+// the sample app as real releases from a real git remote.
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awaitOutcome, startDeployment } from '../cli/commands/deploy';
+import { CliExit, ExitCode } from '../cli/exit-codes';
+import { loadEnvironmentFile } from '../lib/environment-file';
+import type { Environment } from '../lib/environment-schema';
+import { HaproxyClient } from '../lib/haproxy';
+import { deploymentWorkflowId, nodeWorkflowId, statusQuery } from '../workflows/api';
+import { runGantry } from './helpers/cli';
+import { startLoad } from './helpers/load';
+import { startTestStack, type TestStack } from './helpers/stack';
+
+let stack: TestStack;
+let env: Environment;
+
+const sha = (release: string) => stack.repo.releases[release]!.sha256;
+const deploy = (release: string, sha256 = sha(release)) =>
+  startDeployment(stack.client, stack.envFile, release, { sha256, requestedBy: 'test', taskQueue: stack.taskQueue });
+
+async function lbStatuses(): Promise<Record<string, string>> {
+  const stats = await new HaproxyClient(stack.haproxy.socket).showStat();
+  return Object.fromEntries(stats.filter((s) => s.backend === stack.haproxy.backend).map((s) => [s.server, s.status.split(' ')[0]]));
+}
+
+/** The release each node's app reports when asked directly (not through HAProxy). */
+async function servedReleases(): Promise<Record<string, string>> {
+  const entries = await Promise.all(
+    env.nodes.map(async (n) => [n.id, ((await (await fetch(`http://${n.address}/`)).json()) as { release: string }).release] as const),
+  );
+  return Object.fromEntries(entries);
+}
+
+const everyNode = <T>(value: T) => Object.fromEntries(stack.nodeIds.map((id) => [id, value]));
+
+async function activityTypes(workflowId: string): Promise<string[]> {
+  const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+describe('rolling deployment on the local stack', () => {
+  beforeAll(async () => {
+    stack = await startTestStack();
+    env = await loadEnvironmentFile(stack.envFile);
+    const first = await awaitOutcome(await deploy('v1'));
+    expect(first.status).toBe('live');
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('rolls v1 → v2 across 3 nodes through the CLI with zero failed requests through HAProxy', async () => {
+    expect(await servedReleases()).toEqual(everyNode('v1'));
+    const load = startLoad(stack.haproxy.url);
+    const run = await runGantry(['deploy', stack.envFile, 'v2', '--sha256', sha('v2'), '--wait', '--json', '--requested-by', 'ci-bot'], stack.clientEnv);
+    const report = await load.stop();
+
+    expect(run.stderr).not.toContain('Error');
+    expect(run.code).toBe(ExitCode.ok);
+    const outcome = JSON.parse(run.stdout.trim()) as { status: string; release: string; workflowId: string; nodes: { id: string; release: string; lb: string }[] };
+    expect(outcome).toMatchObject({ status: 'live', release: 'v2', workflowId: deploymentWorkflowId(stack.name) });
+    expect(outcome.nodes).toEqual(stack.nodeIds.map((id) => ({ id, release: 'v2', lb: 'ready' })));
+
+    expect(await servedReleases()).toEqual(everyNode('v2'));
+    expect(await lbStatuses()).toEqual(everyNode('UP'));
+    console.log(`load during v1→v2: ${JSON.stringify({ ...report, failures: report.failures.slice(0, 5) })}`);
+    expect(report.failures).toEqual([]);
+    expect(report.non200).toBe(0);
+    expect(report.errors).toBe(0);
+    expect(report.sent).toBeGreaterThanOrEqual(300);
+  });
+
+  it('records drain → configure → health → enable in order for every node', async () => {
+    for (const id of stack.nodeIds) {
+      expect(await activityTypes(nodeWorkflowId(stack.name, id))).toEqual(['drain', 'stage', 'activate', 'waitHealthy', 'enable']);
+    }
+    const parent = await stack.client.workflow.getHandle(deploymentWorkflowId(stack.name)).fetchHistory();
+    const child = await stack.client.workflow.getHandle(nodeWorkflowId(stack.name, stack.nodeIds[0]!)).fetchHistory();
+    console.log(`history events: parent ${parent.events?.length}, one node child ${child.events?.length}`);
+  });
+
+  it('fails on a wrong sha256 before any node is drained', async () => {
+    const handle = await deploy('v3', 'f'.repeat(64));
+    const failure = await failureOf(handle.result());
+    expect(failure.type).toBe('DeploymentFailed');
+    expect(failure.message).toMatch(/sha256/);
+    const types = await activityTypes(handle.workflowId);
+    expect(types).toContain('stage');
+    // No node child started, so nothing was drained.
+    const status = await handle.query(statusQuery);
+    expect(status.phase).toBe('failed');
+    expect(status.events.map((e) => e.what)).not.toContain('phase rollout');
+    expect(await lbStatuses()).toEqual(everyNode('UP'));
+    expect(await servedReleases()).toEqual(everyNode('v2'));
+  });
+
+  it('fails in verify on a tag that was never pushed, touching nothing', async () => {
+    const handle = await deploy('v9', sha('v3'));
+    const failure = await failureOf(handle.result());
+    expect(failure.message).toMatch(/tag v9 does not exist/);
+    expect(await activityTypes(handle.workflowId)).toEqual(['resolveTag']);
+    expect(await lbStatuses()).toEqual(everyNode('UP'));
+    expect(await servedReleases()).toEqual(everyNode('v2'));
+  });
+
+  it('rejects a second deployment while one runs, naming the running one', async () => {
+    const first = await deploy('v3');
+    const second = await deploy('v3').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(second).toBeInstanceOf(CliExit);
+    expect((second as CliExit).code).toBe(ExitCode.rejected);
+    expect((second as CliExit).message).toContain(`another deployment is running on ${stack.name}: ${deploymentWorkflowId(stack.name)} (run ${first.firstExecutionRunId}, release v3)`);
+    expect((await awaitOutcome(first)).status).toBe('live');
+    expect(await servedReleases()).toEqual(everyNode('v3'));
+  });
+});

@@ -1,0 +1,31 @@
+// One Temporal server for the whole run: the dev server (SQLite file) unless TEMPORAL_ADDRESS points
+// at one. Tools come from the same setup script the demo and CI use.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startDevServer } from '../lib/local/temporal-dev-server';
+import { setup } from '../scripts/setup';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    haproxyPath: string;
+  }
+}
+
+export default async function globalSetup(project: TestProject) {
+  const tools = setup((line) => console.error(`setup: ${line}`));
+  project.provide('haproxyPath', tools.haproxy);
+  if (process.env.TEMPORAL_ADDRESS) {
+    project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS);
+    return;
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-temporal-'));
+  const server = await startDevServer({ temporalPath: tools.temporal, dir });
+  project.provide('temporalAddress', server.address);
+  return async () => {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,67 @@
+// The Runtime API client against a real HAProxy.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { HaproxyClient, HaproxyError, parseShowStat } from '../lib/haproxy';
+import { startHaproxy, type HaproxyServer } from '../lib/local/haproxy-server';
+import { waitUntil } from '../lib/wait';
+
+let dir: string;
+let app: http.Server;
+let haproxy: HaproxyServer;
+let client: HaproxyClient;
+
+// "UP 1/2" right after leaving maint: HAProxy's own checks have not run yet; the state word is what counts.
+const status = async () => (await client.serverStat('app', 'web-1')).status.split(' ')[0];
+
+describe('HAProxy Runtime API client', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-hap-'));
+    app = http.createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const { port } = app.address() as AddressInfo;
+    haproxy = await startHaproxy({
+      haproxyPath: inject('haproxyPath'),
+      dir,
+      backend: 'app',
+      servers: [{ name: 'web-1', address: `127.0.0.1:${port}`, healthPath: '/' }],
+      startInMaintenance: false,
+    });
+    client = new HaproxyClient(haproxy.socket);
+  });
+  afterAll(async () => {
+    await haproxy?.stop();
+    app?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('moves a server through drain, maint and ready, as show stat reports', async () => {
+    expect(await waitUntil(async () => (await status()) === 'UP', 10_000)).toBe(true);
+    await client.setServerState('app', 'web-1', 'drain');
+    expect(await status()).toBe('DRAIN');
+    await client.setServerState('app', 'web-1', 'maint');
+    expect(await status()).toBe('MAINT');
+    expect((await fetch(haproxy.url)).status).toBe(503);
+    await client.setServerState('app', 'web-1', 'ready');
+    expect(await status()).toBe('UP');
+    expect((await fetch(haproxy.url)).status).toBe(200);
+  });
+
+  it('reports HAProxy\'s own words for a server that does not exist', async () => {
+    await expect(client.setServerState('app', 'nope', 'drain')).rejects.toThrow(/set server app\/nope state drain: .*No such server/i);
+    await expect(client.serverStat('app', 'nope')).rejects.toBeInstanceOf(HaproxyError);
+  });
+
+  it('fails clearly when the socket is not there', async () => {
+    await expect(new HaproxyClient(path.join(dir, 'missing.sock')).showStat()).rejects.toThrow(/HAProxy runtime API at .*missing.sock: connect ENOENT/);
+  });
+
+  it('parses show stat by column name', () => {
+    const csv = '# pxname,svname,qcur,qmax,scur,smax,status\nweb,FRONTEND,,,0,1,OPEN\napp,web-1,2,0,5,9,DRAIN\napp,BACKEND,0,0,5,9,UP\n';
+    expect(parseShowStat(csv)).toEqual([{ backend: 'app', server: 'web-1', qcur: 2, scur: 5, status: 'DRAIN' }]);
+  });
+});

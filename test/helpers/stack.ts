@@ -1,0 +1,40 @@
+// Per-file local stack on the shared Temporal server, with a unique environment and task queue.
+import { Client, Connection } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../lib/local/stack';
+
+export interface TestStack extends LocalStack {
+  client: Client;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export async function startTestStack(options: Partial<LocalStackOptions> = {}): Promise<TestStack> {
+  const suffix = randomUUID().slice(0, 8);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-t-'));
+  const stack = await startLocalStack({
+    dir,
+    name: `t-${suffix}`,
+    nodeCount: 3,
+    releases: ['v1', 'v2', 'v3'],
+    haproxyPath: inject('haproxyPath'),
+    temporalAddress: inject('temporalAddress'),
+    taskQueue: `gantry-test-${suffix}`,
+    ...options,
+  });
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  return {
+    ...stack,
+    dir,
+    client: new Client({ connection, namespace: 'default' }),
+    async close() {
+      await connection.close();
+      await stack.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
