@@ -48,6 +48,22 @@ export function createAgentActivities({ store, app, logger, keepReleases }: Agen
       return { release: await store.current(), running: await app.running() };
     },
 
+    async isStaged({ release }: { release: string }): Promise<boolean> {
+      requireRelease(release);
+      return store.isStaged(release);
+    },
+
+    /** Stops the app and removes `current`: the node serves nothing. */
+    async deactivate(): Promise<{ changed: boolean }> {
+      return exclusive(async () => {
+        const had = (await store.current()) !== null || (await app.running()) !== null;
+        await withHeartbeat(() => app.stop());
+        await store.clearCurrent();
+        if (had) logger.info('app stopped and current release cleared');
+        return { changed: had };
+      });
+    },
+
     async stage({ release, url, sha256 }: StageInput): Promise<{ staged: boolean; removed: string[] }> {
       requireRelease(release);
       return exclusive(async () => {

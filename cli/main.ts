@@ -10,6 +10,8 @@ import { runOrchestratorWorker } from '../workers/orchestrator';
 import { installRuntime } from '../workers/runtime';
 import { demoCommand } from './commands/demo';
 import { deployCommand } from './commands/deploy';
+import { operatorCommand, type OperatorAction, type OperatorOptions } from './commands/operator';
+import { rollbackCommand } from './commands/rollback';
 import { statusCommand } from './commands/status';
 import { CliExit, ExitCode } from './exit-codes';
 import { defaultTaskQueue } from './task-queue';
@@ -44,6 +46,39 @@ program
   .action(async (envFile: string, tag: string, options: Parameters<typeof deployCommand>[2]) => {
     exitCode = await deployCommand(envFile, tag, options);
   });
+
+program
+  .command('rollback')
+  .description('go back to the release the latest deployment replaced (or --to one every node still keeps); downloads nothing')
+  .argument('<env-file>', 'environment file (YAML)')
+  .option('--to <release>', 'release to return to')
+  .option('--wait', 'wait for the outcome; exit 0 only if the release went live', false)
+  .option('--json', 'print one JSON object on stdout', false)
+  .option('--requested-by <name>', 'who asks for this rollback (default: the OS user)')
+  .option('--task-queue <name>', 'orchestrator task queue', defaultTaskQueue())
+  .action(async (envFile: string, options: Parameters<typeof rollbackCommand>[1]) => {
+    exitCode = await rollbackCommand(envFile, options);
+  });
+
+const operatorActions: [OperatorAction, string][] = [
+  ['approve', 'approve the deployment awaiting approval'],
+  ['abort', 'abort the deployment; changed nodes go back to their previous release'],
+  ['pause', 'hold the deployment before its next batch'],
+  ['resume', 'let a paused deployment go on'],
+];
+for (const [action, description] of operatorActions) {
+  const command = program
+    .command(action)
+    .description(description)
+    .argument('<env-file>', 'environment file (YAML)')
+    .requiredOption('--as <name>', 'who you are (checked against the approvers)')
+    .option('--json', 'print the new status as one JSON object', false);
+  if (action === 'approve') command.option('--comment <text>', 'a note kept in the event log');
+  if (action === 'abort') command.requiredOption('--reason <text>', 'why; kept in the event log and the notification');
+  command.action(async (envFile: string, options: OperatorOptions) => {
+    exitCode = await operatorCommand(action, envFile, options);
+  });
+}
 
 program
   .command('status')

@@ -101,6 +101,27 @@ export const migrationSchema = z.object({
   env: envVars.default({}),
 });
 
+export const approvalSchema = z
+  .object({
+    required: z.boolean().default(true),
+    /** Who may approve; empty means anyone but (unless allowed) the requester. */
+    approvers: z.array(z.string().trim().min(1)).default([]),
+    minApprovals: z.number().int().positive().default(1),
+    allowSelfApproval: z.boolean().default(false),
+    timeout: duration.default(3_600_000),
+    at: z.enum(['before-rollout', 'after-first-batch']).default('before-rollout'),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.approvers.length > 0 && a.minApprovals > a.approvers.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minApprovals'],
+        message: `${a.minApprovals} approvals can never be reached with ${a.approvers.length} approvers; lower minApprovals or add approvers`,
+      });
+    }
+  });
+
 export const environmentSchema = z
   .object({
     name: id,
@@ -113,6 +134,7 @@ export const environmentSchema = z
     artifact: artifactSchema.default({}),
     notifications: notificationsSchema.default({ webhooks: [] }),
     migration: migrationSchema.optional(),
+    approval: approvalSchema.optional(),
   })
   .strict()
   .superRefine((env, ctx) => {
@@ -137,6 +159,7 @@ export type Environment = z.output<typeof environmentSchema>;
 export type NodeConfig = Environment['nodes'][number];
 export type HealthCheck = Environment['healthCheck'];
 export type LoadBalancer = Environment['loadBalancer'];
+export type ApprovalPolicy = NonNullable<Environment['approval']>;
 
 /** "path.to[0].field: message" lines, one per issue: what a user needs to fix the file. */
 export function describeIssues(error: z.ZodError): string {

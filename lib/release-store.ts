@@ -67,6 +67,10 @@ export class ReleaseStore {
     await rename(temp, this.currentLink);
   }
 
+  async clearCurrent(): Promise<void> {
+    await rm(this.currentLink, { force: true });
+  }
+
   /** Keeps the newest `keep` staged releases and always the current one; removes scratch leftovers. */
   async prune(keep: number, alsoKeep: string[] = []): Promise<string[]> {
     const current = await this.current();

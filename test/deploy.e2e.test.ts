@@ -22,7 +22,7 @@ const deploy = (release: string, sha256 = sha(release)) =>
 
 async function lbStatuses(): Promise<Record<string, string>> {
   const stats = await new HaproxyClient(stack.haproxy.socket).showStat();
-  return Object.fromEntries(stats.filter((s) => s.backend === stack.haproxy.backend).map((s) => [s.server, s.status.split(' ')[0]]));
+  return Object.fromEntries(stats.filter((s) => s.backend === stack.haproxy.backend).map((s) => [s.server, s.status.split(' ')[0] ?? '']));
 }
 
 /** The release each node's app reports when asked directly (not through HAProxy). */

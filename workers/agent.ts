@@ -38,6 +38,8 @@ export async function runAgent(env: Environment, nodeId: string, baseLogger: Log
       connection,
       namespace,
       taskQueue,
+      // Deliver cancellation (abort) to heartbeating activities within a second.
+      maxHeartbeatThrottleInterval: '1s',
       activities: createAgentActivities({ store, app, logger, keepReleases: KEEP_RELEASES }),
       maxConcurrentActivityTaskExecutions: 4,
     });

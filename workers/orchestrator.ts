@@ -15,6 +15,8 @@ export async function runOrchestratorWorker(logger: Logger, taskQueue = ORCHESTR
       connection,
       namespace,
       taskQueue,
+      // Deliver cancellation (abort) to heartbeating activities within a second.
+      maxHeartbeatThrottleInterval: '1s',
       workflowsPath,
       activities: createControlActivities({ logger: logger.child({ component: 'control' }) }),
     });

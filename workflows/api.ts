@@ -1,7 +1,8 @@
 // Definitions shared by workflows and clients: IDs, task queues, search attributes, messages, input
 // and result types. No workflow logic here, so clients can import it freely.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
 import type { Environment, HealthCheck, LoadBalancer, NodeConfig } from '../lib/environment-schema';
 
 export const ORCHESTRATOR_TASK_QUEUE = 'gantry';
@@ -9,6 +10,7 @@ export const ORCHESTRATOR_TASK_QUEUE = 'gantry';
 /** Fixed ID per environment: a retried request never starts a second deployment, and only one runs at a time. */
 export const deploymentWorkflowId = (environment: string) => `deploy/${environment}`;
 export const nodeWorkflowId = (environment: string, node: string) => `deploy/${environment}/node/${node}`;
+export const nodeRollbackWorkflowId = (environment: string, node: string) => `deploy/${environment}/node/${node}/rollback`;
 /** Each node's agent polls its own queue; the orchestrator never connects to a node. */
 export const agentTaskQueue = (environment: string, node: string) => `gantry-agent/${environment}/${node}`;
 
@@ -28,11 +30,26 @@ export interface ArtifactRef {
 export interface DeployInput {
   environment: Environment;
   release: string;
-  artifact: ArtifactRef;
+  /** Absent for a rollback to a release every node still keeps: nothing is downloaded. */
+  artifact?: ArtifactRef;
   requestedBy: string;
+  kind?: 'deploy' | 'rollback';
 }
 
-export type Phase = 'verify' | 'preflight' | 'stage' | 'migrate' | 'rollout' | 'live' | 'failed';
+export type Phase =
+  | 'verify'
+  | 'preflight'
+  | 'stage'
+  | 'migrate'
+  | 'awaiting-approval'
+  | 'rollout'
+  | 'rolling-back'
+  | 'live'
+  | 'failed'
+  | 'rolled-back'
+  | 'aborted';
+
+export const terminalPhases: readonly Phase[] = ['live', 'failed', 'rolled-back', 'aborted'];
 
 /** Where one node stands. `lb` is the load balancer's view: ready, drain, maint, or its status text. */
 export interface NodeState {
@@ -40,13 +57,33 @@ export interface NodeState {
   release: string | null;
   previousRelease: string | null;
   lb: string;
-  state: 'pending' | 'deploying' | 'live' | 'failed';
+  state: 'pending' | 'deploying' | 'live' | 'failed' | 'rolled-back';
   error?: string;
 }
 
 export interface DeployEvent {
   time: string;
+  /** The operator behind the event, when there is one. */
+  who?: string;
   what: string;
+}
+
+export interface Approval {
+  by: string;
+  comment?: string;
+  time: string;
+}
+
+/** Why a deployment rolled back: the node, the step and the error. */
+export interface FailureCause {
+  node?: string;
+  step?: string;
+  error: string;
+}
+
+export interface UndoFailure {
+  node: string;
+  error: string;
 }
 
 export interface DeployStatus {
@@ -57,13 +94,45 @@ export interface DeployStatus {
   commit: string | null;
   requestedBy: string;
   phase: Phase;
+  paused: boolean;
+  approvals: Approval[];
+  /** Approvals still needed while awaiting approval; 0 otherwise. */
+  approvalsNeeded: number;
   nodes: NodeState[];
   events: DeployEvent[];
 }
 
-export type DeployResult = Omit<DeployStatus, 'events'> & { status: 'live' | 'failed'; error?: string };
+export type DeployOutcomeStatus = 'live' | 'failed' | 'rolled-back' | 'aborted';
+
+export type DeployResult = Omit<DeployStatus, 'events'> & {
+  status: DeployOutcomeStatus;
+  error?: string;
+  cause?: FailureCause;
+  undoFailures: UndoFailure[];
+};
 
 export const statusQuery = defineQuery<DeployStatus>('status');
+
+// Operator messages. Signals take plain JSON so `temporal workflow signal --input '{"by":"alice"}'`
+// works; updates of the same names validate first and answer with the new status.
+export const approvePayload = z.object({ by: z.string().trim().min(1, 'by is required: who approves'), comment: z.string().max(2000).optional() });
+export const abortPayload = z.object({
+  by: z.string().trim().min(1, 'by is required: who aborts'),
+  reason: z.string().trim().min(1, 'reason is required: why the deployment is aborted').max(2000),
+});
+export const operatorPayload = z.object({ by: z.string().trim().min(1, 'by is required: who asks') });
+export type ApprovePayload = z.infer<typeof approvePayload>;
+export type AbortPayload = z.infer<typeof abortPayload>;
+export type OperatorPayload = z.infer<typeof operatorPayload>;
+
+export const approveSignal = defineSignal<[ApprovePayload]>('approve');
+export const abortSignal = defineSignal<[AbortPayload]>('abort');
+export const pauseSignal = defineSignal<[OperatorPayload]>('pause');
+export const resumeSignal = defineSignal<[OperatorPayload]>('resume');
+export const approveUpdate = defineUpdate<DeployStatus, [ApprovePayload]>('approve');
+export const abortUpdate = defineUpdate<DeployStatus, [AbortPayload]>('abort');
+export const pauseUpdate = defineUpdate<DeployStatus, [OperatorPayload]>('pause');
+export const resumeUpdate = defineUpdate<DeployStatus, [OperatorPayload]>('resume');
 
 export interface NodeDeployInput {
   environment: string;
@@ -72,14 +141,16 @@ export interface NodeDeployInput {
   healthCheck: HealthCheck;
   /** Bounds the agent's activate step: stop grace + start time-out. */
   activateTimeoutMs: number;
-  release: string;
-  artifact: ArtifactRef;
+  /** null: take the node out of rotation and stop its app (undoing a fresh node's first deployment). */
+  release: string | null;
+  /** Staged first when given; a rollback activates a release the node already keeps. */
+  artifact?: ArtifactRef;
 }
 
 export interface NodeDeployResult {
   id: string;
-  release: string;
-  lb: 'ready';
+  release: string | null;
+  lb: 'ready' | 'maint';
   healthAttempts: number;
 }
 
@@ -96,4 +167,7 @@ export const failureTypes = {
   commandFailed: 'CommandFailed',
   notStaged: 'NotStaged',
   deploymentFailed: 'DeploymentFailed',
+  deploymentRolledBack: 'DeploymentRolledBack',
+  deploymentAborted: 'DeploymentAborted',
+  notKept: 'ReleaseNotKept',
 } as const;

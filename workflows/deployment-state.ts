@@ -1,16 +1,42 @@
 // The deployment's live state: what the `status` query returns and what the result reports.
 import { log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { DeployEvent, DeployInput, DeployResult, DeployStatus, NodeState, Phase } from './api';
-import { searchAttributes } from './api';
+import type {
+  Approval,
+  DeployEvent,
+  DeployInput,
+  DeployOutcomeStatus,
+  DeployResult,
+  DeployStatus,
+  FailureCause,
+  NodeState,
+  Phase,
+  UndoFailure,
+} from './api';
+import { searchAttributes, terminalPhases } from './api';
 
 export class DeploymentState {
   phase: Phase = 'verify';
   commit: string | null = null;
   readonly nodes: NodeState[];
+  readonly approvals: Approval[] = [];
+  pausedBy: string | null = null;
+  abortRequest: { by: string; reason: string } | null = null;
+  /** The first failure that made the deployment roll back. */
+  cause: FailureCause | null = null;
+  readonly undoFailures: UndoFailure[] = [];
   private readonly events: DeployEvent[] = [];
 
-  constructor(private readonly input: DeployInput) {
+  constructor(readonly input: DeployInput) {
     this.nodes = input.environment.nodes.map((n) => ({ id: n.id, release: null, previousRelease: null, lb: 'unknown', state: 'pending' }));
+  }
+
+  get finished(): boolean {
+    return terminalPhases.includes(this.phase);
+  }
+
+  get approvalsNeeded(): number {
+    const policy = this.input.environment.approval;
+    return this.phase === 'awaiting-approval' && policy ? Math.max(0, policy.minApprovals - this.approvals.length) : 0;
   }
 
   node(id: string): NodeState {
@@ -26,9 +52,9 @@ export class DeploymentState {
   }
 
   /** Appends to the event log (Date is deterministic inside workflows). */
-  record(what: string): void {
-    this.events.push({ time: new Date().toISOString(), what });
-    log.info(what, { phase: this.phase });
+  record(what: string, who?: string): void {
+    this.events.push({ time: new Date().toISOString(), ...(who === undefined ? {} : { who }), what });
+    log.info(what, { phase: this.phase, who });
   }
 
   status(): DeployStatus {
@@ -41,13 +67,22 @@ export class DeploymentState {
       commit: this.commit,
       requestedBy: this.input.requestedBy,
       phase: this.phase,
+      paused: this.pausedBy !== null,
+      approvals: [...this.approvals],
+      approvalsNeeded: this.approvalsNeeded,
       nodes: this.nodes.map((n) => ({ ...n })),
       events: [...this.events],
     };
   }
 
-  result(error?: string): DeployResult {
+  result(status: DeployOutcomeStatus, error?: string): DeployResult {
     const { events: _events, ...rest } = this.status();
-    return { ...rest, status: error === undefined ? 'live' : 'failed', ...(error === undefined ? {} : { error }) };
+    return {
+      ...rest,
+      status,
+      ...(error === undefined ? {} : { error }),
+      ...(this.cause ? { cause: this.cause } : {}),
+      undoFailures: [...this.undoFailures],
+    };
   }
 }

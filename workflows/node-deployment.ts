@@ -1,4 +1,6 @@
-// One node's deployment: drain → configure (stage, activate) → health → enable.
+// One node's deployment: drain → configure (stage when an artifact is given, activate) → health →
+// enable. With no release (undoing a fresh node's first deployment): drain → stop the app, and the
+// node stays out of rotation.
 import { proxyActivities } from '@temporalio/workflow';
 import type { AgentActivities } from '../activities/agent';
 import type { ControlActivities } from '../activities/control';
@@ -26,7 +28,6 @@ export async function nodeDeployment(input: NodeDeployInput): Promise<NodeDeploy
   });
   const agent = proxyActivities<AgentActivities>({
     taskQueue: agentTaskQueue(input.environment, node.id),
-    // A dead agent surfaces as a schedule-to-start time-out, not an endless wait.
     scheduleToStartTimeout: '5m',
     startToCloseTimeout: input.activateTimeoutMs + 600_000,
     heartbeatTimeout: '30s',
@@ -34,7 +35,11 @@ export async function nodeDeployment(input: NodeDeployInput): Promise<NodeDeploy
   });
 
   await lbWaits.drain({ lb, server });
-  await agent.stage({ release, url: input.artifact.url, sha256: input.artifact.sha256 });
+  if (release === null) {
+    await agent.deactivate();
+    return { id: node.id, release: null, lb: 'maint', healthAttempts: 0 };
+  }
+  if (input.artifact) await agent.stage({ release, url: input.artifact.url, sha256: input.artifact.sha256 });
   await agent.activate({ release });
   const { attempts } = await healthPolls.waitHealthy({ address: node.address, check: healthCheck, release });
   await lbOps.enable({ lb, server });

@@ -1,6 +1,6 @@
 // `gantry deploy <env-file> <tag>`: starts the deployment workflow, optionally waits and reports.
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import os from 'node:os';
 import { z } from 'zod';
 import { isSha256 } from '../../lib/artifact';
@@ -8,7 +8,16 @@ import { loadEnvironmentFile } from '../../lib/environment-file';
 import { isValidReleaseId } from '../../lib/release-store';
 import { sleep } from '../../lib/wait';
 import { connectClient } from '../../workers/connection';
-import { deploymentWorkflowId, searchAttributes, statusQuery, type DeployInput, type DeployResult } from '../../workflows/api';
+import {
+  deploymentWorkflowId,
+  searchAttributes,
+  statusQuery,
+  type DeployInput,
+  type DeployOutcomeStatus,
+  type DeployResult,
+  type FailureCause,
+  type UndoFailure,
+} from '../../workflows/api';
 import type { deployment } from '../../workflows/deployment';
 import { CliExit, ExitCode } from '../exit-codes';
 
@@ -25,11 +34,13 @@ export type DeployOptions = z.input<typeof deployOptionsSchema>;
 export interface DeployOutcome {
   workflowId: string;
   runId: string;
-  status: 'started' | 'live' | 'failed';
+  status: 'started' | DeployOutcomeStatus;
   release: string;
   commit?: string | null;
   nodes?: { id: string; release: string | null; lb: string }[];
   error?: string;
+  cause?: FailureCause;
+  undoFailures?: UndoFailure[];
 }
 
 export interface DeployRequest {
@@ -60,7 +71,7 @@ export async function startDeployment(client: Client, envFile: string, tag: stri
   return startPrepared(client, await prepareDeployment(envFile, tag, options));
 }
 
-async function startPrepared(client: Client, { input, taskQueue }: DeployRequest): Promise<WorkflowHandleWithFirstExecutionRunId<typeof deployment>> {
+export async function startPrepared(client: Client, { input, taskQueue }: DeployRequest): Promise<WorkflowHandleWithFirstExecutionRunId<typeof deployment>> {
   const { environment, requestedBy, release: tag } = input;
   const workflowId = deploymentWorkflowId(environment.name);
   try {
@@ -104,6 +115,20 @@ export async function awaitOutcome(handle: WorkflowHandleWithFirstExecutionRunId
   if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.details?.[0]) {
     return { ...base, ...summarize(err.cause.details[0] as DeployResult) };
   }
+  if (err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure) {
+    // Cancelled through Temporal: the workflow rolled back first; its status query says where nodes stand.
+    const status = await handle.query(statusQuery).catch(() => undefined);
+    if (status) {
+      return {
+        ...base,
+        status: 'aborted',
+        release: status.release,
+        commit: status.commit,
+        nodes: status.nodes.map(({ id, release, lb }) => ({ id, release, lb })),
+        error: 'the workflow was cancelled',
+      };
+    }
+  }
   return { ...base, status: 'failed', release: '', error: err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err) };
 }
 
@@ -114,6 +139,8 @@ function summarize(r: DeployResult): Omit<DeployOutcome, 'workflowId' | 'runId'>
     commit: r.commit,
     nodes: r.nodes.map(({ id, release, lb }) => ({ id, release, lb })),
     ...(r.error ? { error: r.error } : {}),
+    ...(r.cause ? { cause: r.cause } : {}),
+    ...(r.undoFailures?.length ? { undoFailures: r.undoFailures } : {}),
   };
 }
 
@@ -138,29 +165,39 @@ export function printOutcome(outcome: DeployOutcome, json: boolean, print: (text
     return;
   }
   print(`${outcome.workflowId} (run ${outcome.runId}): ${outcome.status}${outcome.error ? ` — ${outcome.error}` : ''}`);
+  if (outcome.cause) print(`  cause: ${outcome.cause.node ?? ''} ${outcome.cause.step ?? ''} ${outcome.cause.error}`);
+  for (const undo of outcome.undoFailures ?? []) print(`  rollback failed on ${undo.node}: ${undo.error}`);
   for (const node of outcome.nodes ?? []) print(`  ${node.id.padEnd(16)} release ${node.release ?? '(none)'}  lb ${node.lb}`);
 }
 
 export function exitCodeOf(outcome: DeployOutcome): number {
-  return outcome.status === 'failed' ? ExitCode.failed : ExitCode.ok;
+  if (outcome.status === 'aborted') return ExitCode.aborted;
+  if (outcome.status === 'failed' || outcome.status === 'rolled-back') return ExitCode.failed;
+  return ExitCode.ok;
 }
 
 export async function deployCommand(envFile: string, tag: string, options: DeployOptions): Promise<number> {
   const request = await prepareDeployment(envFile, tag, options);
   const { client, close } = await connectClient();
   try {
-    const handle = await startPrepared(client, request);
-    if (!options.wait) {
-      const outcome: DeployOutcome = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'started', release: tag };
-      printOutcome(outcome, options.json ?? false, (t) => console.log(t));
-      return ExitCode.ok;
-    }
-    const live = !options.json && process.stderr.isTTY;
-    if (!options.json) console.error(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
-    const outcome = await awaitOutcome(handle, live || !options.json ? (line) => console.error(line) : undefined);
-    printOutcome(outcome, options.json ?? false, (t) => console.log(t));
-    return exitCodeOf(outcome);
+    return await reportDeployment(await startPrepared(client, request), request.input.release, { wait: options.wait ?? false, json: options.json ?? false });
   } finally {
     await close();
   }
+}
+
+/** Prints "started", or waits and prints the outcome; returns the exit code. */
+export async function reportDeployment(
+  handle: WorkflowHandleWithFirstExecutionRunId<typeof deployment>,
+  release: string,
+  options: { wait: boolean; json: boolean }): Promise<number> {
+  const print = (text: string) => console.log(text);
+  if (!options.wait) {
+    printOutcome({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'started', release }, options.json, print);
+    return ExitCode.ok;
+  }
+  if (!options.json) console.error(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
+  const outcome = await awaitOutcome(handle, options.json ? undefined : (line) => console.error(line));
+  printOutcome(outcome, options.json, print);
+  return exitCodeOf(outcome);
 }

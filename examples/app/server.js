@@ -3,14 +3,20 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
-const { release } = JSON.parse(readFileSync(new URL('./release.json', import.meta.url), 'utf8'));
+// `unhealthyOn` lists nodes where this release's health check fails: how the tests build a bad release.
+const { release, unhealthyOn = [] } = JSON.parse(readFileSync(new URL('./release.json', import.meta.url), 'utf8'));
 const port = Number(process.env.PORT ?? 8080);
 const node = process.env.NODE_ID ?? 'unknown';
+const healthy = !unhealthyOn.includes(node);
 
 const server = http.createServer((req, res) => {
-  const body = req.url === '/healthz' ? { status: 'ok', release, node } : { message: `hello from ${release}`, release, node };
+  if (req.url === '/healthz') {
+    res.writeHead(healthy ? 200 : 500, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: healthy ? 'ok' : 'broken', release, node }));
+    return;
+  }
   res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
+  res.end(JSON.stringify({ message: `hello from ${release}`, release, node }));
 });
 server.keepAliveTimeout = 10_000;
 

@@ -27,7 +27,10 @@ export interface SampleRepo {
 const git = (cwd: string, ...args: string[]) =>
   run('git', ['-c', 'user.name=Gantry Demo', '-c', 'user.email=demo@gantry.invalid', '-c', 'init.defaultBranch=main', ...args], { cwd });
 
-export async function buildSampleReleases(dir: string, releases: string[]): Promise<SampleRepo> {
+/** A release name, or one whose health check fails on the named nodes. */
+export type SampleReleaseSpec = string | { release: string; unhealthyOn: string[] };
+
+export async function buildSampleReleases(dir: string, specs: SampleReleaseSpec[]): Promise<SampleRepo> {
   const work = path.join(dir, 'app-src');
   const remote = path.join(dir, 'app.git');
   const artifacts = path.join(dir, 'artifacts');
@@ -38,8 +41,9 @@ export async function buildSampleReleases(dir: string, releases: string[]): Prom
   await git(work, 'remote', 'add', 'origin', remote);
 
   const built: Record<string, BuiltRelease> = {};
-  for (const release of releases) {
-    await writeFile(path.join(work, 'release.json'), `${JSON.stringify({ release })}\n`);
+  for (const spec of specs) {
+    const { release, ...rest } = typeof spec === 'string' ? { release: spec } : spec;
+    await writeFile(path.join(work, 'release.json'), `${JSON.stringify({ release, ...rest })}\n`);
     await git(work, 'add', '-A');
     await git(work, 'commit', '--quiet', '--allow-empty', '-m', `Release ${release}`);
     await git(work, 'tag', '-a', release, '-m', `Release ${release}`);

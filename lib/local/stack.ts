@@ -11,7 +11,7 @@ import { waitUntil } from '../wait';
 import { startProcess, type ManagedProcess } from './child-process';
 import { startHaproxy, type HaproxyServer } from './haproxy-server';
 import { freePort } from './ports';
-import { buildSampleReleases, type SampleRepo } from './sample-releases';
+import { buildSampleReleases, type SampleReleaseSpec, type SampleRepo } from './sample-releases';
 import { startDevServer, type DevServer } from './temporal-dev-server';
 
 const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
@@ -20,7 +20,7 @@ export interface LocalStackOptions {
   dir: string;
   name: string;
   nodeCount: number;
-  releases: string[];
+  releases: SampleReleaseSpec[];
   haproxyPath: string;
   /** Use this server; otherwise start a dev server with `temporalPath`. */
   temporalAddress?: string;
