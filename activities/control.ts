@@ -3,7 +3,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { HealthCheck, LoadBalancer } from '../lib/environment-schema';
 import { GitError, resolveRemoteTag } from '../lib/git';
-import { HaproxyClient, HaproxyError } from '../lib/haproxy';
+import { HaproxyClient, HaproxyError, lbState } from '../lib/haproxy';
 import { probe, type ProbeResult } from '../lib/health';
 import type { Logger } from '../lib/logger';
 import { sleep } from '../lib/wait';
@@ -60,7 +60,7 @@ export function createControlActivities({ logger, env = process.env }: ControlDe
       }
     },
 
-    /** Every named server exists in the backend; returns each one's status text. */
+    /** Every named server exists in the backend; returns each one's state (ready, drain, maint, down). */
     async checkServers({ lb, servers }: { lb: LoadBalancer; servers: string[] }): Promise<Record<string, string>> {
       const stats = (await haproxy(lb).showStat()).filter((s) => s.backend === lb.backend);
       const missing = servers.filter((name) => !stats.some((s) => s.server === name));
@@ -70,7 +70,7 @@ export function createControlActivities({ logger, env = process.env }: ControlDe
           failureTypes.unknownServer,
         );
       }
-      return Object.fromEntries(servers.map((name) => [name, stats.find((s) => s.server === name)!.status]));
+      return Object.fromEntries(servers.map((name) => [name, lbState(stats.find((s) => s.server === name)!.status)]));
     },
 
     /** drain → wait for zero sessions and an empty queue → maint. Safe to repeat. */

@@ -15,6 +15,14 @@ export interface ServerStat {
   status: string;
 }
 
+/** One word for a server's state, as results report it: ready, drain, maint or down. */
+export function lbState(status: string): 'ready' | 'drain' | 'maint' | 'down' {
+  if (status.startsWith('MAINT')) return 'maint';
+  if (status.startsWith('DRAIN') || status.startsWith('NOLB')) return 'drain';
+  if (status.startsWith('DOWN')) return 'down';
+  return 'ready';
+}
+
 export class HaproxyError extends Error {
   override readonly name = 'HaproxyError';
 }

@@ -7,9 +7,9 @@ import { awaitOutcome, startDeployment } from '../cli/commands/deploy';
 import { CliExit, ExitCode } from '../cli/exit-codes';
 import { loadEnvironmentFile } from '../lib/environment-file';
 import type { Environment } from '../lib/environment-schema';
-import { HaproxyClient } from '../lib/haproxy';
 import { deploymentWorkflowId, nodeWorkflowId, statusQuery } from '../workflows/api';
 import { runGantry } from './helpers/cli';
+import { expectInvariant, servedReleases as servedNow } from './helpers/invariant';
 import { startLoad } from './helpers/load';
 import { startTestStack, type TestStack } from './helpers/stack';
 
@@ -20,18 +20,7 @@ const sha = (release: string) => stack.repo.releases[release]!.sha256;
 const deploy = (release: string, sha256 = sha(release)) =>
   startDeployment(stack.client, stack.envFile, release, { sha256, requestedBy: 'test', taskQueue: stack.taskQueue });
 
-async function lbStatuses(): Promise<Record<string, string>> {
-  const stats = await new HaproxyClient(stack.haproxy.socket).showStat();
-  return Object.fromEntries(stats.filter((s) => s.backend === stack.haproxy.backend).map((s) => [s.server, s.status.split(' ')[0] ?? '']));
-}
-
-/** The release each node's app reports when asked directly (not through HAProxy). */
-async function servedReleases(): Promise<Record<string, string>> {
-  const entries = await Promise.all(
-    env.nodes.map(async (n) => [n.id, ((await (await fetch(`http://${n.address}/`)).json()) as { release: string }).release] as const),
-  );
-  return Object.fromEntries(entries);
-}
+const servedReleases = () => servedNow(env);
 
 const everyNode = <T>(value: T) => Object.fromEntries(stack.nodeIds.map((id) => [id, value]));
 
@@ -57,6 +46,7 @@ describe('rolling deployment on the local stack', () => {
     env = await loadEnvironmentFile(stack.envFile);
     const first = await awaitOutcome(await deploy('v1'));
     expect(first.status).toBe('live');
+    await expectInvariant(stack, env, first.nodes!);
   });
   afterAll(async () => {
     await stack?.close();
@@ -74,8 +64,8 @@ describe('rolling deployment on the local stack', () => {
     expect(outcome).toMatchObject({ status: 'live', release: 'v2', workflowId: deploymentWorkflowId(stack.name) });
     expect(outcome.nodes).toEqual(stack.nodeIds.map((id) => ({ id, release: 'v2', lb: 'ready' })));
 
+    await expectInvariant(stack, env, outcome.nodes);
     expect(await servedReleases()).toEqual(everyNode('v2'));
-    expect(await lbStatuses()).toEqual(everyNode('UP'));
     console.log(`load during v1→v2: ${JSON.stringify({ ...report, failures: report.failures.slice(0, 5) })}`);
     expect(report.failures).toEqual([]);
     expect(report.non200).toBe(0);
@@ -103,7 +93,8 @@ describe('rolling deployment on the local stack', () => {
     const status = await handle.query(statusQuery);
     expect(status.phase).toBe('failed');
     expect(status.events.map((e) => e.what)).not.toContain('phase rollout');
-    expect(await lbStatuses()).toEqual(everyNode('UP'));
+    expect(status.nodes.map((n) => n.state)).toEqual(['pending', 'pending', 'pending']);
+    await expectInvariant(stack, env, status.nodes.map((n) => ({ id: n.id, release: n.previousRelease })));
     expect(await servedReleases()).toEqual(everyNode('v2'));
   });
 
@@ -112,7 +103,7 @@ describe('rolling deployment on the local stack', () => {
     const failure = await failureOf(handle.result());
     expect(failure.message).toMatch(/tag v9 does not exist/);
     expect(await activityTypes(handle.workflowId)).toEqual(['resolveTag']);
-    expect(await lbStatuses()).toEqual(everyNode('UP'));
+    await expectInvariant(stack, env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
     expect(await servedReleases()).toEqual(everyNode('v2'));
   });
 
@@ -125,7 +116,9 @@ describe('rolling deployment on the local stack', () => {
     expect(second).toBeInstanceOf(CliExit);
     expect((second as CliExit).code).toBe(ExitCode.rejected);
     expect((second as CliExit).message).toContain(`another deployment is running on ${stack.name}: ${deploymentWorkflowId(stack.name)} (run ${first.firstExecutionRunId}, release v3)`);
-    expect((await awaitOutcome(first)).status).toBe('live');
+    const outcome = await awaitOutcome(first);
+    expect(outcome.status).toBe('live');
+    await expectInvariant(stack, env, outcome.nodes!);
     expect(await servedReleases()).toEqual(everyNode('v3'));
   });
 });

@@ -10,6 +10,7 @@ import { setup } from '../scripts/setup';
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
+    temporalPath: string;
     haproxyPath: string;
   }
 }
@@ -17,6 +18,7 @@ declare module 'vitest' {
 export default async function globalSetup(project: TestProject) {
   const tools = setup((line) => console.error(`setup: ${line}`));
   project.provide('haproxyPath', tools.haproxy);
+  project.provide('temporalPath', tools.temporal);
   if (process.env.TEMPORAL_ADDRESS) {
     project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS);
     return;

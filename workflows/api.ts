@@ -51,7 +51,7 @@ export type Phase =
 
 export const terminalPhases: readonly Phase[] = ['live', 'failed', 'rolled-back', 'aborted'];
 
-/** Where one node stands. `lb` is the load balancer's view: ready, drain, maint, or its status text. */
+/** Where one node stands. `lb` is the load balancer's view: ready, drain, maint or down. */
 export interface NodeState {
   id: string;
   release: string | null;

@@ -130,7 +130,7 @@ async function finishAfterFailure(
 
   // A cancel from Temporal stays a cancellation, so the run shows as Canceled; the status query has the rest.
   if (cancelledFromOutside) throw err;
-  const type = { aborted: failureTypes.deploymentAborted, 'rolled-back': failureTypes.deploymentRolledBack, failed: failureTypes.deploymentFailed }[status as Exclude<DeployOutcomeStatus, 'live'>];
+  const type = { aborted: failureTypes.deploymentAborted, 'rolled-back': failureTypes.deploymentRolledBack, failed: failureTypes.deploymentFailed }[status];
   throw ApplicationFailure.create({
     type,
     message: `deployment of ${input.release} to ${env.name} ${status}: ${reason}${undoNote}`,
