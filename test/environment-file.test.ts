@@ -52,6 +52,12 @@ describe('environment file', () => {
     expect(env.rollout.batchSize).toBe('50%');
   });
 
+  it('loads the documented example', async () => {
+    const env = await loadEnvironmentFile(path.join(import.meta.dirname, '../examples/environments/prod.yaml'));
+    expect(env.nodes.map((n) => n.id)).toEqual(['web-1', 'web-2']);
+    expect(env.approval).toMatchObject({ minApprovals: 2, timeout: 4 * 3_600_000 });
+  });
+
   it.each([
     [{ ...valid, nodes: [{ ...valid.nodes[0], address: 'web-1' }] }, 'nodes[0].address: expected host:port'],
     [{ ...valid, rollout: { batchSize: '150%' } }, 'rollout.batchSize'],
