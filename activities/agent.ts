@@ -78,7 +78,7 @@ export function createAgentActivities({ store, app, logger, keepReleases }: Agen
               await downloadVerified(url, tarball, sha256, signal);
               await extractSafely(tarball, scratch);
             } catch (err) {
-              if (err instanceof ArtifactError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, failureTypes.badDigest);
+              if (err instanceof ArtifactError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, err.code);
               if (err instanceof UnsafeArchiveError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.unsafeArchive);
               throw err;
             } finally {

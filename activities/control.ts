@@ -1,22 +1,21 @@
-// Orchestrator-side activities: they talk to shared systems (git, load balancer, node health,
+// Orchestrator-side activities that talk to shared systems (load balancer, node health, chat and
 // webhooks), never to a node's filesystem.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { HealthCheck, LoadBalancer } from '../lib/environment-schema';
-import { GitError, resolveRemoteTag } from '../lib/git';
+import type { Channel, HealthCheck, LoadBalancer } from '../lib/environment-schema';
 import { HaproxyClient, HaproxyError, lbState } from '../lib/haproxy';
 import { probe, type ProbeResult } from '../lib/health';
 import type { Logger } from '../lib/logger';
 import { sleep } from '../lib/wait';
+import { signBody, SIGNATURE_HEADER, slackMessage, type Notice } from '../lib/notification-format';
+import { readSecret, SecretError } from '../lib/secrets';
 import { postJson, WebhookError } from '../lib/webhook';
 import { failureTypes } from '../workflows/api';
 
 export interface ControlDeps {
   logger: Logger;
-  /** Where `urlFromEnv` webhooks are looked up; the worker's environment by default. */
+  /** Where secrets named by variable are read; the worker's environment by default. */
   env?: NodeJS.ProcessEnv;
 }
-
-export type WebhookTarget = { url: string } | { urlFromEnv: string };
 
 export interface WaitHealthyInput {
   address: string;
@@ -32,30 +31,23 @@ export function createControlActivities({ logger, env = process.env }: ControlDe
   const haproxy = (lb: LoadBalancer) => new HaproxyClient(lb.socket);
 
   return {
-    async resolveTag({ remote, tag }: { remote: string; tag: string }): Promise<string> {
-      let commit: string | undefined;
+    /** One notification to one channel. URL and secret are read here, never passed in. */
+    async notify({ channel, notice, timeoutMs }: { channel: Channel; notice: Notice; timeoutMs: number }): Promise<void> {
+      let url: string;
+      let secret: string | undefined;
       try {
-        commit = await resolveRemoteTag(remote, tag);
+        url = await readSecret(channel.url, env);
+        secret = channel.secret ? await readSecret(channel.secret, env) : undefined;
       } catch (err) {
-        // An unreachable remote may come back; let the retry policy try again.
-        if (err instanceof GitError) throw ApplicationFailure.retryable(err.message, 'GitUnavailable');
+        if (err instanceof SecretError) throw ApplicationFailure.nonRetryable(`${channel.type} channel: ${err.message}`, 'NotificationNotConfigured');
         throw err;
       }
-      if (!commit) {
-        throw ApplicationFailure.nonRetryable(`tag ${tag} does not exist on ${remote} (was it pushed?)`, failureTypes.unknownTag);
-      }
-      return commit;
-    },
-
-    async notify({ webhook, payload }: { webhook: WebhookTarget; payload: Record<string, unknown> }): Promise<void> {
-      const url = 'url' in webhook ? webhook.url : env[webhook.urlFromEnv];
-      if (!url) {
-        throw ApplicationFailure.nonRetryable(`webhook URL variable ${'urlFromEnv' in webhook ? webhook.urlFromEnv : ''} is not set on the worker`, 'WebhookNotConfigured');
-      }
+      const body = channel.type === 'slack' ? slackMessage(notice) : notice;
+      const sign = secret === undefined ? undefined : (raw: string) => ({ [SIGNATURE_HEADER]: signBody(secret, raw), 'x-gantry-event': notice.event });
       try {
-        await postJson(url, payload, 4_000, Context.current().cancellationSignal);
+        await postJson(url, body, timeoutMs, Context.current().cancellationSignal, sign);
       } catch (err) {
-        if (err instanceof WebhookError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, 'WebhookRejected');
+        if (err instanceof WebhookError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, 'NotificationRejected');
         throw err;
       }
     },

@@ -39,6 +39,7 @@ program
   .argument('<tag>', 'release tag, e.g. v1.4.2')
   .option('--artifact <url>', 'artifact URL (file://, http://, https://); default: the environment\'s artifact.url template')
   .requiredOption('--sha256 <hex>', 'sha256 of the artifact')
+  .option('--commit <sha>', 'the commit the tag must point at (refused on mismatch)')
   .option('--wait', 'wait for the outcome; exit 0 only if the release went live', false)
   .option('--json', 'print one JSON object on stdout', false)
   .option('--requested-by <name>', 'who asks for this deployment (default: the OS user)')

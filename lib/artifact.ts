@@ -7,12 +7,15 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 
+export type ArtifactErrorCode = 'DigestMismatch' | 'ArtifactUnavailable' | 'InvalidArtifactUrl';
+
 export class ArtifactError extends Error {
   override readonly name = 'ArtifactError';
   constructor(
     message: string,
     /** Wrong digest, 404, malformed URL: retrying will not help. */
     readonly permanent: boolean,
+    readonly code: ArtifactErrorCode = 'ArtifactUnavailable',
   ) {
     super(message);
   }
@@ -21,7 +24,7 @@ export class ArtifactError extends Error {
 export const isSha256 = (value: string) => /^[0-9a-f]{64}$/.test(value);
 
 export async function downloadVerified(url: string, dest: string, sha256: string, signal?: AbortSignal): Promise<void> {
-  if (!isSha256(sha256)) throw new ArtifactError(`sha256 must be 64 lowercase hex digits, got "${sha256}"`, true);
+  if (!isSha256(sha256)) throw new ArtifactError(`sha256 must be 64 lowercase hex digits, got "${sha256}"`, true, 'InvalidArtifactUrl');
   const partial = `${dest}.partial`;
   const hash = createHash('sha256');
   const hasher = new Transform({
@@ -33,7 +36,7 @@ export async function downloadVerified(url: string, dest: string, sha256: string
   try {
     await pipeline(await openSource(url, signal), hasher, createWriteStream(partial), { signal });
     const actual = hash.digest('hex');
-    if (actual !== sha256) throw new ArtifactError(`artifact ${url} has sha256 ${actual}, expected ${sha256}`, true);
+    if (actual !== sha256) throw new ArtifactError(`artifact ${url} has sha256 ${actual}, expected ${sha256}`, true, 'DigestMismatch');
     await rename(partial, dest);
   } catch (err) {
     await rm(partial, { force: true });
@@ -42,12 +45,30 @@ export async function downloadVerified(url: string, dest: string, sha256: string
   }
 }
 
+/** Streams the artifact through a hash without keeping it: the orchestrator's check before rollout. */
+export async function sha256Of(url: string, signal?: AbortSignal, onBytes?: (total: number) => void): Promise<string> {
+  const hash = createHash('sha256');
+  let total = 0;
+  try {
+    const source = await openSource(url, signal);
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      total += chunk.length;
+      onBytes?.(total);
+    }
+  } catch (err) {
+    if (err instanceof ArtifactError) throw err;
+    throw new ArtifactError(`cannot read artifact ${url}: ${(err as Error).message}`, false);
+  }
+  return hash.digest('hex');
+}
+
 async function openSource(url: string, signal?: AbortSignal): Promise<Readable> {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new ArtifactError(`artifact URL "${url}" is not a URL (expected file://, http:// or https://)`, true);
+    throw new ArtifactError(`artifact URL "${url}" is not a URL (expected file://, http:// or https://)`, true, 'InvalidArtifactUrl');
   }
   if (parsed.protocol === 'file:') {
     const stream = createReadStream(fileURLToPath(parsed));
@@ -66,5 +87,5 @@ async function openSource(url: string, signal?: AbortSignal): Promise<Readable> 
     }
     return Readable.fromWeb(response.body);
   }
-  throw new ArtifactError(`artifact URL scheme ${parsed.protocol} is not supported (use file://, http:// or https://)`, true);
+  throw new ArtifactError(`artifact URL scheme ${parsed.protocol} is not supported (use file://, http:// or https://)`, true, 'InvalidArtifactUrl');
 }

@@ -38,7 +38,20 @@ function resolvePaths(env: Environment, base: string): Environment {
       ...env.loadBalancer,
       socket: isHostPort(env.loadBalancer.socket) ? env.loadBalancer.socket : resolve(env.loadBalancer.socket),
     },
-    source: { remote: isUrl(env.source.remote) || /^[^/]+@[^:]+:/.test(env.source.remote) ? env.source.remote : resolve(env.source.remote) },
+    source: {
+      ...env.source,
+      remote: isUrl(env.source.remote) || /^[^/]+@[^:]+:/.test(env.source.remote) ? env.source.remote : resolve(env.source.remote),
+      ...(env.source.allowedSignersFile ? { allowedSignersFile: resolve(env.source.allowedSignersFile) } : {}),
+      ...(env.source.gpgHome ? { gpgHome: resolve(env.source.gpgHome) } : {}),
+    },
+    notifications: {
+      ...env.notifications,
+      channels: env.notifications.channels.map((c) => ({
+        ...c,
+        url: c.url.fromFile ? { fromFile: resolve(c.url.fromFile) } : c.url,
+        ...(c.secret?.fromFile ? { secret: { fromFile: resolve(c.secret.fromFile) } } : {}),
+      })),
+    },
     artifact: artifactUrl && !isUrl(artifactUrl) ? { url: `file://${resolve(artifactUrl)}` } : env.artifact,
   };
 }

@@ -73,25 +73,92 @@ export const healthCheckSchema = z.object({
   deadline: duration.default(60_000),
 });
 
-export const sourceSchema = z.object({
-  /** The canonical git remote: a URL or a path to a repository. */
-  remote: z.string().min(1),
-});
+export const sourceSchema = z
+  .object({
+    /** The canonical git remote: a URL or a path to a repository. */
+    remote: z.string().min(1),
+    /** Which tags may be deployed: `*` any run of characters, `?` one. */
+    tagPattern: z.string().min(1).default('*'),
+    requireSignedTag: z.boolean().default(false),
+    /** SSH signatures: an allowed-signers file (gpg.ssh.allowedSignersFile) on the orchestrator worker. */
+    allowedSignersFile: z.string().min(1).optional(),
+    /** GPG signatures: a GNUPGHOME holding the trusted keys, on the orchestrator worker. */
+    gpgHome: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((source, ctx) => {
+    if (source.requireSignedTag && !source.allowedSignersFile && !source.gpgHome) {
+      ctx.addIssue({ code: 'custom', path: ['requireSignedTag'], message: 'needs trusted keys: set allowedSignersFile (SSH) or gpgHome (GPG)' });
+    }
+  });
 
 export const artifactSchema = z.object({
   /** file:// or http(s):// URL; "{release}" is replaced with the release being deployed. */
   url: z.string().min(1).optional(),
 });
 
-const webhookSchema = z.union([
-  z.object({ url: z.url({ protocol: /^https?$/ }) }).strict(),
-  /** Read the URL from the orchestrator worker's environment at send time, so it never enters history. */
-  z.object({ urlFromEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict(),
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
+
+export const ciSchema = z.discriminatedUnion('provider', [
+  z.object({ provider: z.literal('none') }).strict(),
+  z
+    .object({
+      provider: z.literal('github'),
+      repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/name'),
+      apiUrl: z.url({ protocol: /^https?$/ }).default('https://api.github.com'),
+      /** Names of statuses or check runs that must succeed; empty: every reported one must. */
+      requiredChecks: z.array(z.string().min(1)).default([]),
+      /** The worker reads the token from this variable when it asks; it never enters history. */
+      tokenEnv: envName.default('GITHUB_TOKEN'),
+      deadline: duration.default(900_000),
+      pollInterval: duration.default(10_000),
+    })
+    .strict(),
 ]);
 
-export const notificationsSchema = z.object({
-  webhooks: z.array(webhookSchema).default([]),
-});
+export const notificationEvents = [
+  'requested',
+  'awaiting-approval',
+  'approved',
+  'approval-timed-out',
+  'started',
+  'batch-done',
+  'succeeded',
+  'failed',
+  'rolled-back',
+  'aborted',
+] as const;
+export type NotificationEvent = (typeof notificationEvents)[number];
+
+/** Where a secret is read at send time: a variable of the worker's environment, or a file on it. */
+const secretRef = (what: string) =>
+  z
+    .object({ fromEnv: envName.optional(), fromFile: z.string().min(1).optional() })
+    .strict()
+    .refine((ref) => (ref.fromEnv === undefined) !== (ref.fromFile === undefined), `${what}: set exactly one of fromEnv or fromFile`);
+
+export const channelSchema = z
+  .object({
+    type: z.enum(['slack', 'webhook']),
+    /** The URL is a secret (a Slack webhook URL is a credential): never in the file itself. */
+    url: secretRef('url'),
+    /** Webhooks only: HMAC-SHA256 key for the X-Gantry-Signature-256 header. */
+    secret: secretRef('secret').optional(),
+    events: z.array(z.enum(notificationEvents)).min(1).default([...notificationEvents]),
+  })
+  .strict()
+  .superRefine((channel, ctx) => {
+    if (channel.type === 'slack' && channel.secret) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'Slack webhooks are not signed; remove secret' });
+  });
+
+export const notificationsSchema = z
+  .object({
+    /** Per attempt; a notification gets `attempts` tries, then it is given up and logged. */
+    timeout: duration.default(3_000),
+    attempts: z.number().int().min(1).max(5).default(3),
+    channels: z.array(channelSchema).default([]),
+  })
+  .strict();
 
 export const migrationSchema = z.object({
   command: argv,
@@ -132,7 +199,8 @@ export const environmentSchema = z
     healthCheck: healthCheckSchema.default(() => healthCheckSchema.parse({})),
     source: sourceSchema,
     artifact: artifactSchema.default({}),
-    notifications: notificationsSchema.default({ webhooks: [] }),
+    notifications: notificationsSchema.default(() => notificationsSchema.parse({})),
+    ci: ciSchema.default({ provider: 'none' }),
     migration: migrationSchema.optional(),
     approval: approvalSchema.optional(),
   })
@@ -160,6 +228,8 @@ export type NodeConfig = Environment['nodes'][number];
 export type HealthCheck = Environment['healthCheck'];
 export type LoadBalancer = Environment['loadBalancer'];
 export type ApprovalPolicy = NonNullable<Environment['approval']>;
+export type Channel = Environment['notifications']['channels'][number];
+export type CiConfig = Environment['ci'];
 
 /** "path.to[0].field: message" lines, one per issue: what a user needs to fix the file. */
 export function describeIssues(error: z.ZodError): string {

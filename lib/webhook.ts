@@ -11,14 +11,21 @@ export class WebhookError extends Error {
   }
 }
 
-export async function postJson(url: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+export async function postJson(
+  url: string,
+  body: unknown,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  sign?: (raw: string) => Record<string, string>,
+): Promise<number> {
+  const raw = JSON.stringify(body);
   const timeout = AbortSignal.timeout(timeoutMs);
   let response: Response;
   try {
     response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'gantry' },
-      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', 'user-agent': 'gantry', ...sign?.(raw) },
+      body: raw,
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
   } catch (err) {

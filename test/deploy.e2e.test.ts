@@ -1,7 +1,7 @@
 // End to end: real Temporal dev server, real HAProxy, agents and the orchestrator worker as processes,
 // the sample app as real releases from a real git remote.
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awaitOutcome, startDeployment } from '../cli/commands/deploy';
 import { CliExit, ExitCode } from '../cli/exit-codes';
@@ -82,19 +82,21 @@ describe('rolling deployment on the local stack', () => {
     console.log(`history events: parent ${parent.events?.length}, one node child ${child.events?.length}`);
   });
 
-  it('fails on a wrong sha256 before any node is drained', async () => {
+  it('fails in verify on a wrong sha256, before any node is drained', async () => {
     const handle = await deploy('v3', 'f'.repeat(64));
     const failure = await failureOf(handle.result());
     expect(failure.type).toBe('DeploymentFailed');
     expect(failure.message).toMatch(/sha256/);
+    expect(failure.cause).toBeInstanceOf(ActivityFailure);
+    expect(failure.cause?.cause).toMatchObject({ type: 'DigestMismatch', nonRetryable: true });
     const types = await activityTypes(handle.workflowId);
-    expect(types).toContain('stage');
+    expect(types).toEqual(['verifyTag', 'verifyArtifact']);
     // No node child started, so nothing was drained.
     const status = await handle.query(statusQuery);
     expect(status.phase).toBe('failed');
     expect(status.events.map((e) => e.what)).not.toContain('phase rollout');
     expect(status.nodes.map((n) => n.state)).toEqual(['pending', 'pending', 'pending']);
-    await expectInvariant(stack, env, status.nodes.map((n) => ({ id: n.id, release: n.previousRelease })));
+    await expectInvariant(stack, env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
     expect(await servedReleases()).toEqual(everyNode('v2'));
   });
 
@@ -102,7 +104,9 @@ describe('rolling deployment on the local stack', () => {
     const handle = await deploy('v9', sha('v3'));
     const failure = await failureOf(handle.result());
     expect(failure.message).toMatch(/tag v9 does not exist/);
-    expect(await activityTypes(handle.workflowId)).toEqual(['resolveTag']);
+    expect(failure.cause).toBeInstanceOf(ActivityFailure);
+    expect(failure.cause?.cause).toMatchObject({ type: 'TagNotFound', nonRetryable: true });
+    expect(await activityTypes(handle.workflowId)).toEqual(['verifyTag']);
     await expectInvariant(stack, env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
     expect(await servedReleases()).toEqual(everyNode('v2'));
   });

@@ -86,7 +86,7 @@ describe('staging an unsafe archive', () => {
     await writeFile(path.join(src, 'server.js'), '');
     const artifact = await tarball('good.tgz', src, ['server.js']);
     const failure = await stageFailure('v3', { ...artifact, sha256: '0'.repeat(64) });
-    expect(failure.type).toBe('BadDigest');
+    expect(failure.type).toBe('DigestMismatch');
     expect(failure.message).toContain(`expected ${'0'.repeat(64)}`);
     expect(await readdir(path.join(root, 'releases'))).toEqual([]);
 

@@ -2,6 +2,8 @@
 import { Worker } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { createControlActivities } from '../activities/control';
+import { createVerificationActivities } from '../activities/verification';
+import { defaultMirrorsDir } from '../lib/git-mirror';
 import type { Logger } from '../lib/logger';
 import { ORCHESTRATOR_TASK_QUEUE } from '../workflows/api';
 import { connectWorker } from './connection';
@@ -18,7 +20,10 @@ export async function runOrchestratorWorker(logger: Logger, taskQueue = ORCHESTR
       // Deliver cancellation (abort) to heartbeating activities within a second.
       maxHeartbeatThrottleInterval: '1s',
       workflowsPath,
-      activities: createControlActivities({ logger: logger.child({ component: 'control' }) }),
+      activities: {
+        ...createControlActivities({ logger: logger.child({ component: 'control' }) }),
+        ...createVerificationActivities({ logger: logger.child({ component: 'verification' }), mirrorsDir: defaultMirrorsDir() }),
+      },
     });
     logger.info({ taskQueue, namespace }, 'orchestrator worker running');
     await worker.run();

@@ -30,6 +30,8 @@ export interface ArtifactRef {
 export interface DeployInput {
   environment: Environment;
   release: string;
+  /** When the requester names the commit the tag must point at. */
+  commit?: string;
   /** Absent for a rollback to a release every node still keeps: nothing is downloaded. */
   artifact?: ArtifactRef;
   requestedBy: string;
@@ -81,6 +83,14 @@ export interface FailureCause {
   error: string;
 }
 
+/** The commits going out (newest first, at most 200) and how many there are in all. */
+export interface ChangeSummary {
+  from: string | null;
+  to: string;
+  total: number;
+  commits: { sha: string; author: string; subject: string }[];
+}
+
 export interface UndoFailure {
   node: string;
   error: string;
@@ -92,6 +102,7 @@ export interface DeployStatus {
   environment: string;
   release: string;
   commit: string | null;
+  changes: ChangeSummary | null;
   requestedBy: string;
   phase: Phase;
   paused: boolean;
@@ -157,8 +168,10 @@ export interface NodeDeployResult {
 /** ApplicationFailure types; non-retryable unless said otherwise. */
 export const failureTypes = {
   invalidInput: 'InvalidInput',
-  unknownTag: 'UnknownTag',
-  badDigest: 'BadDigest',
+  digestMismatch: 'DigestMismatch',
+  checksFailed: 'ChecksFailed',
+  checksTimedOut: 'ChecksTimedOut',
+  checksUnavailable: 'ChecksUnavailable',
   unsafeArchive: 'UnsafeArchive',
   unknownServer: 'UnknownServer',
   drainTimeout: 'DrainTimeout',

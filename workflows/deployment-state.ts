@@ -2,6 +2,7 @@
 import { log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
   Approval,
+  ChangeSummary,
   DeployEvent,
   DeployInput,
   DeployOutcomeStatus,
@@ -17,6 +18,7 @@ import { searchAttributes, terminalPhases } from './api';
 export class DeploymentState {
   phase: Phase = 'verify';
   commit: string | null = null;
+  changes: ChangeSummary | null = null;
   readonly nodes: NodeState[];
   readonly approvals: Approval[] = [];
   pausedBy: string | null = null;
@@ -65,6 +67,7 @@ export class DeploymentState {
       environment: this.input.environment.name,
       release: this.input.release,
       commit: this.commit,
+      changes: this.changes,
       requestedBy: this.input.requestedBy,
       phase: this.phase,
       paused: this.pausedBy !== null,

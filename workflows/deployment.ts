@@ -1,7 +1,7 @@
 // The deployment of one release to one environment:
 // verify → notify → preflight → stage → migrate → [approval] → roll out in batches → live.
 // Any failure after a node changed, an abort, or a cancel rolls every changed node back.
-import { ApplicationFailure, CancellationScope, condition, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, upsertMemo } from '@temporalio/workflow';
 import { formatDuration } from '../lib/duration';
 import { describeIssues, environmentSchema, type NodeConfig } from '../lib/environment-schema';
 import { failureTypes, type DeployInput, type DeployOutcomeStatus, type DeployResult } from './api';
@@ -11,7 +11,7 @@ import { describeFailure } from './failures';
 import { Notices } from './notices';
 import { handleOperatorMessages } from './operator-messages';
 import { preflight, requireKept } from './preflight';
-import { agentOf, control } from './proxies';
+import { agentOf, artifactCheck, ciChecks, verification } from './proxies';
 import { batchesOf, rollOutBatch } from './rollout';
 
 const APPROVAL_TIMED_OUT = 'ApprovalTimedOut';
@@ -37,13 +37,24 @@ export async function deployment(rawInput: DeployInput): Promise<DeployResult> {
 
 async function goForward(input: DeployInput, state: DeploymentState, notices: Notices, changed: NodeConfig[]): Promise<void> {
   const env = input.environment;
+  notices.send('requested');
   state.enter('verify');
-  state.commit = await control.resolveTag({ remote: env.source.remote, tag: input.release });
-  state.record(`tag ${input.release} is commit ${state.commit}`);
-  notices.send(input.kind === 'rollback' ? 'rollback-started' : 'started');
+  const tag = await verification.verifyTag({ source: env.source, tag: input.release, ...(input.commit ? { commit: input.commit } : {}) });
+  state.commit = tag.commit;
+  state.record(`tag ${input.release} is commit ${tag.commit}${tag.signed ? `, ${tag.signature}` : ''}`);
+  if (env.ci.provider !== 'none') {
+    const { checks } = await ciChecks(env.ci).waitForChecks({ ci: env.ci, commit: tag.commit });
+    state.record(`CI checks passed: ${checks.join(', ') || '(none reported)'}`);
+  }
+  if (input.artifact) {
+    const { bytes } = await artifactCheck.verifyArtifact(input.artifact);
+    state.record(`artifact sha256 verified (${bytes} bytes)`);
+  }
 
   state.enter('preflight');
   await preflight(env, state);
+  await recordChanges(input, state);
+  notices.send('started');
 
   state.enter('stage');
   if (input.artifact) {
@@ -84,6 +95,23 @@ async function goForward(input: DeployInput, state: DeploymentState, notices: No
     state.record(`batch ${index + 1} live: ${batch.map((n) => n.id).join(', ')}`);
     notices.send('batch-done', { batch: index + 1 });
   }
+}
+
+/** The commits between the release the fleet runs now and the new tag: status, memo and notices. */
+async function recordChanges(input: DeployInput, state: DeploymentState): Promise<void> {
+  const running = state.nodes.map((n) => n.previousRelease).filter((r): r is string => r !== null);
+  const from = mostCommon(running);
+  if (from === input.release) return;
+  const changes = await verification.listChanges({ remote: input.environment.source.remote, from, to: input.release });
+  state.changes = changes;
+  upsertMemo({ changes });
+  state.record(`${changes.total} change(s) since ${changes.from ?? 'the beginning'}`);
+}
+
+function mostCommon(values: string[]): string | null {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
 }
 
 async function awaitApproval(state: DeploymentState, notices: Notices): Promise<void> {
@@ -150,6 +178,9 @@ function validate(input: DeployInput): DeployInput {
   }
   if (input.artifact !== undefined && !/^[0-9a-f]{64}$/.test(input.artifact.sha256 ?? '')) {
     throw ApplicationFailure.nonRetryable('artifact.sha256 must be 64 lowercase hex digits', failureTypes.invalidInput);
+  }
+  if (input.commit !== undefined && !/^[0-9a-f]{7,40}$/.test(input.commit)) {
+    throw ApplicationFailure.nonRetryable(`commit "${input.commit}" must be 7 to 40 lowercase hex digits`, failureTypes.invalidInput);
   }
   if (input.artifact === undefined && input.kind !== 'rollback') {
     throw ApplicationFailure.nonRetryable('artifact is required unless kind is "rollback"', failureTypes.invalidInput);

@@ -1,21 +1,27 @@
 // Team notifications, best effort: sent in the background, awaited only at the end, and a failed
-// delivery is recorded in the event log, never thrown.
-import type { Environment } from '../lib/environment-schema';
+// delivery is recorded in the event log, never thrown. Each channel gets only the events it chose.
+import type { Environment, NotificationEvent } from '../lib/environment-schema';
+import type { Notice } from '../lib/notification-format';
 import type { DeploymentState } from './deployment-state';
 import { describeFailure } from './failures';
 import { notifications } from './proxies';
 
 export class Notices {
   private readonly pending: Promise<void>[] = [];
+  private readonly activities: ReturnType<typeof notifications>;
 
   constructor(
     private readonly env: Environment,
     private readonly state: DeploymentState,
-  ) {}
+  ) {
+    this.activities = notifications(env.notifications.timeout, env.notifications.attempts);
+  }
 
-  send(event: string, extra: Record<string, unknown> = {}): void {
+  send(event: NotificationEvent, extra: Record<string, unknown> = {}): void {
+    const channels = this.env.notifications.channels.filter((c) => c.events.includes(event));
+    if (channels.length === 0) return;
     const status = this.state.status();
-    const payload = {
+    const notice: Notice = {
       event,
       environment: status.environment,
       release: status.release,
@@ -24,12 +30,13 @@ export class Notices {
       workflowId: status.workflowId,
       phase: status.phase,
       nodes: status.nodes.map(({ id, release, state }) => ({ id, release, state })),
+      ...(status.changes ? { changes: status.changes } : {}),
       ...extra,
     };
-    for (const webhook of this.env.notifications.webhooks) {
+    for (const channel of channels) {
       this.pending.push(
-        notifications.notify({ webhook, payload }).catch((err: unknown) => {
-          this.state.record(`notification "${event}" not delivered: ${describeFailure(err)}`);
+        this.activities.notify({ channel, notice, timeoutMs: this.env.notifications.timeout }).catch((err: unknown) => {
+          this.state.record(`notification "${event}" to ${channel.type} not delivered: ${describeFailure(err)}`);
         }),
       );
     }

@@ -2,6 +2,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { AgentActivities } from '../activities/agent';
 import type { ControlActivities } from '../activities/control';
+import type { VerificationActivities } from '../activities/verification';
+import type { CiConfig } from '../lib/environment-schema';
 import { agentTaskQueue } from './api';
 
 /** Quick calls to shared systems: git, the load balancer's stats, a short health check. */
@@ -10,11 +12,37 @@ export const control = proxyActivities<ControlActivities>({
   retry: { initialInterval: '1s', maximumAttempts: 5 },
 });
 
-/** Notifications are best effort: short time-outs, few tries; callers never let them fail a deployment. */
-export const notifications = proxyActivities<ControlActivities>({
-  startToCloseTimeout: '5s',
-  retry: { initialInterval: '1s', maximumAttempts: 3 },
+/** Notifications are best effort: the environment's short time-out and few tries; never fatal. */
+export function notifications(timeoutMs: number, attempts: number) {
+  return proxyActivities<ControlActivities>({
+    startToCloseTimeout: timeoutMs,
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumAttempts: attempts },
+  });
+}
+
+/** Git verification and the change list: fetching a mirror can take a while on a big repository. */
+export const verification = proxyActivities<VerificationActivities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '2m',
+  retry: { initialInterval: '2s', maximumAttempts: 5 },
 });
+
+/** The artifact hash streams the whole artifact, heartbeating as it goes. */
+export const artifactCheck = proxyActivities<VerificationActivities>({
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '2s', maximumAttempts: 5 },
+});
+
+/** CI checks may be pending for up to the environment's deadline. */
+export function ciChecks(ci: CiConfig) {
+  const deadline = ci.provider === 'github' ? ci.deadline : 0;
+  return proxyActivities<VerificationActivities>({
+    startToCloseTimeout: deadline + 120_000,
+    heartbeatTimeout: '1m',
+    retry: { initialInterval: '2s', maximumAttempts: 5 },
+  });
+}
 
 /** Work on one node's agent. A dead agent surfaces as a schedule-to-start time-out, not an endless wait. */
 export function agentOf(environment: string, node: string, startToCloseTimeout: string | number, maximumAttempts = 5) {

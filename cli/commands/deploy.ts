@@ -24,6 +24,10 @@ import { CliExit, ExitCode } from '../exit-codes';
 export const deployOptionsSchema = z.object({
   artifact: z.string().min(1).optional(),
   sha256: z.string().refine(isSha256, 'expected the artifact\'s sha256 as 64 lowercase hex digits (e.g. from `sha256sum app.tgz`)'),
+  commit: z
+    .string()
+    .regex(/^[0-9a-f]{7,40}$/, 'expected the commit the tag must point at, 7 to 40 lowercase hex digits')
+    .optional(),
   wait: z.boolean().default(false),
   json: z.boolean().default(false),
   requestedBy: z.string().min(1).default(() => os.userInfo().username),
@@ -62,7 +66,13 @@ export async function prepareDeployment(envFile: string, tag: string, rawOptions
   if (!template) throw new CliExit(`--artifact is required: environment ${environment.name} has no artifact.url template`, ExitCode.rejected);
   const url = template.replaceAll('{release}', tag);
   return {
-    input: { environment, release: tag, artifact: { url, sha256: options.sha256 }, requestedBy: options.requestedBy },
+    input: {
+      environment,
+      release: tag,
+      artifact: { url, sha256: options.sha256 },
+      requestedBy: options.requestedBy,
+      ...(options.commit ? { commit: options.commit } : {}),
+    },
     taskQueue: options.taskQueue,
   };
 }

@@ -28,6 +28,8 @@ export interface LocalStackOptions {
   devServerPorts?: { port: number; uiPort: number };
   /** The orchestrator worker's task queue; unique per stack so stacks sharing a server never mix. */
   taskQueue: string;
+  /** Extra variables for the orchestrator worker (notification secrets, CI tokens). */
+  workerEnv?: Record<string, string>;
   /** Extra settings merged into the generated environment file. */
   environment?: Partial<EnvironmentInput>;
 }
@@ -92,13 +94,13 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     await writeFile(envFile, stringify(environment));
 
     const clientEnv = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default', GANTRY_TASK_QUEUE: o.taskQueue };
-    const spawnGantry = (logName: string, args: string[]): ManagedProcess => {
-      const proc = startProcess(process.execPath, ['--import', 'tsx', CLI, ...args], { logFile: path.join(o.dir, logName), env: clientEnv });
+    const spawnGantry = (logName: string, args: string[], extraEnv: Record<string, string> = {}): ManagedProcess => {
+      const proc = startProcess(process.execPath, ['--import', 'tsx', CLI, ...args], { logFile: path.join(o.dir, logName), env: { ...clientEnv, ...extraEnv } });
       stops.push(() => proc.stop());
       return proc;
     };
     const started = [
-      spawnGantry('worker.log', ['worker']),
+      spawnGantry('worker.log', ['worker'], { GANTRY_MIRRORS_DIR: path.join(o.dir, 'mirrors'), ...o.workerEnv }),
       ...nodes.map((n) => spawnGantry(`agent-${n.id}.log`, ['agent', '--env', envFile, '--node', n.id])),
     ];
     // Workers log "running" once they poll; the orchestrator bundles its workflows first.

@@ -29,11 +29,22 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
 }
 
-export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+/** Free ports are picked before the server binds them; another process may take one in between, so retry. */
+export async function startDevServer(options: DevServerOptions, tries = 3): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(attempt === 1 ? options : { ...options, port: undefined, uiPort: undefined });
+    } catch (err) {
+      if (attempt >= tries || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startOnce(options: DevServerOptions): Promise<DevServer> {
   const pick = async (preferred?: number) => (preferred && (await isPortFree(preferred)) ? preferred : freePort());
   const port = await pick(options.port);
   const uiPort = await pick(options.uiPort);
-  const dbFile = path.join(options.dir, 'temporal.sqlite');
+  const dbFile = path.join(options.dir, `temporal-${port}.sqlite`);
   const args = [
     'server', 'start-dev',
     '--ip', '127.0.0.1',
