@@ -16,7 +16,8 @@ export class GitError extends Error {
 export interface TagRef {
   /** The ref's target: a tag object (annotated) or a commit (lightweight). */
   object: string;
-  type: 'tag' | 'commit' | string;
+  /** git's object type: "tag" (annotated) or "commit" (lightweight). */
+  type: string;
   commit: string;
 }
 

@@ -77,10 +77,15 @@ export async function verifyTag(mirror: GitMirror, tag: string, policy: TagPolic
   if (!check.ok) {
     throw new VerificationError(
       'TagSignatureInvalid',
-      `tag ${tag} has no signature from a trusted key: ${firstLine(check.output)}; sign it with a key listed in the environment's trusted keys`,
+      `tag ${tag} has no signature from a trusted key: ${oneLine(check.output)}; sign it with a key listed in the environment's trusted keys`,
     );
   }
   return { commit: ref.commit, annotated, signed: true, signature: firstLine(check.output) };
+}
+
+/** All of git's words matter here: "Good signature" comes before "No principal matched". */
+function oneLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).join(' ') || '(no output)';
 }
 
 function firstLine(text: string): string {

@@ -1,5 +1,6 @@
 // Team notifications, best effort: sent in the background, awaited only at the end, and a failed
 // delivery is recorded in the event log, never thrown. Each channel gets only the events it chose.
+import { condition } from '@temporalio/workflow';
 import type { Environment, NotificationEvent } from '../lib/environment-schema';
 import type { Notice } from '../lib/notification-format';
 import type { DeploymentState } from './deployment-state';
@@ -7,7 +8,7 @@ import { describeFailure } from './failures';
 import { notifications } from './proxies';
 
 export class Notices {
-  private readonly pending: Promise<void>[] = [];
+  private outstanding = 0;
   private readonly activities: ReturnType<typeof notifications>;
 
   constructor(
@@ -34,15 +35,20 @@ export class Notices {
       ...extra,
     };
     for (const channel of channels) {
-      this.pending.push(
-        this.activities.notify({ channel, notice, timeoutMs: this.env.notifications.timeout }).catch((err: unknown) => {
-          this.state.record(`notification "${event}" to ${channel.type} not delivered: ${describeFailure(err)}`);
-        }),
-      );
+      this.outstanding++;
+      void this.activities
+        .notify({ channel, notice, timeoutMs: this.env.notifications.timeout })
+        .catch((err: unknown) => this.state.record(`notification "${event}" to ${channel.type} not delivered: ${describeFailure(err)}`))
+        .finally(() => this.outstanding--);
     }
   }
 
+  /**
+   * Before the deployment ends: waits for deliveries still under way, but at most one attempt's
+   * time-out, so a hung receiver costs a deploy no more than that.
+   */
   async settle(): Promise<void> {
-    await Promise.all(this.pending);
+    const done = await condition(() => this.outstanding === 0, this.env.notifications.timeout);
+    if (!done) this.state.record(`stopped waiting for ${this.outstanding} notification(s) after ${this.env.notifications.timeout} ms`);
   }
 }

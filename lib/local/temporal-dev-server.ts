@@ -44,7 +44,7 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   const pick = async (preferred?: number) => (preferred && (await isPortFree(preferred)) ? preferred : freePort());
   const port = await pick(options.port);
   const uiPort = await pick(options.uiPort);
-  const dbFile = path.join(options.dir, `temporal-${port}.sqlite`);
+  const dbFile = path.join(options.dir, 'temporal.sqlite');
   const args = [
     'server', 'start-dev',
     '--ip', '127.0.0.1',

@@ -1,0 +1,84 @@
+// CI checks through the GitHub provider, against a local server speaking GitHub's wire format.
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVerificationActivities, type VerificationActivities } from '../activities/verification';
+import { ciSchema } from '../lib/environment-schema';
+import { createLogger } from '../lib/logger';
+import { startGithubApi } from './helpers/github-api';
+
+let api: Awaited<ReturnType<typeof startGithubApi>>;
+let activities: VerificationActivities;
+const sha = (n: number) => n.toString(16).padStart(40, 'a');
+const ok = { context: 'build', state: 'success' as const, target_url: 'https://ci.example/build/1' };
+
+const ci = (overrides: Record<string, unknown> = {}) =>
+  ciSchema.parse({ provider: 'github', repository: 'acme/shop', apiUrl: api.url, requiredChecks: ['build', 'test'], pollInterval: '100ms', deadline: '3s', ...overrides });
+const waitFor = (commit: string, config = ci()) => new MockActivityEnvironment().run((input) => activities.waitForChecks(input), { ci: config, commit });
+
+async function refusal(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+describe('GitHub checks', () => {
+  beforeAll(async () => {
+    api = await startGithubApi();
+    activities = createVerificationActivities({ logger: createLogger('test', 'silent'), mirrorsDir: '/nonexistent', env: { CI_TOKEN: 's3cret' } });
+  });
+  afterAll(async () => api?.close());
+
+  it('passes when every required status and check run succeeded, sending the token from the worker environment', async () => {
+    api.script.set(sha(1), [{ statuses: [ok], checkRuns: [{ id: 1, name: 'test', status: 'completed', conclusion: 'success' }] }]);
+    expect(await waitFor(sha(1), ci({ tokenEnv: 'CI_TOKEN' }))).toEqual({ checks: ['build', 'test'] });
+    expect(api.seenTokens.at(-1)).toBe('Bearer s3cret');
+  });
+
+  it('fails naming the failed required check and its URL; a newer re-run wins over an older failure', async () => {
+    api.script.set(sha(2), [
+      {
+        statuses: [ok],
+        checkRuns: [
+          { id: 7, name: 'test', status: 'completed', conclusion: 'failure', html_url: 'https://github.com/acme/shop/runs/7' },
+          { id: 3, name: 'test', status: 'completed', conclusion: 'success' },
+        ],
+      },
+    ]);
+    const failure = await refusal(waitFor(sha(2)));
+    expect(failure.type).toBe('ChecksFailed');
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.message).toBe(`check "test" failed on commit ${sha(2)}: https://github.com/acme/shop/runs/7; fix it and tag a new release`);
+
+    api.script.set(sha(3), [
+      { statuses: [ok], checkRuns: [{ id: 3, name: 'test', status: 'completed', conclusion: 'failure' }, { id: 9, name: 'test', status: 'completed', conclusion: 'success' }] },
+    ]);
+    expect(await waitFor(sha(3))).toEqual({ checks: ['build', 'test'] });
+  });
+
+  it('waits for pending checks, then passes', async () => {
+    api.script.set(sha(4), [
+      { statuses: [{ context: 'build', state: 'pending' }], checkRuns: [] },
+      { statuses: [ok], checkRuns: [{ id: 1, name: 'test', status: 'in_progress', conclusion: null }] },
+      { statuses: [ok], checkRuns: [{ id: 1, name: 'test', status: 'completed', conclusion: 'success' }] },
+    ]);
+    expect(await waitFor(sha(4))).toEqual({ checks: ['build', 'test'] });
+    expect(api.script.get(sha(4))).toHaveLength(1);
+  });
+
+  it('gives up when checks are still pending at the deadline', async () => {
+    api.script.set(sha(5), [{ statuses: [ok], checkRuns: [{ id: 1, name: 'test', status: 'queued', conclusion: null }] }]);
+    const failure = await refusal(waitFor(sha(5), ci({ deadline: '1s' })));
+    expect(failure.type).toBe('ChecksTimedOut');
+    expect(failure.message).toMatch(new RegExp(`checks still pending on commit ${sha(5)} after \\d+ s: test`));
+  });
+
+  it('says so when the repository is unknown', async () => {
+    const failure = await refusal(waitFor(sha(6)));
+    expect(failure.type).toBe('ChecksUnavailable');
+    expect(failure.message).toContain('GitHub API answered 404');
+  });
+});
