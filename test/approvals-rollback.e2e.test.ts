@@ -24,6 +24,7 @@ import { runGantry } from './helpers/cli';
 import { expectInvariant, servedReleases } from './helpers/invariant';
 import { startLoad } from './helpers/load';
 import { startTestStack, type TestStack } from './helpers/stack';
+import { caught } from './helpers/caught';
 
 const run = promisify(execFile);
 type Handle = WorkflowHandleWithFirstExecutionRunId<typeof deployment>;
@@ -44,10 +45,7 @@ async function waitForStatus(handle: Handle, ok: (s: DeployStatus) => boolean, w
 }
 
 async function rejection(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const err = await caught(promise);
   expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
   return (err as WorkflowUpdateFailedError).cause?.message ?? '';
 }

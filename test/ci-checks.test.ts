@@ -6,6 +6,7 @@ import { createVerificationActivities, type VerificationActivities } from '../ac
 import { ciSchema } from '../lib/environment-schema';
 import { createLogger } from '../lib/logger';
 import { startGithubApi } from './helpers/github-api';
+import { caught } from './helpers/caught';
 
 let api: Awaited<ReturnType<typeof startGithubApi>>;
 let activities: VerificationActivities;
@@ -17,10 +18,7 @@ const ci = (overrides: Record<string, unknown> = {}) =>
 const waitFor = (commit: string, config = ci()) => new MockActivityEnvironment().run((input) => activities.waitForChecks(input), { ci: config, commit });
 
 async function refusal(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const err = await caught(promise);
   expect(err).toBeInstanceOf(ApplicationFailure);
   return err as ApplicationFailure;
 }

@@ -12,6 +12,7 @@ import { runGantry } from './helpers/cli';
 import { expectInvariant, servedReleases as servedNow } from './helpers/invariant';
 import { startLoad } from './helpers/load';
 import { startTestStack, type TestStack } from './helpers/stack';
+import { caught } from './helpers/caught';
 
 let stack: TestStack;
 let env: Environment;
@@ -30,10 +31,7 @@ async function activityTypes(workflowId: string): Promise<string[]> {
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const err = await caught(promise);
   expect(err).toBeInstanceOf(WorkflowFailedError);
   const cause = (err as WorkflowFailedError).cause;
   expect(cause).toBeInstanceOf(ApplicationFailure);
@@ -113,10 +111,7 @@ describe('rolling deployment on the local stack', () => {
 
   it('rejects a second deployment while one runs, naming the running one', async () => {
     const first = await deploy('v3');
-    const second = await deploy('v3').then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const second = await caught(deploy('v3'));
     expect(second).toBeInstanceOf(CliExit);
     expect((second as CliExit).code).toBe(ExitCode.rejected);
     expect((second as CliExit).message).toContain(`another deployment is running on ${stack.name}: ${deploymentWorkflowId(stack.name)} (run ${first.firstExecutionRunId}, release v3)`);

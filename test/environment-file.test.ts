@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { loadEnvironmentFile } from '../lib/environment-file';
 import { InputError } from '../lib/errors';
 import { runGantry } from './helpers/cli';
+import { caught } from './helpers/caught';
 
 let dir: string;
 const valid = {
@@ -28,10 +29,7 @@ async function load(content: unknown) {
 }
 
 async function errorOf(content: unknown): Promise<string> {
-  const err = await load(content).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const err = await caught(load(content));
   expect(err).toBeInstanceOf(InputError);
   return (err as Error).message;
 }

@@ -12,6 +12,7 @@ import type { VerifiedTag } from '../lib/tag-verification';
 import { environmentSchema, type Environment } from '../lib/environment-schema';
 import { createLogger } from '../lib/logger';
 import { createTestRepo, type TestRepo } from './helpers/git-repo';
+import { caught } from './helpers/caught';
 
 const run = promisify(execFile);
 let dir: string;
@@ -40,10 +41,7 @@ function listChanges(from: string, to: string): Promise<ChangeList> {
 }
 
 async function refusal(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const err = await caught(promise);
   expect(err).toBeInstanceOf(ApplicationFailure);
   expect((err as ApplicationFailure).nonRetryable).toBe(true);
   return err as ApplicationFailure;

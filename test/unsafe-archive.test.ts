@@ -11,6 +11,7 @@ import { createAgentActivities } from '../activities/agent';
 import { AppSupervisor } from '../lib/app-supervisor';
 import { createLogger } from '../lib/logger';
 import { ReleaseStore } from '../lib/release-store';
+import { caught } from './helpers/caught';
 
 let dir: string;
 let root: string;
@@ -26,10 +27,7 @@ async function tarball(name: string, src: string, entries: string[]): Promise<{ 
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
 async function stageFailure(release: string, artifact: { url: string; sha256: string }): Promise<ApplicationFailure> {
-  const err = await new MockActivityEnvironment().run((input) => activities.stage(input), { release, ...artifact }).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const err = await caught(new MockActivityEnvironment().run((input) => activities.stage(input), { release, ...artifact }));
   expect(err).toBeInstanceOf(ApplicationFailure);
   return err as ApplicationFailure;
 }
