@@ -1,8 +1,8 @@
 // Installs what a fresh machine lacks to run Gantry's local stack: the Temporal CLI (pinned, built with
-// `go install` into a cache outside the repo) and HAProxy. Used by `npm run demo`, the tests' global
+// `go install` into a cache outside the repo), HAProxy and PostgreSQL. Used by `npm run demo`, the tests' global
 // setup and .ci/run. Run directly: `npx tsx scripts/setup.ts`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,14 +86,36 @@ export function ensureHaproxy(log: (line: string) => void = () => {}): string {
   return installed;
 }
 
-export function setup(log: (line: string) => void = () => {}): { temporal: string; haproxy: string } {
-  return { temporal: ensureTemporalCli(log), haproxy: ensureHaproxy(log) };
+/** PostgreSQL's server programs (initdb, pg_ctl, postgres) and client tools; the Debian package when missing. */
+export function ensurePostgres(log: (line: string) => void = () => {}): string {
+  const find = () => {
+    const fromPath = onPath('initdb');
+    if (fromPath && isExecutable(path.join(path.dirname(fromPath), 'pg_ctl'))) return path.dirname(fromPath);
+    const root = '/usr/lib/postgresql';
+    const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+    return versions.map((v) => path.join(root, v, 'bin')).find((dir) => isExecutable(path.join(dir, 'initdb')));
+  };
+  const found = find();
+  if (found && onPath('pg_dump')) return found;
+  if (process.getuid?.() !== 0 || !onPath('apt-get')) {
+    throw new SetupError('PostgreSQL is needed and was not found. Install it with: sudo apt-get install -y postgresql');
+  }
+  log('installing postgresql with apt-get');
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', 'postgresql'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const installed = find();
+  if (!installed) throw new SetupError('apt-get installed postgresql but no initdb was found');
+  return installed;
+}
+
+export function setup(log: (line: string) => void = () => {}): { temporal: string; haproxy: string; postgresBin: string } {
+  return { temporal: ensureTemporalCli(log), haproxy: ensureHaproxy(log), postgresBin: ensurePostgres(log) };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
     const tools = setup((line) => console.error(`setup: ${line}`));
-    console.log(`temporal: ${tools.temporal}\nhaproxy: ${tools.haproxy}`);
+    console.log(`temporal: ${tools.temporal}\nhaproxy: ${tools.haproxy}\npostgres: ${tools.postgresBin}`);
   } catch (err) {
     console.error(`setup: ${(err as Error).message}`);
     process.exit(1);
