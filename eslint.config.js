@@ -16,7 +16,7 @@ const forbiddenInWorkflows = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'test-results/', 'examples/app/**/*.js', 'bin/'] },
+  { ignores: ['node_modules/', 'dist/', 'test-results/', 'examples/app/**/*.js', 'test/fixtures/**/*.js', 'bin/'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

@@ -1,11 +1,12 @@
 // Node-side activities, run by the agent on each node. All are idempotent: asking for what is
 // already there is a no-op that says so, so a retry after a crash is safe.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppStartError, type AppSupervisor } from '../lib/app-supervisor';
 import { ArtifactError, downloadVerified } from '../lib/artifact';
 import type { Logger } from '../lib/logger';
+import { dumpDatabase, isPostgresUrl, restoreDatabase, schemaFingerprint } from '../lib/postgres-tools';
 import { isValidReleaseId, type ReleaseStore } from '../lib/release-store';
 import { runCommand } from '../lib/run-command';
 import { extractSafely, UnsafeArchiveError } from '../lib/safe-untar';
@@ -17,6 +18,17 @@ export interface AgentDeps {
   app: AppSupervisor;
   logger: Logger;
   keepReleases: number;
+  /** Environment for commands and backups: the agent's own (secrets such as DATABASE_URL live here) plus the app's. */
+  commandEnv: Record<string, string>;
+}
+
+export interface BackupResult {
+  file: string;
+  bytes: number;
+  durationMs: number;
+  /** sha256 of the schema at backup time; a restore must reproduce it. */
+  schema: string;
+  reused: boolean;
 }
 
 export interface StageInput {
@@ -33,7 +45,7 @@ export interface RunCommandInput {
   timeoutMs: number;
 }
 
-export function createAgentActivities({ store, app, logger, keepReleases }: AgentDeps) {
+export function createAgentActivities({ store, app, logger, keepReleases, commandEnv }: AgentDeps) {
   // Stage, activate and commands change the node: one at a time, even if a retry overlaps an old attempt.
   const exclusive = createMutex();
 
@@ -119,6 +131,45 @@ export function createAgentActivities({ store, app, logger, keepReleases }: Agen
       });
     },
 
+    /** A backup named by `id` (one per deployment): asking again returns the one already made. */
+    async backupDatabase({ id, command, timeoutMs }: { id: string; command?: string[]; timeoutMs: number }): Promise<BackupResult> {
+      return exclusive(async () => {
+        const file = path.join(store.backupsDir, `${id.replace(/[^A-Za-z0-9._-]/g, '_')}.dump`);
+        const record = `${file}.json`;
+        const existing = await readFile(record, 'utf8').catch(() => undefined);
+        if (existing) return { ...(JSON.parse(existing) as BackupResult), reused: true };
+        const url = databaseUrl(commandEnv);
+        const started = Date.now();
+        await mkdir(store.backupsDir, { recursive: true });
+        const schema = await schemaFingerprint(url);
+        const bytes = await withHeartbeat(async (signal) => {
+          if (!command) return dumpDatabase(url, file);
+          const result = await runCommand(command, { cwd: store.root, env: { ...commandEnv, BACKUP_FILE: file }, timeoutMs, signal, pidFile: store.commandPidFile });
+          if (result.exitCode !== 0) throw ApplicationFailure.nonRetryable(`backup command ${command.join(' ')} failed:\n${result.tail.join('\n')}`, failureTypes.commandFailed);
+          return (await stat(file)).size;
+        });
+        const backup: BackupResult = { file, bytes, durationMs: Date.now() - started, schema, reused: false };
+        await writeFile(record, JSON.stringify(backup));
+        logger.info({ file, bytes, durationMs: backup.durationMs }, 'database backed up');
+        return backup;
+      });
+    },
+
+    /** Restores a backup made by backupDatabase and checks the schema is the one it had. */
+    async restoreDatabase({ file, schema }: { file: string; schema: string }): Promise<{ verified: true; durationMs: number }> {
+      return exclusive(async () => {
+        const url = databaseUrl(commandEnv);
+        const started = Date.now();
+        await withHeartbeat(() => restoreDatabase(url, file));
+        const now = await schemaFingerprint(url);
+        if (now !== schema) {
+          throw ApplicationFailure.nonRetryable(`after restoring ${file} the schema differs from the backup's`, 'RestoreNotVerified');
+        }
+        logger.info({ file }, 'database restored and verified');
+        return { verified: true, durationMs: Date.now() - started };
+      });
+    },
+
     async runCommand({ argv, release, env, timeoutMs }: RunCommandInput): Promise<{ exitCode: number; durationMs: number }> {
       requireRelease(release);
       return exclusive(async () => {
@@ -126,16 +177,18 @@ export function createAgentActivities({ store, app, logger, keepReleases }: Agen
         const result = await withHeartbeat((signal) =>
           runCommand(argv, {
             cwd: store.releaseDir(release),
-            env: { ...env, GANTRY_RELEASE: release },
+            env: { ...commandEnv, ...env, GANTRY_RELEASE: release },
             timeoutMs,
             signal,
             onLine: (stream, line) => log.info({ stream }, line),
+            pidFile: store.commandPidFile,
           }),
         );
         Context.current().cancellationSignal.throwIfAborted();
         if (result.exitCode !== 0) {
           const how = result.signal ? `was killed by ${result.signal}` : `exited with ${result.exitCode}`;
-          throw ApplicationFailure.nonRetryable(`${argv.join(' ')} ${how}:\n${result.tail.join('\n')}`, failureTypes.commandFailed);
+          const output = [...result.errors, ...(result.errors.length > 0 ? ['…'] : []), ...result.tail.slice(-10)].join('\n');
+          throw ApplicationFailure.nonRetryable(`${argv.join(' ')} ${how}:\n${output}`, failureTypes.commandFailed);
         }
         return { exitCode: 0, durationMs: result.durationMs };
       });
@@ -144,6 +197,18 @@ export function createAgentActivities({ store, app, logger, keepReleases }: Agen
 }
 
 export type AgentActivities = ReturnType<typeof createAgentActivities>;
+
+/** The database URL a backup or restore uses: the agent's, never one passed through a workflow. */
+function databaseUrl(env: Record<string, string>): string {
+  const url = env.DATABASE_URL;
+  if (!isPostgresUrl(url)) {
+    throw ApplicationFailure.nonRetryable(
+      'DATABASE_URL on the runner node is not a postgres:// URL; set it in the agent\'s environment or give migrations.backup.command',
+      'BackupNotConfigured',
+    );
+  }
+  return url;
+}
 
 function createMutex() {
   let tail: Promise<unknown> = Promise.resolve();

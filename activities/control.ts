@@ -66,12 +66,12 @@ export function createControlActivities({ logger, env = process.env }: ControlDe
     },
 
     /** drain → wait for zero sessions and an empty queue → maint. Safe to repeat. */
-    async drain({ lb, server }: { lb: LoadBalancer; server: string }): Promise<{ waitedMs: number }> {
+    async drain({ lb, server }: { lb: LoadBalancer; server: string }): Promise<{ waitedMs: number; maintAt: number }> {
       const client = haproxy(lb);
       const ctx = Context.current();
       const log = logger.child({ backend: lb.backend, server });
       const before = await client.serverStat(lb.backend, server);
-      if (before.status.startsWith('MAINT')) return { waitedMs: 0 };
+      if (before.status.startsWith('MAINT')) return { waitedMs: 0, maintAt: Date.now() };
       await client.setServerState(lb.backend, server, 'drain');
       const started = Date.now();
       for (;;) {
@@ -86,14 +86,15 @@ export function createControlActivities({ logger, env = process.env }: ControlDe
         }
         await sleep(lb.pollInterval, undefined, { signal: ctx.cancellationSignal });
       }
-      await client.setServerState(lb.backend, server, 'maint');
-      const waitedMs = Date.now() - started;
+      const maintAt = await timed(() => client.setServerState(lb.backend, server, 'maint'));
+      const waitedMs = maintAt - started;
       log.info({ waitedMs }, 'server drained and in maintenance');
-      return { waitedMs };
+      return { waitedMs, maintAt };
     },
 
-    async enable({ lb, server }: { lb: LoadBalancer; server: string }): Promise<void> {
-      await haproxy(lb).setServerState(lb.backend, server, 'ready');
+    /** Back in rotation; `readyAt` is when HAProxy took it (the activity's clock, for downtime figures). */
+    async enable({ lb, server }: { lb: LoadBalancer; server: string }): Promise<{ readyAt: number }> {
+      return { readyAt: await timed(() => haproxy(lb).setServerState(lb.backend, server, 'ready')) };
     },
 
     /** Polls the node until `successThreshold` consecutive probes pass, or fails at the deadline. */
@@ -128,4 +129,11 @@ export function createControlActivities({ logger, env = process.env }: ControlDe
 }
 
 export type ControlActivities = ReturnType<typeof createControlActivities>;
+
+/** When HAProxy applied a command, as well as we can tell: the middle of the call. */
+async function timed(command: () => Promise<void>): Promise<number> {
+  const sent = Date.now();
+  await command();
+  return Math.round((sent + Date.now()) / 2);
+}
 export { HaproxyError };

@@ -160,13 +160,39 @@ export const notificationsSchema = z
   })
   .strict();
 
-export const migrationSchema = z.object({
-  command: argv,
-  /** The node whose agent runs the command; defaults to the first node. */
-  runner: id.optional(),
-  timeout: duration.default(600_000),
-  env: envVars.default({}),
-});
+export const migrationsSchema = z
+  .object({
+    /** The node whose agent runs migrations, once per deployment; defaults to the first node. */
+    runner: id.optional(),
+    /** argv run from the new release's folder (staged, not yet active), with the agent's environment. */
+    command: argv,
+    /** Arguments added to `command` for each phase: expand before any node changes, contract after all are healthy. */
+    phases: z
+      .object({
+        expand: z.array(z.string()).min(1, 'expected the arguments that apply the expand migrations'),
+        contract: z.array(z.string()).optional(),
+      })
+      .strict(),
+    backup: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Writes the backup to $BACKUP_FILE; default for postgres:// DATABASE_URLs: pg_dump in custom format. */
+        command: argv.optional(),
+      })
+      .strict()
+      .default({ enabled: true }),
+    onRollback: z.enum(['keep', 'restore', 'down']).default('keep'),
+    downCommand: argv.optional(),
+    /** downtime: for changes old releases cannot run on; traffic goes to the maintenance page meanwhile. */
+    mode: z.enum(['online', 'downtime']).default('online'),
+    timeout: duration.default(600_000),
+    env: envVars.default({}),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.onRollback === 'down' && !m.downCommand) ctx.addIssue({ code: 'custom', path: ['downCommand'], message: 'required when onRollback is "down"' });
+    if (m.onRollback === 'restore' && !m.backup.enabled) ctx.addIssue({ code: 'custom', path: ['backup', 'enabled'], message: 'onRollback "restore" needs a backup' });
+  });
 
 export const approvalSchema = z
   .object({
@@ -201,7 +227,7 @@ export const environmentSchema = z
     artifact: artifactSchema.default({}),
     notifications: notificationsSchema.default(() => notificationsSchema.parse({})),
     ci: ciSchema.default({ provider: 'none' }),
-    migration: migrationSchema.optional(),
+    migrations: migrationsSchema.optional(),
     approval: approvalSchema.optional(),
   })
   .strict()
@@ -216,9 +242,9 @@ export const environmentSchema = z
         } else seen.set(tag, i);
       }
     });
-    const runner = env.migration?.runner;
+    const runner = env.migrations?.runner;
     if (runner !== undefined && !env.nodes.some((n) => n.id === runner)) {
-      ctx.addIssue({ code: 'custom', path: ['migration', 'runner'], message: `no node has id "${runner}"` });
+      ctx.addIssue({ code: 'custom', path: ['migrations', 'runner'], message: `no node has id "${runner}"` });
     }
   });
 
@@ -230,6 +256,7 @@ export type LoadBalancer = Environment['loadBalancer'];
 export type ApprovalPolicy = NonNullable<Environment['approval']>;
 export type Channel = Environment['notifications']['channels'][number];
 export type CiConfig = Environment['ci'];
+export type Migrations = NonNullable<Environment['migrations']>;
 
 /** "path.to[0].field: message" lines, one per issue: what a user needs to fix the file. */
 export function describeIssues(error: z.ZodError): string {

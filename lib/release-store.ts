@@ -10,11 +10,16 @@ export class ReleaseStore {
   readonly releasesDir: string;
   readonly currentLink: string;
   readonly sharedDir: string;
+  readonly backupsDir: string;
+  /** The process group of a command the agent runs (a migration), so a restarted agent can end it. */
+  readonly commandPidFile: string;
 
   constructor(readonly root: string) {
     this.releasesDir = path.join(root, 'releases');
     this.currentLink = path.join(root, 'current');
     this.sharedDir = path.join(root, 'shared');
+    this.backupsDir = path.join(root, 'backups');
+    this.commandPidFile = path.join(root, 'command.pid');
   }
 
   async init(): Promise<void> {

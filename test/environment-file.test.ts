@@ -64,7 +64,8 @@ describe('environment file', () => {
     [{ ...valid, nodes: [valid.nodes[0], { ...valid.nodes[0], address: '10.0.0.3:80' }] }, 'nodes[1].id: duplicate id "web-1"'],
     [{ ...valid, loadBalancer: { ...valid.loadBalancer, type: 'nginx' } }, 'loadBalancer.type'],
     [{ ...valid, colour: 'blue' }, 'colour'],
-    [{ ...valid, migration: { command: ['npm', 'run', 'migrate'], runner: 'db-1' } }, 'migration.runner: no node has id "db-1"'],
+    [{ ...valid, migrations: { command: ['npm', 'run', 'migrate'], phases: { expand: ['up'] }, runner: 'db-1' } }, 'migrations.runner: no node has id "db-1"'],
+    [{ ...valid, migrations: { command: ['m'], phases: { expand: ['up'] }, onRollback: 'down' } }, 'migrations.downCommand: required when onRollback is "down"'],
     ['name: [unclosed', 'not valid YAML'],
   ])('rejects a bad file naming the field (%#)', async (content, expected) => {
     expect(await errorOf(content)).toContain(expected);

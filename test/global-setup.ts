@@ -1,9 +1,10 @@
-// One Temporal server for the whole run: the dev server (SQLite file) unless TEMPORAL_ADDRESS points
-// at one. Tools come from the same setup script the demo and CI use.
+// One Temporal server for the whole run (the dev server on a SQLite file, unless TEMPORAL_ADDRESS points
+// at one) and one throwaway PostgreSQL cluster. Tools come from the same setup script the demo and CI use.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { startPostgres } from '../lib/local/postgres-server';
 import { startDevServer } from '../lib/local/temporal-dev-server';
 import { setup } from '../scripts/setup';
 
@@ -12,6 +13,8 @@ declare module 'vitest' {
     temporalAddress: string;
     temporalPath: string;
     haproxyPath: string;
+    /** Superuser URL of a throwaway PostgreSQL cluster shared by the run; each test makes its own database. */
+    postgresUrl: string;
   }
 }
 
@@ -19,15 +22,22 @@ export default async function globalSetup(project: TestProject) {
   const tools = setup((line) => console.error(`setup: ${line}`));
   project.provide('haproxyPath', tools.haproxy);
   project.provide('temporalPath', tools.temporal);
+  const postgres = await startPostgres({ binDir: tools.postgresBin, dir: await mkdtemp(path.join(os.tmpdir(), 'gantry-pg-')) });
+  project.provide('postgresUrl', postgres.url);
+  let stopTemporal = async () => {};
   if (process.env.TEMPORAL_ADDRESS) {
     project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS);
-    return;
+  } else {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-temporal-'));
+    const server = await startDevServer({ temporalPath: tools.temporal, dir });
+    project.provide('temporalAddress', server.address);
+    stopTemporal = async () => {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
   }
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-temporal-'));
-  const server = await startDevServer({ temporalPath: tools.temporal, dir });
-  project.provide('temporalAddress', server.address);
   return async () => {
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
+    await stopTemporal();
+    await postgres.stop();
   };
 }

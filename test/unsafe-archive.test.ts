@@ -40,7 +40,7 @@ describe('staging an unsafe archive', () => {
     await store.init();
     const logger = createLogger('test', 'silent');
     const app = new AppSupervisor(root, { command: ['true'], env: {}, stopSignal: 'SIGTERM', stopGraceMs: 1000, startTimeoutMs: 1000, address: '127.0.0.1:1' }, logger);
-    activities = createAgentActivities({ store, app, logger, keepReleases: 5 });
+    activities = createAgentActivities({ store, app, logger, keepReleases: 5, commandEnv: {} });
   });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 

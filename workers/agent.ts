@@ -6,6 +6,7 @@ import type { Environment } from '../lib/environment-schema';
 import { InputError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { ReleaseStore } from '../lib/release-store';
+import { endLeftoverCommand } from '../lib/run-command';
 import { agentTaskQueue } from '../workflows/api';
 import { connectWorker } from './connection';
 
@@ -29,6 +30,8 @@ export async function runAgent(env: Environment, nodeId: string, baseLogger: Log
     },
     logger.child({ component: 'app' }),
   );
+  const leftover = await endLeftoverCommand(store.commandPidFile);
+  if (leftover) logger.warn({ pid: leftover }, 'ended a command the previous agent left running');
   await resumeApp(store, app, logger);
 
   const { connection, namespace } = await connectWorker();
@@ -40,7 +43,13 @@ export async function runAgent(env: Environment, nodeId: string, baseLogger: Log
       taskQueue,
       // Deliver cancellation (abort) to heartbeating activities within a second.
       maxHeartbeatThrottleInterval: '1s',
-      activities: createAgentActivities({ store, app, logger, keepReleases: KEEP_RELEASES }),
+      activities: createAgentActivities({
+        store,
+        app,
+        logger,
+        keepReleases: KEEP_RELEASES,
+        commandEnv: { ...definedOnly(process.env), ...env.app.env, ...node.env },
+      }),
       maxConcurrentActivityTaskExecutions: 4,
     });
     logger.info({ taskQueue, root: node.root }, 'agent running');
@@ -61,4 +70,8 @@ async function resumeApp(store: ReleaseStore, app: AppSupervisor, logger: Logger
   } else if (running) {
     logger.info({ release: running }, 'adopted the running app');
   }
+}
+
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }

@@ -44,6 +44,7 @@ export type Phase =
   | 'stage'
   | 'migrate'
   | 'awaiting-approval'
+  | 'contract'
   | 'rollout'
   | 'rolling-back'
   | 'live'
@@ -110,7 +111,22 @@ export interface DeployStatus {
   /** Approvals still needed while awaiting approval; 0 otherwise. */
   approvalsNeeded: number;
   nodes: NodeState[];
+  migration: MigrationRecord | null;
   events: DeployEvent[];
+}
+
+/** What the migration step did in this deployment. */
+export interface MigrationRecord {
+  backup?: { file: string; bytes: number; durationMs: number; schema: string };
+  expandAttempted?: boolean;
+  expanded?: boolean;
+  expandMs?: number;
+  /** Backup + expand, as the deployment saw it. */
+  overheadMs?: number;
+  contracted?: boolean;
+  undone?: 'kept' | 'restored' | 'down';
+  /** Downtime mode: from the last node out of rotation to the first back in, as the load balancer saw it. */
+  downtimeMs?: number;
 }
 
 export type DeployOutcomeStatus = 'live' | 'failed' | 'rolled-back' | 'aborted';

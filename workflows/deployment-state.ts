@@ -9,6 +9,7 @@ import type {
   DeployResult,
   DeployStatus,
   FailureCause,
+  MigrationRecord,
   NodeState,
   Phase,
   UndoFailure,
@@ -26,6 +27,7 @@ export class DeploymentState {
   /** The first failure that made the deployment roll back. */
   cause: FailureCause | null = null;
   readonly undoFailures: UndoFailure[] = [];
+  readonly migration: MigrationRecord = {};
   private readonly events: DeployEvent[] = [];
 
   constructor(readonly input: DeployInput) {
@@ -74,6 +76,7 @@ export class DeploymentState {
       approvals: [...this.approvals],
       approvalsNeeded: this.approvalsNeeded,
       nodes: this.nodes.map((n) => ({ ...n })),
+      migration: this.input.environment.migrations ? { ...this.migration } : null,
       events: [...this.events],
     };
   }

@@ -6,6 +6,8 @@ import { formatDuration } from '../lib/duration';
 import { describeIssues, environmentSchema, type NodeConfig } from '../lib/environment-schema';
 import { failureTypes, type DeployInput, type DeployOutcomeStatus, type DeployResult } from './api';
 import { compensate } from './compensation';
+import { downtimeRollout } from './downtime';
+import { backupAndExpand, compatibilityGate, contract, COMPATIBILITY_CHECK_FAILED, undoMigration } from './migrations';
 import { DeploymentState } from './deployment-state';
 import { describeFailure } from './failures';
 import { Notices } from './notices';
@@ -66,23 +68,22 @@ async function goForward(input: DeployInput, state: DeploymentState, notices: No
     state.record(`release ${input.release} is still kept on every node; nothing to download`);
   }
 
-  if (env.migration) {
+  const downtime = env.migrations?.mode === 'downtime';
+  if (env.migrations && !downtime) {
     state.enter('migrate');
-    const runnerId = env.migration.runner ?? env.nodes[0]!.id;
-    const { durationMs } = await agentOf(env.name, runnerId, env.migration.timeout, 1).runCommand({
-      argv: env.migration.command,
-      release: input.release,
-      env: env.migration.env,
-      timeoutMs: env.migration.timeout,
-    });
-    state.record(`migration ran on ${runnerId} in ${durationMs} ms`);
+    await backupAndExpand(input, state);
+    await compatibilityGate(env, state);
   }
 
   const approvalAt = env.approval?.required ? env.approval.at : undefined;
   if (approvalAt === 'before-rollout') await awaitApproval(state, notices);
 
-  state.enter('rollout');
-  for (const [index, batch] of batchesOf(env).entries()) {
+  if (downtime) {
+    await downtimeRollout(input, state, changed);
+    notices.send('batch-done', { batch: 1 });
+  }
+  for (const [index, batch] of (downtime ? [] : batchesOf(env)).entries()) {
+    if (index === 0) state.enter('rollout');
     if (index === 1 && approvalAt === 'after-first-batch') {
       await awaitApproval(state, notices);
       state.enter('rollout');
@@ -95,6 +96,7 @@ async function goForward(input: DeployInput, state: DeploymentState, notices: No
     state.record(`batch ${index + 1} live: ${batch.map((n) => n.id).join(', ')}`);
     notices.send('batch-done', { batch: index + 1 });
   }
+  if (env.migrations) await contract(input, state);
 }
 
 /** The commits between the release the fleet runs now and the new tag: status, memo and notices. */
@@ -150,8 +152,10 @@ async function finishAfterFailure(
   state.record(aborted ? reason : `failed: ${reason}`);
 
   if (changed.length > 0) await compensate(env, state, changed);
+  await undoMigration(input, state, err instanceof ApplicationFailure && err.type === COMPATIBILITY_CHECK_FAILED);
   const undoNote = state.undoFailures.length > 0 ? `; rollback incomplete on ${state.undoFailures.map((u) => u.node).join(', ')}` : '';
-  const status: DeployOutcomeStatus = aborted ? 'aborted' : changed.length > 0 && state.undoFailures.length === 0 ? 'rolled-back' : 'failed';
+  const undidSomething = changed.length > 0 || (state.migration.undone !== undefined && state.migration.undone !== 'kept');
+  const status: DeployOutcomeStatus = aborted ? 'aborted' : undidSomething && state.undoFailures.length === 0 ? 'rolled-back' : 'failed';
   state.enter(status);
   notices.send(status, { reason: reason + undoNote, ...(state.cause ? { cause: state.cause } : {}) });
   await notices.settle();

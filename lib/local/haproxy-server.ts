@@ -41,7 +41,12 @@ export function haproxyConfig(o: HaproxyOptions & { port: number; socket: string
     '',
     'frontend web',
     `  bind 127.0.0.1:${o.port}`,
+    // With no usable app server (all in maintenance: a fresh fleet, or downtime mode), say so politely.
+    `  use_backend maintenance if { nbsrv(${o.backend}) eq 0 }`,
     `  default_backend ${o.backend}`,
+    '',
+    'backend maintenance',
+    '  http-request return status 503 content-type "text/html" string "<h1>Down for maintenance</h1>" hdr Retry-After 30',
     '',
     `backend ${o.backend}`,
     '  balance roundrobin',

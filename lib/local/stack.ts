@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { stopRecordedApp } from '../app-supervisor';
 import type { EnvironmentInput } from '../environment-schema';
-import { waitUntil } from '../wait';
+import { sleep, waitUntil } from '../wait';
 import { startProcess, type ManagedProcess } from './child-process';
 import { startHaproxy, type HaproxyServer } from './haproxy-server';
 import { freePort } from './ports';
@@ -30,6 +30,8 @@ export interface LocalStackOptions {
   taskQueue: string;
   /** Extra variables for the orchestrator worker (notification secrets, CI tokens). */
   workerEnv?: Record<string, string>;
+  /** Extra variables for every agent (DATABASE_URL: secrets stay in the agent's environment). */
+  agentEnv?: Record<string, string>;
   /** Extra settings merged into the generated environment file. */
   environment?: Partial<EnvironmentInput>;
 }
@@ -43,6 +45,8 @@ export interface LocalStack {
   haproxy: HaproxyServer;
   repo: SampleRepo;
   nodeIds: string[];
+  /** Kills a node's agent with SIGKILL (its app keeps running) and starts a new one. */
+  restartAgent(id: string, afterMs?: number): Promise<void>;
   /** Environment variables that point a `gantry` process or client at this stack's server. */
   clientEnv: NodeJS.ProcessEnv;
   stop(): Promise<void>;
@@ -99,10 +103,9 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       stops.push(() => proc.stop());
       return proc;
     };
-    const started = [
-      spawnGantry('worker.log', ['worker'], { GANTRY_MIRRORS_DIR: path.join(o.dir, 'mirrors'), ...o.workerEnv }),
-      ...nodes.map((n) => spawnGantry(`agent-${n.id}.log`, ['agent', '--env', envFile, '--node', n.id])),
-    ];
+    const spawnAgent = (id: string) => spawnGantry(`agent-${id}.log`, ['agent', '--env', envFile, '--node', id], o.agentEnv);
+    const agents = new Map(nodes.map((n) => [n.id, spawnAgent(n.id)]));
+    const started = [spawnGantry('worker.log', ['worker'], { GANTRY_MIRRORS_DIR: path.join(o.dir, 'mirrors'), ...o.workerEnv }), ...agents.values()];
     // Workers log "running" once they poll; the orchestrator bundles its workflows first.
     const ready = await waitUntil(async () => {
       const logs = await Promise.all(started.map((p) => p.logTail(200)));
@@ -120,6 +123,14 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       haproxy,
       repo,
       nodeIds: nodes.map((n) => n.id),
+      async restartAgent(id, afterMs = 0) {
+        const agent = agents.get(id);
+        if (!agent) throw new Error(`no agent ${id}`);
+        agent.child.kill('SIGKILL');
+        await waitUntil(() => agent.exited(), 5_000, 20);
+        if (afterMs > 0) await sleep(afterMs);
+        agents.set(id, spawnAgent(id));
+      },
       clientEnv,
       stop,
     };

@@ -4,6 +4,7 @@ import { expect } from 'vitest';
 import type { Environment } from '../../lib/environment-schema';
 import { serverName } from '../../lib/environment-schema';
 import { HaproxyClient } from '../../lib/haproxy';
+import { waitUntil } from '../../lib/wait';
 import type { TestStack } from './stack';
 
 export async function lbStates(stack: TestStack): Promise<Record<string, string>> {
@@ -21,7 +22,10 @@ export async function servedReleases(env: Environment): Promise<Record<string, s
 }
 
 export async function expectInvariant(stack: TestStack, env: Environment, claimed: { id: string; release: string | null; lb?: string }[]): Promise<void> {
-  const lb = await lbStates(stack);
+  // HAProxy's own check (every 1 s, rise 1) may still hold a server DOWN that failed it while the
+  // schema was broken; it must come back within one check interval and a little.
+  let lb = await lbStates(stack);
+  await waitUntil(async () => Object.values((lb = await lbStates(stack))).every((s) => s === 'UP'), 2_500, 100);
   const served = await servedReleases(env);
   for (const node of env.nodes) {
     const claim = claimed.find((c) => c.id === node.id);

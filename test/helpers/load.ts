@@ -9,11 +9,15 @@ export interface LoadReport {
   non200: number;
   errors: number;
   failures: string[];
+  /** Every answer that was not a 200: when it came (epoch ms), its status and Retry-After. */
+  nonOk: { at: number; status: number; retryAfter?: string }[];
+  /** Every answer: when its request was sent and answered (epoch ms), and its status (0: no answer). */
+  samples: { start: number; end: number; status: number }[];
 }
 
 export function startLoad(url: string, options: { clients?: number; maxMs?: number; pauseMs?: number } = {}) {
   const { clients = 4, maxMs = 120_000, pauseMs = 5 } = options;
-  const report: LoadReport = { sent: 0, ok: 0, non200: 0, errors: 0, failures: [] };
+  const report: LoadReport = { sent: 0, ok: 0, non200: 0, errors: 0, failures: [], nonOk: [], samples: [] };
   let stopped = false;
   const deadline = Date.now() + maxMs;
   const keepAlive = new http.Agent({ keepAlive: true, maxSockets: clients });
@@ -21,19 +25,24 @@ export function startLoad(url: string, options: { clients?: number; maxMs?: numb
   const one = (agent: http.Agent | false) =>
     new Promise<void>((resolve) => {
       report.sent++;
+      const start = Date.now();
       const req = http.get(url, { agent, timeout: 5_000 }, (res) => {
         res.resume();
         res.on('end', () => {
+          report.samples.push({ start, end: Date.now(), status: res.statusCode ?? 0 });
           if (res.statusCode === 200) report.ok++;
           else {
             report.non200++;
             report.failures.push(`status ${res.statusCode}`);
+            const retryAfter = res.headers['retry-after'];
+            report.nonOk.push({ at: Date.now(), status: res.statusCode ?? 0, ...(retryAfter ? { retryAfter: String(retryAfter) } : {}) });
           }
           resolve();
         });
       });
       req.on('timeout', () => req.destroy(new Error('timed out')));
       req.on('error', (err) => {
+        report.samples.push({ start, end: Date.now(), status: 0 });
         report.errors++;
         report.failures.push(err.message);
         resolve();
@@ -56,4 +65,24 @@ export function startLoad(url: string, options: { clients?: number; maxMs?: numb
       return report;
     },
   };
+}
+
+/**
+ * Bounds on how long the load balancer answered `status` as the requests saw it: each answer was
+ * decided between its request's start and end, so the window is at least from the first such
+ * answer's end to the last one's start, and at most from the last other answer before it (its
+ * start) to the first other answer after it (its end).
+ */
+export function windowOf(report: LoadReport, status: number): { atLeast: number; atMost: number; samplingMs: number } {
+  const hits = report.samples.filter((s) => s.status === status);
+  const others = report.samples.filter((s) => s.status !== status);
+  const firstEnd = Math.min(...hits.map((s) => s.end));
+  const lastStart = Math.max(...hits.map((s) => s.start));
+  const before = Math.max(...others.filter((s) => s.end <= Math.min(...hits.map((h) => h.start))).map((s) => s.start));
+  const after = Math.min(...others.filter((s) => s.start >= Math.max(...hits.map((h) => h.end))).map((s) => s.end));
+  const starts = report.samples.map((s) => s.start).sort((a, b) => a - b);
+  const gaps = starts.slice(1).map((t, i) => t - starts[i]!).sort((a, b) => a - b);
+  // The sampling interval: how far apart requests were, 95 times in 100.
+  const samplingMs = gaps[Math.floor(gaps.length * 0.95)] ?? 0;
+  return { atLeast: lastStart - firstEnd, atMost: after - before, samplingMs };
 }
