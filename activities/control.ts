@@ -72,12 +72,18 @@ export function createControlActivities({ logger, env = process.env }: ControlDe
       const log = logger.child({ backend: lb.backend, server });
       const before = await client.serverStat(lb.backend, server);
       if (before.status.startsWith('MAINT')) return { waitedMs: 0, maintAt: Date.now() };
+      if (lb.agentCheck) await client.setAgentCheck(lb.backend, server, false);
       await client.setServerState(lb.backend, server, 'drain');
       const started = Date.now();
       for (;;) {
         const stat = await client.serverStat(lb.backend, server);
         ctx.heartbeat({ scur: stat.scur, qcur: stat.qcur });
         if (stat.scur === 0 && stat.qcur === 0) break;
+        if (Date.now() - started > lb.drainTimeout && lb.onDrainTimeout === 'shutdown-sessions') {
+          log.warn({ scur: stat.scur, qcur: stat.qcur, drainTimeout: lb.drainTimeout }, 'drain deadline passed; ending the sessions still open');
+          await client.shutdownSessions(lb.backend, server);
+          break;
+        }
         if (Date.now() - started > lb.drainTimeout) {
           throw ApplicationFailure.nonRetryable(
             `server ${server} still has ${stat.scur} sessions and ${stat.qcur} queued after ${lb.drainTimeout} ms of draining`,
@@ -94,7 +100,10 @@ export function createControlActivities({ logger, env = process.env }: ControlDe
 
     /** Back in rotation; `readyAt` is when HAProxy took it (the activity's clock, for downtime figures). */
     async enable({ lb, server }: { lb: LoadBalancer; server: string }): Promise<{ readyAt: number }> {
-      return { readyAt: await timed(() => haproxy(lb).setServerState(lb.backend, server, 'ready')) };
+      const client = haproxy(lb);
+      const readyAt = await timed(() => client.setServerState(lb.backend, server, 'ready'));
+      if (lb.agentCheck) await client.setAgentCheck(lb.backend, server, true);
+      return { readyAt };
     },
 
     /** Polls the node until `successThreshold` consecutive probes pass, or fails at the deadline. */

@@ -53,7 +53,11 @@ export const loadBalancerSchema = z.object({
   socket: z.string().min(1),
   backend: z.string().min(1),
   drainTimeout: duration.default(60_000),
+  /** At the drain deadline: end the sessions still open (long-lived clients), or fail the node. */
+  onDrainTimeout: z.enum(['shutdown-sessions', 'fail']).default('shutdown-sessions'),
   pollInterval: duration.default(250),
+  /** The backend's servers use an HAProxy agent-check: Gantry turns it off while it works on a node. */
+  agentCheck: z.boolean().default(false),
 });
 
 const percent = z.string().regex(/^(100|[1-9]\d?)%$/, 'expected a percentage from 1% to 100%, e.g. "25%"');

@@ -50,9 +50,23 @@ export class HaproxyClient {
   }
 
   async setServerState(backend: string, server: string, state: ServerAdminState): Promise<void> {
-    const answer = (await this.command(`set server ${backend}/${server} state ${state}`)).trim();
     // Success prints nothing; anything else is HAProxy explaining what was wrong.
-    if (answer !== '') throw new HaproxyError(`set server ${backend}/${server} state ${state}: ${answer}`);
+    await this.expectSilence(`set server ${backend}/${server} state ${state}`);
+  }
+
+  /** Ends every session still open on the server (clients holding persistent connections). */
+  async shutdownSessions(backend: string, server: string): Promise<void> {
+    await this.expectSilence(`shutdown sessions server ${backend}/${server}`);
+  }
+
+  /** Turns the server's agent-check off or on, so it cannot bring the server back mid-deploy. */
+  async setAgentCheck(backend: string, server: string, enabled: boolean): Promise<void> {
+    await this.expectSilence(`${enabled ? 'enable' : 'disable'} agent ${backend}/${server}`);
+  }
+
+  private async expectSilence(line: string): Promise<void> {
+    const answer = (await this.command(line)).trim();
+    if (answer !== '') throw new HaproxyError(`${line}: ${answer}`);
   }
 
   async showStat(): Promise<ServerStat[]> {

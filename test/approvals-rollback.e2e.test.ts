@@ -22,7 +22,7 @@ import {
 import type { deployment } from '../workflows/deployment';
 import { runGantry } from './helpers/cli';
 import { expectInvariant, servedReleases } from './helpers/invariant';
-import { startLoad } from './helpers/load';
+import { startLoad } from '../lib/local/load';
 import { startTestStack, type TestStack } from './helpers/stack';
 import { caught } from './helpers/caught';
 

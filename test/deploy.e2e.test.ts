@@ -10,7 +10,7 @@ import type { Environment } from '../lib/environment-schema';
 import { deploymentWorkflowId, nodeWorkflowId, statusQuery } from '../workflows/api';
 import { runGantry } from './helpers/cli';
 import { expectInvariant, servedReleases as servedNow } from './helpers/invariant';
-import { startLoad } from './helpers/load';
+import { startLoad } from '../lib/local/load';
 import { startTestStack, type TestStack } from './helpers/stack';
 import { caught } from './helpers/caught';
 

@@ -11,7 +11,7 @@ import { schemaFingerprint } from '../lib/postgres-tools';
 import { waitUntil } from '../lib/wait';
 import { statusQuery, type DeployStatus } from '../workflows/api';
 import { expectInvariant, servedReleases } from './helpers/invariant';
-import { startLoad, windowOf } from './helpers/load';
+import { startLoad, windowOf } from '../lib/local/load';
 import { startTestStack, type TestStack } from './helpers/stack';
 
 const fixture = (file: string) => path.join(import.meta.dirname, 'fixtures/migrations', file);

@@ -19,6 +19,8 @@ export async function runOrchestratorWorker(logger: Logger, taskQueue = ORCHESTR
       taskQueue,
       // Deliver cancellation (abort) to heartbeating activities within a second.
       maxHeartbeatThrottleInterval: '1s',
+      // A dead worker's workflows move to a live one after this, instead of the default 10 s.
+      stickyQueueScheduleToStartTimeout: '3s',
       workflowsPath,
       activities: {
         ...createControlActivities({ logger: logger.child({ component: 'control' }) }),

@@ -15,12 +15,12 @@ export async function downtimeRollout(input: DeployInput, state: DeploymentState
   const lb = env.loadBalancer;
   const lbWaits = proxyActivities<ControlActivities>({
     startToCloseTimeout: lb.drainTimeout + 30_000,
-    heartbeatTimeout: '15s',
+    heartbeatTimeout: '5s',
     retry: { initialInterval: '500ms', maximumAttempts: 5 },
   });
   const health = proxyActivities<ControlActivities>({
     startToCloseTimeout: env.healthCheck.deadline + 30_000,
-    heartbeatTimeout: '15s',
+    heartbeatTimeout: 2 * env.healthCheck.interval + env.healthCheck.requestTimeout + 2_000,
     retry: { initialInterval: '1s', maximumAttempts: 3 },
   });
   const agents = (node: NodeConfig) => agentOf(env.name, node.id, env.app.stopGrace + env.app.startTimeout + 600_000);

@@ -16,21 +16,23 @@ export async function nodeDeployment(input: NodeDeployInput): Promise<NodeDeploy
   const { node, loadBalancer: lb, healthCheck, release } = input;
   const server = serverName(node);
 
+  // Short heartbeat time-outs: a killed worker's activity is retried within seconds.
   const lbWaits = proxyActivities<ControlActivities>({
     startToCloseTimeout: lb.drainTimeout + 30_000,
-    heartbeatTimeout: '15s',
+    heartbeatTimeout: '5s',
     retry: { initialInterval: '1s', maximumAttempts: 5 },
   });
   const healthPolls = proxyActivities<ControlActivities>({
     startToCloseTimeout: healthCheck.deadline + 30_000,
-    heartbeatTimeout: '15s',
+    // It heartbeats once per probe.
+    heartbeatTimeout: 2 * healthCheck.interval + healthCheck.requestTimeout + 2_000,
     retry: { initialInterval: '1s', maximumAttempts: 3 },
   });
   const agent = proxyActivities<AgentActivities>({
     taskQueue: agentTaskQueue(input.environment, node.id),
     scheduleToStartTimeout: '5m',
     startToCloseTimeout: input.activateTimeoutMs + 600_000,
-    heartbeatTimeout: '30s',
+    heartbeatTimeout: '10s',
     retry: { initialInterval: '1s', maximumAttempts: 5 },
   });
 

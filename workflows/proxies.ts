@@ -50,7 +50,7 @@ export function agentOf(environment: string, node: string, startToCloseTimeout: 
     taskQueue: agentTaskQueue(environment, node),
     scheduleToStartTimeout: '5m',
     startToCloseTimeout,
-    heartbeatTimeout: '30s',
+    heartbeatTimeout: '10s',
     retry: { initialInterval: '1s', maximumAttempts },
   });
 }

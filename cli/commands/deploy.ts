@@ -111,8 +111,12 @@ export async function startPrepared(client: Client, { input, taskQueue }: Deploy
 }
 
 /** Waits for the result; on a terminal, prints the deployment's event log as it grows. */
-export async function awaitOutcome(handle: WorkflowHandleWithFirstExecutionRunId<typeof deployment>, progress?: (line: string) => void): Promise<DeployOutcome> {
-  const base = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+export async function awaitOutcome(
+  handle: WorkflowHandle<typeof deployment>,
+  progress?: (line: string) => void,
+  runId = (handle as Partial<WorkflowHandleWithFirstExecutionRunId>).firstExecutionRunId ?? '',
+): Promise<DeployOutcome> {
+  const base = { workflowId: handle.workflowId, runId };
   const result = handle.result().then(
     (r) => ({ ok: true as const, r }),
     (err: unknown) => ({ ok: false as const, err }),

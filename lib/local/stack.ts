@@ -9,6 +9,7 @@ import { stopRecordedApp } from '../app-supervisor';
 import type { EnvironmentInput } from '../environment-schema';
 import { sleep, waitUntil } from '../wait';
 import { startProcess, type ManagedProcess } from './child-process';
+import { startArtifactServer, type ArtifactServer } from './artifact-server';
 import { startHaproxy, type HaproxyServer } from './haproxy-server';
 import { freePort } from './ports';
 import { buildSampleReleases, type SampleReleaseSpec, type SampleRepo } from './sample-releases';
@@ -32,6 +33,8 @@ export interface LocalStackOptions {
   workerEnv?: Record<string, string>;
   /** Extra variables for every agent (DATABASE_URL: secrets stay in the agent's environment). */
   agentEnv?: Record<string, string>;
+  /** Serve artifacts over HTTP (a server that can be told to fail) instead of file:// URLs. */
+  artifactServer?: boolean;
   /** Extra settings merged into the generated environment file. */
   environment?: Partial<EnvironmentInput>;
 }
@@ -47,9 +50,19 @@ export interface LocalStack {
   nodeIds: string[];
   /** Kills a node's agent with SIGKILL (its app keeps running) and starts a new one. */
   restartAgent(id: string, afterMs?: number): Promise<void>;
+  /** Kills the orchestrator worker with SIGKILL and starts a new one. */
+  restartWorker(afterMs?: number): Promise<void>;
+  /** Stops the stack's own Temporal dev server and starts it again on the same port and SQLite file. */
+  restartTemporal(downMs: number): Promise<void>;
+  artifacts?: ArtifactServer;
   /** Environment variables that point a `gantry` process or client at this stack's server. */
   clientEnv: NodeJS.ProcessEnv;
   stop(): Promise<void>;
+}
+
+async function kill(proc: ManagedProcess): Promise<void> {
+  proc.child.kill('SIGKILL');
+  await waitUntil(() => proc.exited(), 5_000, 20);
 }
 
 export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack> {
@@ -64,7 +77,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       if (!o.temporalPath) throw new Error('startLocalStack needs temporalAddress or temporalPath');
       devServer = await startDevServer({ temporalPath: o.temporalPath, dir: o.dir, ...o.devServerPorts });
       stops.push(() => devServer!.stop());
+      // Stopped last-registered-first; restartTemporal replaces devServer, so stop whichever runs.
     }
+    const artifacts = o.artifactServer ? await startArtifactServer(path.join(o.dir, 'artifacts')) : undefined;
+    if (artifacts) stops.push(() => artifacts.close());
     const temporalAddress = o.temporalAddress ?? devServer!.address;
     const repo = await buildSampleReleases(o.dir, o.releases);
 
@@ -91,7 +107,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       rollout: { batchSize: 1 },
       healthCheck: { path: '/healthz', reportsRelease: true, interval: '200ms', successThreshold: 2, deadline: '20s' },
       source: { remote: repo.remote },
-      artifact: { url: `file://${path.join(o.dir, 'artifacts')}/app-{release}.tgz` },
+      artifact: { url: artifacts ? `${artifacts.url}/app-{release}.tgz` : `file://${path.join(o.dir, 'artifacts')}/app-{release}.tgz` },
       ...o.environment,
     };
     const envFile = path.join(o.dir, `${o.name}.yaml`);
@@ -105,7 +121,9 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     };
     const spawnAgent = (id: string) => spawnGantry(`agent-${id}.log`, ['agent', '--env', envFile, '--node', id], o.agentEnv);
     const agents = new Map(nodes.map((n) => [n.id, spawnAgent(n.id)]));
-    const started = [spawnGantry('worker.log', ['worker'], { GANTRY_MIRRORS_DIR: path.join(o.dir, 'mirrors'), ...o.workerEnv }), ...agents.values()];
+    const spawnWorker = () => spawnGantry('worker.log', ['worker'], { GANTRY_MIRRORS_DIR: path.join(o.dir, 'mirrors'), ...o.workerEnv });
+    let worker = spawnWorker();
+    const started = [worker, ...agents.values()];
     // Workers log "running" once they poll; the orchestrator bundles its workflows first.
     const ready = await waitUntil(async () => {
       const logs = await Promise.all(started.map((p) => p.logTail(200)));
@@ -126,11 +144,24 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       async restartAgent(id, afterMs = 0) {
         const agent = agents.get(id);
         if (!agent) throw new Error(`no agent ${id}`);
-        agent.child.kill('SIGKILL');
-        await waitUntil(() => agent.exited(), 5_000, 20);
+        await kill(agent);
         if (afterMs > 0) await sleep(afterMs);
         agents.set(id, spawnAgent(id));
       },
+      async restartWorker(afterMs = 0) {
+        await kill(worker);
+        if (afterMs > 0) await sleep(afterMs);
+        worker = spawnWorker();
+      },
+      async restartTemporal(downMs) {
+        if (!devServer) throw new Error('this stack uses a Temporal server it did not start');
+        const port = Number(devServer.address.split(':')[1]);
+        const uiPort = Number(new URL(devServer.uiUrl).port);
+        await devServer.stop();
+        await sleep(downMs);
+        devServer = await startDevServer({ temporalPath: o.temporalPath!, dir: o.dir, port, uiPort });
+      },
+      ...(artifacts ? { artifacts } : {}),
       clientEnv,
       stop,
     };

@@ -1,5 +1,6 @@
-// A bounded request loop through the load balancer: some clients keep connections alive, some open
-// a new connection per request. Counts every response that is not a 200 and every connection error.
+// A bounded request loop through the load balancer, at a fixed pace and concurrency: half the clients
+// keep connections alive, half open a new connection per request. Counts every answer that is not a
+// 200, every connection error (resets, time-outs), and keeps each request's timing for latency figures.
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -85,4 +86,19 @@ export function windowOf(report: LoadReport, status: number): { atLeast: number;
   // The sampling interval: how far apart requests were, 95 times in 100.
   const samplingMs = gaps[Math.floor(gaps.length * 0.95)] ?? 0;
   return { atLeast: lastStart - firstEnd, atMost: after - before, samplingMs };
+}
+
+export interface WindowStats {
+  sent: number;
+  failed: number;
+  p50: number;
+  p99: number;
+}
+
+/** Requests sent in [from, to): how many, how many failed, and latency percentiles in ms. */
+export function statsBetween(report: LoadReport, from: number, to: number): WindowStats {
+  const inWindow = report.samples.filter((s) => s.start >= from && s.start < to);
+  const latencies = inWindow.map((s) => s.end - s.start).sort((a, b) => a - b);
+  const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0;
+  return { sent: inWindow.length, failed: inWindow.filter((s) => s.status !== 200).length, p50: pick(0.5), p99: pick(0.99) };
 }

@@ -1,0 +1,117 @@
+// One chaos trial: a deployment under load with one fault injected, then the checks: the right
+// terminal state, the fleet invariant, each app started exactly once for the new release, and no
+// request failed through HAProxy.
+import { Client, Connection } from '@temporalio/client';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { awaitOutcome, startDeployment, type DeployOutcome } from '../../cli/commands/deploy';
+import { loadEnvironmentFile } from '../../lib/environment-file';
+import type { Environment } from '../../lib/environment-schema';
+import { fleetProblems } from '../../lib/local/fleet-check';
+import { startLoad, statsBetween, type WindowStats } from '../../lib/local/load';
+import type { LocalStack } from '../../lib/local/stack';
+import { sleep } from '../../lib/wait';
+import { statusQuery } from '../../workflows/api';
+import { inject, type Fault } from './faults';
+
+export interface TrialResult {
+  trial: number;
+  fault: Fault;
+  moment: string;
+  from: string;
+  to: string;
+  outcome: string;
+  ok: boolean;
+  problems: string[];
+  before: WindowStats;
+  during: WindowStats;
+  after: WindowStats;
+  /** From the killed process's restart to the deployment's next recorded step. */
+  recoveryMs?: number;
+  durationMs: number;
+}
+
+/** Each node's app log size now: starts are counted in what is appended after. */
+async function appLogSizes(env: Environment): Promise<number[]> {
+  return Promise.all(env.nodes.map((n) => stat(path.join(n.root, 'app.log')).then((s) => s.size, () => 0)));
+}
+
+async function startsSince(env: Environment, sizes: number[], release: string): Promise<number[]> {
+  return Promise.all(
+    env.nodes.map(async (n, i) => {
+      const text = (await readFile(path.join(n.root, 'app.log'))).subarray(sizes[i]).toString('utf8');
+      return text.split('\n').filter((line) => line.includes('"msg":"listening"') && line.includes(`"release":"${release}"`)).length;
+    }),
+  );
+}
+
+/** The outcome, waiting through a Temporal restart (calls fail while it is down). */
+async function outcomeOf(client: Client, workflowId: string, runId: string, timeoutMs: number): Promise<DeployOutcome> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await awaitOutcome(client.workflow.getHandle(workflowId, undefined, { firstExecutionRunId: runId }), undefined, runId);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(500);
+    }
+  }
+}
+
+export async function runTrial(stack: LocalStack, trial: number, fault: Fault, from: string, to: string, random: () => number): Promise<TrialResult> {
+  const env = await loadEnvironmentFile(stack.envFile);
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection, namespace: 'default' });
+  try {
+    const sizes = await appLogSizes(env);
+    const load = startLoad(stack.haproxy.url, { clients: 4, pauseMs: 10, maxMs: 300_000 });
+    await sleep(1_000);
+    const started = Date.now();
+    if (fault === 'artifact-503') stack.artifacts?.failWith(0.5, random);
+    const handle = await startDeployment(client, stack.envFile, to, { sha256: stack.repo.releases[to]!.sha256, requestedBy: 'chaos', taskQueue: stack.taskQueue });
+    const status = () => client.workflow.getHandle(handle.workflowId).query(statusQuery);
+    const injection = await inject(fault, stack, status, random);
+    const restartedAt = injection.restartedAt;
+    let recoveryMs: number | undefined;
+    const recovery = restartedAt
+      ? (async () => {
+          const seen = (await status().catch(() => undefined))?.events.length ?? 0;
+          for (let i = 0; i < 1_200 && recoveryMs === undefined; i++) {
+            const s = await status().catch(() => undefined);
+            if (s && (s.events.length > seen || s.phase === 'live')) recoveryMs = Date.now() - restartedAt;
+            else await sleep(50);
+          }
+        })()
+      : Promise.resolve();
+    const outcome = await outcomeOf(client, handle.workflowId, handle.firstExecutionRunId, 240_000);
+    await recovery;
+    const finished = Date.now();
+    stack.artifacts?.failWith(0, random);
+    await sleep(1_000);
+    const report = await load.stop();
+
+    const problems = outcome.status === 'live' && outcome.release === to ? [] : [`outcome ${outcome.status} ${outcome.release}: ${outcome.error ?? ''}`];
+    problems.push(...(await fleetProblems(env, outcome.nodes ?? [])));
+    const starts = await startsSince(env, sizes, to);
+    starts.forEach((count, i) => count !== 1 && problems.push(`${env.nodes[i]!.id}: ${to} started ${count} times`));
+    const failed = report.samples.filter((s) => s.status !== 200);
+    if (failed.length > 0) problems.push(`${failed.length} requests failed (${[...new Set(report.failures)].slice(0, 3).join('; ')})`);
+    return {
+      trial,
+      fault,
+      moment: injection.moment,
+      from,
+      to,
+      outcome: outcome.status,
+      ok: problems.length === 0,
+      problems,
+      before: statsBetween(report, 0, started),
+      during: statsBetween(report, started, finished),
+      after: statsBetween(report, finished, Infinity),
+      ...(recoveryMs !== undefined ? { recoveryMs } : {}),
+      durationMs: finished - started,
+    };
+  } finally {
+    await connection.close();
+  }
+}
