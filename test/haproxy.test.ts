@@ -6,7 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createControlActivities } from '../activities/control';
+import { loadBalancerSchema } from '../lib/environment-schema';
 import { HaproxyClient, HaproxyError, parseShowStat } from '../lib/haproxy';
+import { createLogger } from '../lib/logger';
+import { caught } from './helpers/caught';
 import { startHaproxy, type HaproxyServer } from '../lib/local/haproxy-server';
 import { waitUntil } from '../lib/wait';
 
@@ -14,6 +19,7 @@ let dir: string;
 let app: http.Server;
 let haproxy: HaproxyServer;
 let client: HaproxyClient;
+const control = createControlActivities({ logger: createLogger('test', 'silent') });
 
 // "UP 1/2" right after leaving maint: HAProxy's own checks have not run yet; the state word is what counts.
 const status = async () => (await client.serverStat('app', 'web-1')).status.split(' ')[0];
@@ -21,7 +27,11 @@ const status = async () => (await client.serverStat('app', 'web-1')).status.spli
 describe('HAProxy Runtime API client', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-hap-'));
-    app = http.createServer((_req, res) => res.end('ok'));
+    // `/hold` keeps its request open: a client holding a session through HAProxy.
+    app = http.createServer((req, res) => {
+      if (req.url === '/hold') setTimeout(() => res.end('late'), 20_000).unref();
+      else res.end('ok');
+    });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     const { port } = app.address() as AddressInfo;
     haproxy = await startHaproxy({
@@ -58,6 +68,26 @@ describe('HAProxy Runtime API client', () => {
 
   it('fails clearly when the socket is not there', async () => {
     await expect(new HaproxyClient(path.join(dir, 'missing.sock')).showStat()).rejects.toThrow(/HAProxy runtime API at .*missing.sock: connect ENOENT/);
+  });
+
+  it('at the drain deadline, ends the sessions still open (or fails, when told to)', async () => {
+    const lb = loadBalancerSchema.parse({ type: 'haproxy', socket: haproxy.socket, backend: 'app', drainTimeout: '1s', pollInterval: '100ms' });
+    const hold = () => fetch(`${haproxy.url}/hold`).then((r) => `status ${r.status}`, (err: Error) => `error: ${err.message}`);
+    const drain = (config: typeof lb): Promise<{ waitedMs: number }> => new MockActivityEnvironment().run(control.drain.bind(control), { lb: config, server: 'web-1' });
+
+    const held = hold();
+    expect(await waitUntil(async () => (await client.serverStat('app', 'web-1')).scur === 1, 5_000)).toBe(true);
+    const refused = await caught(drain({ ...lb, onDrainTimeout: 'fail' }));
+    expect(refused).toMatchObject({ type: 'DrainTimeout', message: expect.stringContaining('still has 1 sessions') as string });
+    await client.setServerState('app', 'web-1', 'ready');
+
+    const started = Date.now();
+    const { waitedMs } = await drain(lb);
+    expect(waitedMs).toBeGreaterThanOrEqual(1_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await status()).toBe('MAINT');
+    expect(await held).toMatch(/^(error|status 50\d)/);
+    await client.setServerState('app', 'web-1', 'ready');
   });
 
   it('parses show stat by column name', () => {

@@ -1,14 +1,12 @@
 // The orchestrator worker: runs deployment workflows and the control activities.
-import { Worker } from '@temporalio/worker';
-import { fileURLToPath } from 'node:url';
+import { Runtime, Worker } from '@temporalio/worker';
 import { createControlActivities } from '../activities/control';
 import { createVerificationActivities } from '../activities/verification';
 import { defaultMirrorsDir } from '../lib/git-mirror';
 import type { Logger } from '../lib/logger';
 import { ORCHESTRATOR_TASK_QUEUE } from '../workflows/api';
 import { connectWorker } from './connection';
-
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+import { workflowBundle } from './workflow-bundle';
 
 export async function runOrchestratorWorker(logger: Logger, taskQueue = ORCHESTRATOR_TASK_QUEUE): Promise<void> {
   const { connection, namespace } = await connectWorker();
@@ -21,7 +19,7 @@ export async function runOrchestratorWorker(logger: Logger, taskQueue = ORCHESTR
       maxHeartbeatThrottleInterval: '1s',
       // A dead worker's workflows move to a live one after this, instead of the default 10 s.
       stickyQueueScheduleToStartTimeout: '3s',
-      workflowsPath,
+      workflowBundle: await workflowBundle(Runtime.instance().logger),
       activities: {
         ...createControlActivities({ logger: logger.child({ component: 'control' }) }),
         ...createVerificationActivities({ logger: logger.child({ component: 'verification' }), mirrorsDir: defaultMirrorsDir() }),

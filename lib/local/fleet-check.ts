@@ -24,7 +24,7 @@ export async function fleetProblems(env: Environment, claimed: { id: string; rel
   // HAProxy's own check (every 1 s, rise 1) may still hold DOWN a server that failed it a moment ago.
   let lb = await lbStates(socket, backend);
   await waitUntil(async () => Object.values((lb = await lbStates(socket, backend))).every((s) => s === 'UP'), 2_500, 100);
-  const served = await servedReleases(env).catch((err: Error) => ({ error: err.message }) as Record<string, string>);
+  const served = await servedReleases(env).catch((err: Error): Record<string, string> => ({ error: err.message }));
   const problems: string[] = [];
   for (const node of env.nodes) {
     const claim = claimed.find((c) => c.id === node.id);

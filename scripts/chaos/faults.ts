@@ -10,7 +10,7 @@ export type Fault = (typeof FAULTS)[number];
 export interface Injection {
   /** What was done, and when in the deployment, in words for the table. */
   moment: string;
-  /** When the failed process was started again (for the recovery time), if one was. */
+  /** When the killed process was started again (for the time to resumed progress), if one was. */
   restartedAt?: number;
 }
 

@@ -11,7 +11,7 @@ import { fleetProblems } from '../../lib/local/fleet-check';
 import { startLoad, statsBetween, type WindowStats } from '../../lib/local/load';
 import type { LocalStack } from '../../lib/local/stack';
 import { sleep } from '../../lib/wait';
-import { statusQuery } from '../../workflows/api';
+import { nodeRollbackWorkflowId, nodeWorkflowId, statusQuery } from '../../workflows/api';
 import { inject, type Fault } from './faults';
 
 export interface TrialResult {
@@ -45,6 +45,24 @@ async function startsSince(env: Environment, sizes: number[], release: string): 
   );
 }
 
+/**
+ * From a restart to the first workflow task or activity that completed after it, in any of the
+ * deployment's workflows: how long the deployment stood still.
+ */
+async function resumedAfter(client: Client, stack: LocalStack, workflowId: string, restartedAt: number): Promise<number | undefined> {
+  const ids = [workflowId, ...stack.nodeIds.flatMap((id) => [nodeWorkflowId(stack.name, id), nodeRollbackWorkflowId(stack.name, id)])];
+  const times: number[] = [];
+  for (const id of ids) {
+    const history = await client.workflow.getHandle(id).fetchHistory().catch(() => undefined);
+    for (const event of history?.events ?? []) {
+      if (!event.workflowTaskCompletedEventAttributes && !event.activityTaskCompletedEventAttributes) continue;
+      const at = Number(event.eventTime?.seconds ?? 0) * 1000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
+      if (at > restartedAt) times.push(at);
+    }
+  }
+  return times.length > 0 ? Math.min(...times) - restartedAt : undefined;
+}
+
 /** The outcome, waiting through a Temporal restart (calls fail while it is down). */
 async function outcomeOf(client: Client, workflowId: string, runId: string, timeoutMs: number): Promise<DeployOutcome> {
   const deadline = Date.now() + timeoutMs;
@@ -71,21 +89,9 @@ export async function runTrial(stack: LocalStack, trial: number, fault: Fault, f
     const handle = await startDeployment(client, stack.envFile, to, { sha256: stack.repo.releases[to]!.sha256, requestedBy: 'chaos', taskQueue: stack.taskQueue });
     const status = () => client.workflow.getHandle(handle.workflowId).query(statusQuery);
     const injection = await inject(fault, stack, status, random);
-    const restartedAt = injection.restartedAt;
-    let recoveryMs: number | undefined;
-    const recovery = restartedAt
-      ? (async () => {
-          const seen = (await status().catch(() => undefined))?.events.length ?? 0;
-          for (let i = 0; i < 1_200 && recoveryMs === undefined; i++) {
-            const s = await status().catch(() => undefined);
-            if (s && (s.events.length > seen || s.phase === 'live')) recoveryMs = Date.now() - restartedAt;
-            else await sleep(50);
-          }
-        })()
-      : Promise.resolve();
     const outcome = await outcomeOf(client, handle.workflowId, handle.firstExecutionRunId, 240_000);
-    await recovery;
     const finished = Date.now();
+    const recoveryMs = injection.restartedAt ? await resumedAfter(client, stack, handle.workflowId, injection.restartedAt) : undefined;
     stack.artifacts?.failWith(0, random);
     await sleep(1_000);
     const report = await load.stop();
