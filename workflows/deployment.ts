@@ -13,7 +13,7 @@ import { describeFailure } from './failures';
 import { Notices } from './notices';
 import { handleOperatorMessages } from './operator-messages';
 import { preflight, requireKept } from './preflight';
-import { agentOf, artifactCheck, ciChecks, verification } from './proxies';
+import { agentDownload, artifactCheck, ciChecks, verification } from './proxies';
 import { batchesOf, rollOutBatch } from './rollout';
 
 const APPROVAL_TIMED_OUT = 'ApprovalTimedOut';
@@ -61,7 +61,7 @@ async function goForward(input: DeployInput, state: DeploymentState, notices: No
   state.enter('stage');
   if (input.artifact) {
     const artifact = input.artifact;
-    await Promise.all(env.nodes.map((node) => agentOf(env.name, node.id, '10m').stage({ release: input.release, ...artifact })));
+    await Promise.all(env.nodes.map((node) => agentDownload(env.name, node.id).stage({ release: input.release, ...artifact })));
     state.record(`release ${input.release} staged on ${env.nodes.length} nodes`);
   } else {
     await requireKept(env, input.release);

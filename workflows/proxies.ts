@@ -27,12 +27,29 @@ export const verification = proxyActivities<VerificationActivities>({
   retry: { initialInterval: '2s', maximumAttempts: 5 },
 });
 
+// An artifact server that answers 503 now and then should slow a deployment, not fail it: downloads
+// retry until a total time-out. A 404 or a wrong digest is permanent and fails at once.
+const patientDownloads = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 0 } as const;
+
 /** The artifact hash streams the whole artifact, heartbeating as it goes. */
 export const artifactCheck = proxyActivities<VerificationActivities>({
-  startToCloseTimeout: '30m',
+  scheduleToCloseTimeout: '30m',
+  startToCloseTimeout: '15m',
   heartbeatTimeout: '30s',
-  retry: { initialInterval: '2s', maximumAttempts: 5 },
+  retry: patientDownloads,
 });
+
+/** Staging a release on a node: a download, then an unpack. */
+export function agentDownload(environment: string, node: string) {
+  return proxyActivities<AgentActivities>({
+    taskQueue: agentTaskQueue(environment, node),
+    scheduleToStartTimeout: '5m',
+    scheduleToCloseTimeout: '30m',
+    startToCloseTimeout: '15m',
+    heartbeatTimeout: '10s',
+    retry: patientDownloads,
+  });
+}
 
 /** CI checks may be pending for up to the environment's deadline. */
 export function ciChecks(ci: CiConfig) {
@@ -45,13 +62,13 @@ export function ciChecks(ci: CiConfig) {
 }
 
 /** Work on one node's agent. A dead agent surfaces as a schedule-to-start time-out, not an endless wait. */
-export function agentOf(environment: string, node: string, startToCloseTimeout: string | number, maximumAttempts = 5) {
+export function agentOf(environment: string, node: string, startToCloseTimeout: string | number) {
   return proxyActivities<AgentActivities>({
     taskQueue: agentTaskQueue(environment, node),
     scheduleToStartTimeout: '5m',
     startToCloseTimeout,
     heartbeatTimeout: '10s',
-    retry: { initialInterval: '1s', maximumAttempts },
+    retry: { initialInterval: '1s', maximumAttempts: 5 },
   });
 }
 
