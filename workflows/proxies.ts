@@ -29,7 +29,7 @@ export const verification = proxyActivities<VerificationActivities>({
 
 // An artifact server that answers 503 now and then should slow a deployment, not fail it: downloads
 // retry until a total time-out. A 404 or a wrong digest is permanent and fails at once.
-const patientDownloads = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 0 } as const;
+const patientDownloads = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' } as const;
 
 /** The artifact hash streams the whole artifact, heartbeating as it goes. */
 export const artifactCheck = proxyActivities<VerificationActivities>({
