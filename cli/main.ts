@@ -32,32 +32,33 @@ const program = new Command('gantry')
 
 let exitCode: number = ExitCode.ok;
 
-program
+/** What `deploy` and `rollback` share: waiting, JSON output, who asks, which orchestrator. */
+function withOutcomeOptions(command: Command): Command {
+  return command
+    .option('--wait', 'wait for the outcome; exit 0 only if the release went live', false)
+    .option('--json', 'print one JSON object on stdout', false)
+    .option('--requested-by <name>', 'who asks (default: the OS user)')
+    .option('--task-queue <name>', 'orchestrator task queue', defaultTaskQueue());
+}
+
+const deploy = program
   .command('deploy')
   .description('deploy a release (a pushed git tag) to an environment')
   .argument('<env-file>', 'environment file (YAML)')
   .argument('<tag>', 'release tag, e.g. v1.4.2')
   .option('--artifact <url>', 'artifact URL (file://, http://, https://); default: the environment\'s artifact.url template')
   .requiredOption('--sha256 <hex>', 'sha256 of the artifact')
-  .option('--commit <sha>', 'the commit the tag must point at (refused on mismatch)')
-  .option('--wait', 'wait for the outcome; exit 0 only if the release went live', false)
-  .option('--json', 'print one JSON object on stdout', false)
-  .option('--requested-by <name>', 'who asks for this deployment (default: the OS user)')
-  .option('--task-queue <name>', 'orchestrator task queue', defaultTaskQueue())
-  .action(async (envFile: string, tag: string, options: Parameters<typeof deployCommand>[2]) => {
+  .option('--commit <sha>', 'the commit the tag must point at (refused on mismatch)');
+withOutcomeOptions(deploy).action(async (envFile: string, tag: string, options: Parameters<typeof deployCommand>[2]) => {
     exitCode = await deployCommand(envFile, tag, options);
   });
 
-program
+const rollback = program
   .command('rollback')
   .description('go back to the release the latest deployment replaced (or --to one every node still keeps); downloads nothing')
   .argument('<env-file>', 'environment file (YAML)')
-  .option('--to <release>', 'release to return to')
-  .option('--wait', 'wait for the outcome; exit 0 only if the release went live', false)
-  .option('--json', 'print one JSON object on stdout', false)
-  .option('--requested-by <name>', 'who asks for this rollback (default: the OS user)')
-  .option('--task-queue <name>', 'orchestrator task queue', defaultTaskQueue())
-  .action(async (envFile: string, options: Parameters<typeof rollbackCommand>[1]) => {
+  .option('--to <release>', 'release to return to');
+withOutcomeOptions(rollback).action(async (envFile: string, options: Parameters<typeof rollbackCommand>[1]) => {
     exitCode = await rollbackCommand(envFile, options);
   });
 

@@ -75,15 +75,20 @@ export function ensureHaproxy(log: (line: string) => void = () => {}): string {
   const find = () => onPath('haproxy') ?? ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy'].find(isExecutable);
   const found = find();
   if (found) return found;
-  if (process.getuid?.() !== 0 || !onPath('apt-get')) {
-    throw new SetupError('HAProxy is needed and was not found. Install it with: sudo apt-get install -y haproxy');
-  }
-  log('installing haproxy with apt-get');
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'haproxy'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptInstall('haproxy', 'HAProxy', log);
   const installed = find();
   if (!installed) throw new SetupError('apt-get installed haproxy but no haproxy binary was found');
   return installed;
+}
+
+/** Installs a Debian package as root; anyone else is told the one command to run. */
+function aptInstall(pkg: string, what: string, log: (line: string) => void): void {
+  if (process.getuid?.() !== 0 || !onPath('apt-get')) {
+    throw new SetupError(`${what} is needed and was not found. Install it with: sudo apt-get install -y ${pkg}`);
+  }
+  log(`installing ${pkg} with apt-get`);
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
 /** PostgreSQL's server programs (initdb, pg_ctl, postgres) and client tools; the Debian package when missing. */
@@ -97,12 +102,7 @@ export function ensurePostgres(log: (line: string) => void = () => {}): string {
   };
   const found = find();
   if (found && onPath('pg_dump')) return found;
-  if (process.getuid?.() !== 0 || !onPath('apt-get')) {
-    throw new SetupError('PostgreSQL is needed and was not found. Install it with: sudo apt-get install -y postgresql');
-  }
-  log('installing postgresql with apt-get');
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'postgresql'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptInstall('postgresql', 'PostgreSQL', log);
   const installed = find();
   if (!installed) throw new SetupError('apt-get installed postgresql but no initdb was found');
   return installed;
