@@ -2,7 +2,7 @@
 // webhooks), never to a node's filesystem.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Channel, HealthCheck, LoadBalancer } from '../lib/environment-schema';
-import { HaproxyClient, HaproxyError, lbState } from '../lib/haproxy';
+import { HaproxyClient, lbState } from '../lib/haproxy';
 import { probe, type ProbeResult } from '../lib/health';
 import type { Logger } from '../lib/logger';
 import { sleep } from '../lib/wait';
@@ -145,4 +145,3 @@ async function timed(command: () => Promise<void>): Promise<number> {
   await command();
   return Math.round((sent + Date.now()) / 2);
 }
-export { HaproxyError };

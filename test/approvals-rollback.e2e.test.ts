@@ -100,7 +100,7 @@ describe('approvals, abort and rollback', () => {
     await temporal('workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'approve', '--input', JSON.stringify({ by: 'carol' }));
     const outcome = await awaitOutcome(handle);
     expect(outcome.status).toBe('live');
-    await expectInvariant(stack, env, outcome.nodes!);
+    await expectInvariant(env, outcome.nodes!);
     expect(await servedReleases(env)).toEqual(everyNode('v2'));
     const status = await handle.query(statusQuery);
     expect(status.approvals.map((a) => a.by)).toEqual(['bob', 'carol']);
@@ -113,7 +113,7 @@ describe('approvals, abort and rollback', () => {
     expect(outcome.status).toBe('aborted');
     expect(outcome.error).toMatch(/approval timed out after 2s with 0 of 1 approvals/);
     expect(await startedChildren(handle.workflowId)).toBe(0);
-    await expectInvariant(stack, env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
+    await expectInvariant(env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
   });
 
   it('aborts from the CLI while awaiting approval, touching no node; the CLI shows rejections at once', async () => {
@@ -132,7 +132,7 @@ describe('approvals, abort and rollback', () => {
     const outcome = await awaitOutcome(handle);
     expect(outcome).toMatchObject({ status: 'aborted', error: 'aborted by bob: wrong tag' });
     expect(await startedChildren(handle.workflowId)).toBe(0);
-    await expectInvariant(stack, env, outcome.nodes!.map((n) => ({ ...n, lb: undefined })));
+    await expectInvariant(env, outcome.nodes!.map((n) => ({ ...n, lb: undefined })));
     expect(await servedReleases(env)).toEqual(everyNode('v2'));
     const late = await runGantry(['abort', approvalFile, '--as', 'bob', '--reason', 'again'], stack.clientEnv);
     expect(late.code).toBe(4);
@@ -146,7 +146,7 @@ describe('approvals, abort and rollback', () => {
     const outcome = await awaitOutcome(handle);
     expect(outcome).toMatchObject({ status: 'aborted', error: 'aborted by carol: error rate up' });
     expect(outcome.undoFailures).toBeUndefined();
-    await expectInvariant(stack, env, outcome.nodes!);
+    await expectInvariant(env, outcome.nodes!);
     expect(await servedReleases(env)).toEqual(everyNode('v2'));
     // web-1 changed, so it was rolled back; web-3 never started.
     const rollbackActivities = await activityNames(`${nodeWorkflowId(stack.name, 'web-1')}/rollback`);
@@ -169,7 +169,7 @@ describe('approvals, abort and rollback', () => {
     expect(outcome.status).toBe('rolled-back');
     expect(outcome.cause).toMatchObject({ node: 'web-2', step: 'waitHealthy' });
     expect(outcome.cause!.error).toMatch(/status 500/);
-    await expectInvariant(stack, env, outcome.nodes!);
+    await expectInvariant(env, outcome.nodes!);
     expect(await servedReleases(env)).toEqual(everyNode('v2'));
 
     const events = (await handle.query(statusQuery)).events;
@@ -186,7 +186,7 @@ describe('approvals, abort and rollback', () => {
     const outcome = await awaitOutcome(handle);
     expect(outcome.status).toBe('aborted');
     expect((await handle.describe()).status.name).toBe('CANCELLED');
-    await expectInvariant(stack, env, outcome.nodes!);
+    await expectInvariant(env, outcome.nodes!);
     expect(await servedReleases(env)).toEqual(everyNode('v2'));
   });
 
@@ -205,7 +205,7 @@ describe('approvals, abort and rollback', () => {
     expect(resumed.paused).toBe(false);
     const outcome = await awaitOutcome(handle);
     expect(outcome.status).toBe('live');
-    await expectInvariant(stack, env, outcome.nodes!);
+    await expectInvariant(env, outcome.nodes!);
   });
 
   it('`gantry rollback` returns every node to the previous release without downloading it', async () => {
@@ -219,7 +219,7 @@ describe('approvals, abort and rollback', () => {
       expect(result.code).toBe(0);
       const outcome = JSON.parse(result.stdout) as { status: string; release: string; runId: string; nodes: { id: string; release: string; lb: string }[] };
       expect(outcome).toMatchObject({ status: 'live', release: 'v2' });
-      await expectInvariant(stack, env, outcome.nodes);
+      await expectInvariant(env, outcome.nodes);
       const parent = await activityNames(deploymentWorkflowId(stack.name), outcome.runId);
       expect(parent).not.toContain('stage');
       expect(parent.filter((a) => a === 'isStaged')).toHaveLength(3);

@@ -44,7 +44,7 @@ describe('rolling deployment on the local stack', () => {
     env = await loadEnvironmentFile(stack.envFile);
     const first = await awaitOutcome(await deploy('v1'));
     expect(first.status).toBe('live');
-    await expectInvariant(stack, env, first.nodes!);
+    await expectInvariant(env, first.nodes!);
   });
   afterAll(async () => {
     await stack?.close();
@@ -62,7 +62,7 @@ describe('rolling deployment on the local stack', () => {
     expect(outcome).toMatchObject({ status: 'live', release: 'v2', workflowId: deploymentWorkflowId(stack.name) });
     expect(outcome.nodes).toEqual(stack.nodeIds.map((id) => ({ id, release: 'v2', lb: 'ready' })));
 
-    await expectInvariant(stack, env, outcome.nodes);
+    await expectInvariant(env, outcome.nodes);
     expect(await servedReleases()).toEqual(everyNode('v2'));
     console.log(`load during v1→v2: ${JSON.stringify({ sent: report.sent, ok: report.ok, non200: report.non200, errors: report.errors, failures: report.failures.slice(0, 5) })}`);
     expect(report.failures).toEqual([]);
@@ -94,7 +94,7 @@ describe('rolling deployment on the local stack', () => {
     expect(status.phase).toBe('failed');
     expect(status.events.map((e) => e.what)).not.toContain('phase rollout');
     expect(status.nodes.map((n) => n.state)).toEqual(['pending', 'pending', 'pending']);
-    await expectInvariant(stack, env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
+    await expectInvariant(env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
     expect(await servedReleases()).toEqual(everyNode('v2'));
   });
 
@@ -105,7 +105,7 @@ describe('rolling deployment on the local stack', () => {
     expect(failure.cause).toBeInstanceOf(ActivityFailure);
     expect(failure.cause?.cause).toMatchObject({ type: 'TagNotFound', nonRetryable: true });
     expect(await activityTypes(handle.workflowId)).toEqual(['verifyTag']);
-    await expectInvariant(stack, env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
+    await expectInvariant(env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
     expect(await servedReleases()).toEqual(everyNode('v2'));
   });
 
@@ -117,7 +117,7 @@ describe('rolling deployment on the local stack', () => {
     expect((second as CliExit).message).toContain(`another deployment is running on ${stack.name}: ${deploymentWorkflowId(stack.name)} (run ${first.firstExecutionRunId}, release v3)`);
     const outcome = await awaitOutcome(first);
     expect(outcome.status).toBe('live');
-    await expectInvariant(stack, env, outcome.nodes!);
+    await expectInvariant(env, outcome.nodes!);
     expect(await servedReleases()).toEqual(everyNode('v3'));
   });
 });

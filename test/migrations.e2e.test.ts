@@ -80,7 +80,7 @@ describe('migrations', () => {
     const outcome = await awaitOutcome(handle);
     const report = await load.stop();
     expect(outcome.status).toBe('live');
-    await expectInvariant(stack, env, outcome.nodes!);
+    await expectInvariant(env, outcome.nodes!);
     expect(await ledger('expand_migrations')).toEqual([
       { name: '001_base', run_on: expect.any(Date) as Date },
       { name: '002_add_description', run_on: expect.any(Date) as Date },
@@ -107,7 +107,7 @@ describe('migrations', () => {
     expect(status.migration).toMatchObject({ expandAttempted: true, undone: 'restored' });
     expect(await schemaFingerprint(databaseUrl)).toBe(before);
     expect(await servedReleases(env)).toEqual(everyNode('v2'));
-    await expectInvariant(stack, env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
+    await expectInvariant(env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
   });
 
   it('applies a migration once when its agent is killed in the middle and restarted', async () => {
@@ -120,7 +120,7 @@ describe('migrations', () => {
     expect(outcome.status).toBe('live');
     expect((await ledger('expand_migrations')).map((r) => r.name)).toEqual(['001_base', '002_add_description', '005_slow']);
     expect(await columns()).toContain('slow_col');
-    await expectInvariant(stack, env, outcome.nodes!);
+    await expectInvariant(env, outcome.nodes!);
   });
 
   it('stops at the compatibility check when the expand breaks the running release, and undoes the migration', async () => {
@@ -133,14 +133,14 @@ describe('migrations', () => {
     expect(status.nodes.map((n) => n.state)).toEqual(['pending', 'pending', 'pending']);
     expect(status.migration?.undone).toBe('restored');
     expect(await schemaFingerprint(databaseUrl)).toBe(before);
-    await expectInvariant(stack, env, stack.nodeIds.map((id) => ({ id, release: 'v2-slow' })));
+    await expectInvariant(env, stack.nodeIds.map((id) => ({ id, release: 'v2-slow' })));
   });
 
   it('contracts only after every node is healthy on v3', async () => {
     const handle = await deploy(stack.envFile, 'v3');
     const outcome = await awaitOutcome(handle);
     expect(outcome.status).toBe('live');
-    await expectInvariant(stack, env, outcome.nodes!);
+    await expectInvariant(env, outcome.nodes!);
     const status: DeployStatus = await handle.query(statusQuery);
     const events = status.events;
     const lastLive = Math.max(...stack.nodeIds.map((id) => Date.parse(events.find((e) => e.what.startsWith(`${id}: live on v3`))!.time)));
@@ -158,7 +158,7 @@ describe('migrations', () => {
     const outcome = await awaitOutcome(handle);
     const report = await load.stop();
     expect(outcome.status).toBe('live');
-    await expectInvariant(stack, env, outcome.nodes!);
+    await expectInvariant(env, outcome.nodes!);
     expect(report.errors).toBe(0);
     expect(report.nonOk.length).toBeGreaterThan(0);
     expect(report.nonOk.every((r) => r.status === 503 && r.retryAfter === '30')).toBe(true);

@@ -61,7 +61,7 @@ describe('notifications', () => {
     const withBroken = await timedDeploy(broken, 'v3');
     expect(withBroken.outcome.status).toBe('live');
     const env = await loadEnvironmentFile(broken);
-    await expectInvariant(stack, env, withBroken.outcome.nodes!);
+    await expectInvariant(env, withBroken.outcome.nodes!);
 
     const budgetMs = 2_000 * 3;
     console.log(`deploy with healthy receivers ${baseline.ms} ms, with a failing and a hung one ${withBroken.ms} ms (budget ${budgetMs} ms)`);

@@ -20,7 +20,6 @@ export const searchAttributes = {
   phase: defineSearchAttributeKey('GantryPhase', SearchAttributeType.KEYWORD),
   requestedBy: defineSearchAttributeKey('GantryRequestedBy', SearchAttributeType.KEYWORD),
 };
-export const searchAttributeNames = Object.values(searchAttributes).map((key) => key.name);
 
 export interface ArtifactRef {
   url: string;

@@ -2,6 +2,7 @@
 // node is healthy, and each node's current release is recorded (what a rollback returns to).
 import { ApplicationFailure } from '@temporalio/workflow';
 import { serverName, type Environment } from '../lib/environment-schema';
+import { failureTypes } from './api';
 import type { DeploymentState } from './deployment-state';
 import { describeFailure } from './failures';
 import { agentProbe, control } from './proxies';
@@ -38,7 +39,7 @@ export async function requireKept(env: Environment, release: string): Promise<vo
   if (missing.length > 0) {
     throw ApplicationFailure.nonRetryable(
       `release ${release} is no longer kept on ${missing.sort().join(', ')}; deploy it with \`gantry deploy\` and its artifact instead`,
-      'ReleaseNotKept',
+      failureTypes.notKept,
     );
   }
 }
