@@ -92,16 +92,19 @@ export function createControlActivities({ logger, env = process.env }: ControlDe
         }
         await sleep(lb.pollInterval, undefined, { signal: ctx.cancellationSignal });
       }
-      const maintAt = await timed(() => client.setServerState(lb.backend, server, 'maint'));
+      // Taken before the command: downtime figures err on the long side, never the short one.
+      const maintAt = Date.now();
+      await client.setServerState(lb.backend, server, 'maint');
       const waitedMs = maintAt - started;
       log.info({ waitedMs }, 'server drained and in maintenance');
       return { waitedMs, maintAt };
     },
 
-    /** Back in rotation; `readyAt` is when HAProxy took it (the activity's clock, for downtime figures). */
+    /** Back in rotation; `readyAt` is taken once HAProxy answered (downtime figures err on the long side). */
     async enable({ lb, server }: { lb: LoadBalancer; server: string }): Promise<{ readyAt: number }> {
       const client = haproxy(lb);
-      const readyAt = await timed(() => client.setServerState(lb.backend, server, 'ready'));
+      await client.setServerState(lb.backend, server, 'ready');
+      const readyAt = Date.now();
       if (lb.agentCheck) await client.setAgentCheck(lb.backend, server, true);
       return { readyAt };
     },
@@ -139,9 +142,3 @@ export function createControlActivities({ logger, env = process.env }: ControlDe
 
 export type ControlActivities = ReturnType<typeof createControlActivities>;
 
-/** When HAProxy applied a command, as well as we can tell: the middle of the call. */
-async function timed(command: () => Promise<void>): Promise<number> {
-  const sent = Date.now();
-  await command();
-  return Math.round((sent + Date.now()) / 2);
-}

@@ -12,8 +12,8 @@ export interface LoadReport {
   failures: string[];
   /** Every answer that was not a 200: when it came (epoch ms), its status and Retry-After. */
   nonOk: { at: number; status: number; retryAfter?: string }[];
-  /** Every answer: when its request was sent and answered (epoch ms), and its status (0: no answer). */
-  samples: { start: number; end: number; status: number }[];
+  /** Every answer: which client sent it, when it was sent and answered (epoch ms), its status (0: no answer). */
+  samples: { client: number; start: number; end: number; status: number }[];
 }
 
 export function startLoad(url: string, options: { clients?: number; maxMs?: number; pauseMs?: number } = {}) {
@@ -23,14 +23,14 @@ export function startLoad(url: string, options: { clients?: number; maxMs?: numb
   const deadline = Date.now() + maxMs;
   const keepAlive = new http.Agent({ keepAlive: true, maxSockets: clients });
 
-  const one = (agent: http.Agent | false) =>
+  const one = (client: number, agent: http.Agent | false) =>
     new Promise<void>((resolve) => {
       report.sent++;
       const start = Date.now();
       const req = http.get(url, { agent, timeout: 5_000 }, (res) => {
         res.resume();
         res.on('end', () => {
-          report.samples.push({ start, end: Date.now(), status: res.statusCode ?? 0 });
+          report.samples.push({ client, start, end: Date.now(), status: res.statusCode ?? 0 });
           if (res.statusCode === 200) report.ok++;
           else {
             report.non200++;
@@ -43,7 +43,7 @@ export function startLoad(url: string, options: { clients?: number; maxMs?: numb
       });
       req.on('timeout', () => req.destroy(new Error('timed out')));
       req.on('error', (err) => {
-        report.samples.push({ start, end: Date.now(), status: 0 });
+        report.samples.push({ client, start, end: Date.now(), status: 0 });
         report.errors++;
         report.failures.push(err.message);
         resolve();
@@ -52,7 +52,7 @@ export function startLoad(url: string, options: { clients?: number; maxMs?: numb
 
   const loops = Array.from({ length: clients }, async (_, i) => {
     while (!stopped && Date.now() < deadline) {
-      await one(i % 2 === 0 ? keepAlive : false);
+      await one(i, i % 2 === 0 ? keepAlive : false);
       await sleep(pauseMs);
     }
   });
@@ -81,9 +81,13 @@ export function windowOf(report: LoadReport, status: number): { atLeast: number;
   const lastStart = Math.max(...hits.map((s) => s.start));
   const before = Math.max(...others.filter((s) => s.end <= Math.min(...hits.map((h) => h.start))).map((s) => s.start));
   const after = Math.min(...others.filter((s) => s.start >= Math.max(...hits.map((h) => h.end))).map((s) => s.end));
-  const starts = report.samples.map((s) => s.start).sort((a, b) => a - b);
-  const gaps = starts.slice(1).map((t, i) => t - starts[i]!).sort((a, b) => a - b);
-  // The sampling interval: how far apart requests were, 95 times in 100.
+  // The sampling interval: how far apart one client's requests were, 95 times in 100.
+  const gaps = [...new Set(report.samples.map((s) => s.client))]
+    .flatMap((client) => {
+      const starts = report.samples.filter((s) => s.client === client).map((s) => s.start).sort((a, b) => a - b);
+      return starts.slice(1).map((t, i) => t - starts[i]!);
+    })
+    .sort((a, b) => a - b);
   const samplingMs = gaps[Math.floor(gaps.length * 0.95)] ?? 0;
   return { atLeast: lastStart - firstEnd, atMost: after - before, samplingMs };
 }
