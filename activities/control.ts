@@ -66,15 +66,17 @@ export function createControlActivities({ logger, env = process.env }: ControlDe
     },
 
     /** drain → wait for zero sessions and an empty queue → maint. Safe to repeat. */
-    async drain({ lb, server }: { lb: LoadBalancer; server: string }): Promise<{ waitedMs: number; maintAt: number }> {
+    /** `drainAt`: when the server stopped taking new requests (HAProxy no longer counts it as usable). */
+    async drain({ lb, server }: { lb: LoadBalancer; server: string }): Promise<{ waitedMs: number; drainAt: number }> {
       const client = haproxy(lb);
       const ctx = Context.current();
       const log = logger.child({ backend: lb.backend, server });
       const before = await client.serverStat(lb.backend, server);
-      if (before.status.startsWith('MAINT')) return { waitedMs: 0, maintAt: Date.now() };
+      if (before.status.startsWith('MAINT')) return { waitedMs: 0, drainAt: Date.now() };
       if (lb.agentCheck) await client.setAgentCheck(lb.backend, server, false);
-      await client.setServerState(lb.backend, server, 'drain');
+      // Taken before the command: downtime figures err on the long side, never the short one.
       const started = Date.now();
+      await client.setServerState(lb.backend, server, 'drain');
       for (;;) {
         const stat = await client.serverStat(lb.backend, server);
         ctx.heartbeat({ scur: stat.scur, qcur: stat.qcur });
@@ -92,12 +94,10 @@ export function createControlActivities({ logger, env = process.env }: ControlDe
         }
         await sleep(lb.pollInterval, undefined, { signal: ctx.cancellationSignal });
       }
-      // Taken before the command: downtime figures err on the long side, never the short one.
-      const maintAt = Date.now();
       await client.setServerState(lb.backend, server, 'maint');
-      const waitedMs = maintAt - started;
+      const waitedMs = Date.now() - started;
       log.info({ waitedMs }, 'server drained and in maintenance');
-      return { waitedMs, maintAt };
+      return { waitedMs, drainAt: started };
     },
 
     /** Back in rotation; `readyAt` is taken once HAProxy answered (downtime figures err on the long side). */

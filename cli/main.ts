@@ -10,6 +10,7 @@ import { runOrchestratorWorker } from '../workers/orchestrator';
 import { installRuntime } from '../workers/runtime';
 import { demoCommand } from './commands/demo';
 import { deployCommand } from './commands/deploy';
+import { listCommand } from './commands/list';
 import { operatorCommand, type OperatorAction, type OperatorOptions } from './commands/operator';
 import { rollbackCommand } from './commands/rollback';
 import { statusCommand } from './commands/status';
@@ -92,12 +93,24 @@ program
   });
 
 program
+  .command('list')
+  .description('list deployments through their search attributes (newest first)')
+  .option('--env <name>', 'only this environment')
+  .option('--phase <phase>', 'only deployments in this phase (e.g. rollout, live, rolled-back)')
+  .option('--limit <n>', 'at most this many', positiveInt, 20)
+  .option('--json', 'print one JSON array', false)
+  .action(async (options: { env?: string; phase?: string; limit: number; json: boolean }) => {
+    exitCode = await listCommand(options);
+  });
+
+program
   .command('worker')
   .description('run the orchestrator worker (workflows and control activities)')
   .option('--task-queue <name>', 'task queue to poll', defaultTaskQueue())
-  .action(async (options: { taskQueue: string }) => {
+  .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics', process.env.GANTRY_METRICS_ADDRESS)
+  .action(async (options: { taskQueue: string; metrics?: string }) => {
     const logger = createLogger('gantry-worker');
-    installRuntime(logger);
+    installRuntime(logger, options.metrics);
     await runOrchestratorWorker(logger, options.taskQueue);
   });
 

@@ -109,9 +109,11 @@ describe('rolling deployment on the local stack', () => {
     expect(await servedReleases()).toEqual(everyNode('v2'));
   });
 
-  it('rejects a second deployment while one runs, naming the running one', async () => {
+  it('rejects a second deployment while one runs, naming the running one; the same request retried attaches', async () => {
     const first = await deploy('v3');
-    const second = await caught(deploy('v3'));
+    const retried = await deploy('v3');
+    expect(retried.firstExecutionRunId).toBe(first.firstExecutionRunId);
+    const second = await caught(deploy('v2'));
     expect(second).toBeInstanceOf(CliExit);
     expect((second as CliExit).code).toBe(ExitCode.rejected);
     expect((second as CliExit).message).toContain(`another deployment is running on ${stack.name}: ${deploymentWorkflowId(stack.name)} (run ${first.firstExecutionRunId}, release v3)`);

@@ -124,7 +124,7 @@ export interface MigrationRecord {
   overheadMs?: number;
   contracted?: boolean;
   undone?: 'kept' | 'restored' | 'down';
-  /** Downtime mode: from the last node out of rotation to the first back in, as the load balancer saw it. */
+  /** Downtime mode: from the last node leaving rotation (its drain) to the first back in, as the load balancer saw it. */
   downtimeMs?: number;
 }
 

@@ -1,5 +1,5 @@
 // The deployment's live state: what the `status` query returns and what the result reports.
-import { log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
   Approval,
   ChangeSummary,
@@ -59,6 +59,13 @@ export class DeploymentState {
   record(what: string, who?: string): void {
     this.events.push({ time: new Date().toISOString(), ...(who === undefined ? {} : { who }), what });
     log.info(what, { phase: this.phase, who });
+    setCurrentDetails(this.details(what));
+  }
+
+  /** What the Temporal UI shows as the run's current details: the phase, the last step, every node. */
+  private details(last: string): string {
+    const rows = this.nodes.map((n) => `| ${n.id} | ${n.state} | ${n.release ?? '-'} | ${n.lb} |`);
+    return [`**${this.phase}** — ${last}`, '', '| node | state | release | lb |', '| --- | --- | --- | --- |', ...rows].join('\n');
   }
 
   status(): DeployStatus {

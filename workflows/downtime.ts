@@ -31,7 +31,8 @@ export async function downtimeRollout(input: DeployInput, state: DeploymentState
     state.node(node.id).state = 'deploying';
   }
   const drained = await Promise.all(env.nodes.map((node) => lbWaits.drain({ lb, server: serverName(node) })));
-  const downSince = Math.max(...drained.map((d) => d.maintAt));
+  // A draining server takes no new requests: the site is down once the last one started draining.
+  const downSince = Math.max(...drained.map((d) => d.drainAt));
   state.record('downtime: every node is out of rotation; the maintenance page answers');
 
   await backupAndExpand(input, state);

@@ -36,14 +36,17 @@ export async function nodeDeployment(input: NodeDeployInput): Promise<NodeDeploy
     retry: { initialInterval: '1s', maximumAttempts: 5 },
   });
 
-  await lbWaits.drain({ lb, server });
+  // Summaries say in words what each step is, in the Temporal UI's event history.
+  const says = (summary: string) => ({ summary });
+  await lbWaits.drain.executeWithOptions(says(`drain ${node.id}`), [{ lb, server }]);
   if (release === null) {
-    await agent.deactivate();
+    await agent.deactivate.executeWithOptions(says(`stop the app on ${node.id}`), []);
     return { id: node.id, release: null, lb: 'maint', healthAttempts: 0 };
   }
-  if (input.artifact) await agent.stage({ release, url: input.artifact.url, sha256: input.artifact.sha256 });
-  await agent.activate({ release });
-  const { attempts } = await healthPolls.waitHealthy({ address: node.address, check: healthCheck, release });
-  await lbOps.enable({ lb, server });
+  const artifact = input.artifact;
+  if (artifact) await agent.stage.executeWithOptions(says(`stage ${release} on ${node.id}`), [{ release, url: artifact.url, sha256: artifact.sha256 }]);
+  await agent.activate.executeWithOptions(says(`activate ${release} on ${node.id}`), [{ release }]);
+  const { attempts } = await healthPolls.waitHealthy.executeWithOptions(says(`health ${node.id}`), [{ address: node.address, check: healthCheck, release }]);
+  await lbOps.enable.executeWithOptions(says(`enable ${node.id}`), [{ lb, server }]);
   return { id: node.id, release, lb: 'ready', healthAttempts: attempts };
 }

@@ -90,6 +90,12 @@ export async function startPrepared(client: Client, { input, taskQueue }: Deploy
       taskQueue,
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
+      staticSummary: `${input.kind === 'rollback' ? 'Roll back' : 'Deploy'} ${tag} to ${environment.name}, requested by ${requestedBy}`,
+      staticDetails: [
+        `**${tag}** → **${environment.name}** (${environment.nodes.length} nodes: ${environment.nodes.map((n) => n.id).join(', ')})`,
+        `requested by ${requestedBy}${input.commit ? `, commit ${input.commit}` : ''}`,
+        input.artifact ? `artifact ${input.artifact.url} (sha256 ${input.artifact.sha256.slice(0, 12)}…)` : 'no download: every node keeps this release',
+      ].join('\n\n'),
       typedSearchAttributes: [
         { key: searchAttributes.environment, value: environment.name },
         { key: searchAttributes.release, value: tag },
@@ -101,6 +107,11 @@ export async function startPrepared(client: Client, { input, taskQueue }: Deploy
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       const running = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
       const release = running?.typedSearchAttributes.get(searchAttributes.release);
+      // A retried request (CI re-running its step) attaches to the deployment it already started.
+      if (running && release === tag && running.typedSearchAttributes.get(searchAttributes.requestedBy) === requestedBy) {
+        const handle = client.workflow.getHandle<typeof deployment>(workflowId, undefined, { firstExecutionRunId: running.runId });
+        return Object.assign(handle, { firstExecutionRunId: running.runId });
+      }
       throw new CliExit(
         `another deployment is running on ${environment.name}: ${workflowId}${running ? ` (run ${running.runId}` : ''}${release ? `, release ${release}` : ''}${running ? ')' : ''}; wait for it to finish first`,
         ExitCode.rejected,
