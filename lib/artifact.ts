@@ -21,7 +21,9 @@ export class ArtifactError extends Error {
   }
 }
 
-export const isSha256 = (value: string) => /^[0-9a-f]{64}$/.test(value);
+import { isSha256 } from './environment-schema';
+
+export { isSha256 };
 
 export async function downloadVerified(url: string, dest: string, sha256: string, signal?: AbortSignal): Promise<void> {
   if (!isSha256(sha256)) throw new ArtifactError(`sha256 must be 64 lowercase hex digits, got "${sha256}"`, true, 'InvalidArtifactUrl');

@@ -4,7 +4,9 @@ import { mkdir, readdir, readlink, rename, rm, stat, symlink, writeFile } from '
 import path from 'node:path';
 
 const STAGED_MARKER = '.gantry-staged';
-export const isValidReleaseId = (release: string) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(release);
+import { isValidReleaseId } from './environment-schema';
+
+export { isValidReleaseId };
 
 export class ReleaseStore {
   readonly releasesDir: string;

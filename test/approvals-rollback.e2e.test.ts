@@ -21,6 +21,7 @@ import {
 } from '../workflows/api';
 import type { deployment } from '../workflows/deployment';
 import { runGantry } from './helpers/cli';
+import { activityNames } from './helpers/history';
 import { expectInvariant, servedReleases } from './helpers/invariant';
 import { startLoad } from '../lib/local/load';
 import { startTestStack, type TestStack } from './helpers/stack';
@@ -53,11 +54,6 @@ async function rejection(promise: Promise<unknown>): Promise<string> {
 async function startedChildren(workflowId: string): Promise<number> {
   const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
   return (history.events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length;
-}
-
-async function activityNames(workflowId: string, runId?: string): Promise<string[]> {
-  const history = await stack.client.workflow.getHandle(workflowId, runId).fetchHistory();
-  return (history.events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
 }
 
 const temporal = (...args: string[]) => run(inject('temporalPath'), [...args, '--address', stack.temporalAddress, '--namespace', 'default']);
@@ -149,7 +145,7 @@ describe('approvals, abort and rollback', () => {
     await expectInvariant(env, outcome.nodes!);
     expect(await servedReleases(env)).toEqual(everyNode('v2'));
     // web-1 changed, so it was rolled back; web-3 never started.
-    const rollbackActivities = await activityNames(`${nodeWorkflowId(stack.name, 'web-1')}/rollback`);
+    const rollbackActivities = await activityNames(stack.client, `${nodeWorkflowId(stack.name, 'web-1')}/rollback`);
     expect(rollbackActivities).toEqual(['drain', 'activate', 'waitHealthy', 'enable']);
     const status = await handle.query(statusQuery);
     expect(status.nodes.find((n) => n.id === 'web-3')!.state).toBe('pending');
@@ -220,10 +216,10 @@ describe('approvals, abort and rollback', () => {
       const outcome = JSON.parse(result.stdout) as { status: string; release: string; runId: string; nodes: { id: string; release: string; lb: string }[] };
       expect(outcome).toMatchObject({ status: 'live', release: 'v2' });
       await expectInvariant(env, outcome.nodes);
-      const parent = await activityNames(deploymentWorkflowId(stack.name), outcome.runId);
+      const parent = await activityNames(stack.client, deploymentWorkflowId(stack.name), outcome.runId);
       expect(parent).not.toContain('stage');
       expect(parent.filter((a) => a === 'isStaged')).toHaveLength(3);
-      for (const id of stack.nodeIds) expect(await activityNames(nodeWorkflowId(stack.name, id))).toEqual(['drain', 'activate', 'waitHealthy', 'enable']);
+      for (const id of stack.nodeIds) expect(await activityNames(stack.client, nodeWorkflowId(stack.name, id))).toEqual(['drain', 'activate', 'waitHealthy', 'enable']);
     } finally {
       await rename(`${artifact}.gone`, artifact);
     }

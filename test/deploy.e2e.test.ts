@@ -9,6 +9,7 @@ import { loadEnvironmentFile } from '../lib/environment-file';
 import type { Environment } from '../lib/environment-schema';
 import { deploymentWorkflowId, nodeWorkflowId, statusQuery } from '../workflows/api';
 import { runGantry } from './helpers/cli';
+import { activityNames } from './helpers/history';
 import { expectInvariant, servedReleases as servedNow } from './helpers/invariant';
 import { startLoad } from '../lib/local/load';
 import { startTestStack, type TestStack } from './helpers/stack';
@@ -24,11 +25,6 @@ const deploy = (release: string, sha256 = sha(release)) =>
 const servedReleases = () => servedNow(env);
 
 const everyNode = <T>(value: T) => Object.fromEntries(stack.nodeIds.map((id) => [id, value]));
-
-async function activityTypes(workflowId: string): Promise<string[]> {
-  const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
-  return (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
-}
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await caught(promise);
@@ -73,7 +69,7 @@ describe('rolling deployment on the local stack', () => {
 
   it('records drain → configure → health → enable in order for every node', async () => {
     for (const id of stack.nodeIds) {
-      expect(await activityTypes(nodeWorkflowId(stack.name, id))).toEqual(['drain', 'stage', 'activate', 'waitHealthy', 'enable']);
+      expect(await activityNames(stack.client, nodeWorkflowId(stack.name, id))).toEqual(['drain', 'stage', 'activate', 'waitHealthy', 'enable']);
     }
     const parent = await stack.client.workflow.getHandle(deploymentWorkflowId(stack.name)).fetchHistory();
     const child = await stack.client.workflow.getHandle(nodeWorkflowId(stack.name, stack.nodeIds[0]!)).fetchHistory();
@@ -87,7 +83,7 @@ describe('rolling deployment on the local stack', () => {
     expect(failure.message).toMatch(/sha256/);
     expect(failure.cause).toBeInstanceOf(ActivityFailure);
     expect(failure.cause?.cause).toMatchObject({ type: 'DigestMismatch', nonRetryable: true });
-    const types = await activityTypes(handle.workflowId);
+    const types = await activityNames(stack.client, handle.workflowId);
     expect(types).toEqual(['verifyTag', 'verifyArtifact']);
     // No node child started, so nothing was drained.
     const status = await handle.query(statusQuery);
@@ -104,7 +100,7 @@ describe('rolling deployment on the local stack', () => {
     expect(failure.message).toMatch(/tag v9 does not exist/);
     expect(failure.cause).toBeInstanceOf(ActivityFailure);
     expect(failure.cause?.cause).toMatchObject({ type: 'TagNotFound', nonRetryable: true });
-    expect(await activityTypes(handle.workflowId)).toEqual(['verifyTag']);
+    expect(await activityNames(stack.client, handle.workflowId)).toEqual(['verifyTag']);
     await expectInvariant(env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
     expect(await servedReleases()).toEqual(everyNode('v2'));
   });

@@ -3,7 +3,7 @@
 // Any failure after a node changed, an abort, or a cancel rolls every changed node back.
 import { ApplicationFailure, CancellationScope, condition, isCancellation, upsertMemo } from '@temporalio/workflow';
 import { formatDuration } from '../lib/duration';
-import { describeIssues, environmentSchema, type NodeConfig } from '../lib/environment-schema';
+import { describeIssues, environmentSchema, isSha256, isValidReleaseId, type NodeConfig } from '../lib/environment-schema';
 import { failureTypes, type DeployInput, type DeployOutcomeStatus, type DeployResult } from './api';
 import { compensate } from './compensation';
 import { downtimeRollout } from './downtime';
@@ -177,10 +177,10 @@ function validate(input: DeployInput): DeployInput {
   if (!parsed.success) {
     throw ApplicationFailure.nonRetryable(`invalid environment:\n${describeIssues(parsed.error)}`, failureTypes.invalidInput);
   }
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(input.release ?? '')) {
+  if (!isValidReleaseId(input.release ?? '')) {
     throw ApplicationFailure.nonRetryable(`invalid release "${input.release}": use letters, digits, ".", "_" or "-"`, failureTypes.invalidInput);
   }
-  if (input.artifact !== undefined && !/^[0-9a-f]{64}$/.test(input.artifact.sha256 ?? '')) {
+  if (input.artifact !== undefined && !isSha256(input.artifact.sha256 ?? '')) {
     throw ApplicationFailure.nonRetryable('artifact.sha256 must be 64 lowercase hex digits', failureTypes.invalidInput);
   }
   if (input.commit !== undefined && !/^[0-9a-f]{7,40}$/.test(input.commit)) {

@@ -1,28 +1,18 @@
 // Downtime mode, for migrations old releases cannot run on: every node leaves rotation at once (the
 // load balancer then answers with its maintenance page), the migration and the switch run, and the
 // nodes come back. The downtime is measured from the load balancer's side.
-import { proxyActivities } from '@temporalio/workflow';
-import type { ControlActivities } from '../activities/control';
 import { serverName } from '../lib/environment-schema';
 import type { NodeConfig } from '../lib/environment-schema';
 import type { DeployInput } from './api';
 import type { DeploymentState } from './deployment-state';
 import { backupAndExpand } from './migrations';
-import { agentOf } from './proxies';
+import { agentOf, healthPolls, lbWaits } from './proxies';
 
 export async function downtimeRollout(input: DeployInput, state: DeploymentState, changed: NodeConfig[]): Promise<void> {
   const env = input.environment;
   const lb = env.loadBalancer;
-  const lbWaits = proxyActivities<ControlActivities>({
-    startToCloseTimeout: lb.drainTimeout + 30_000,
-    heartbeatTimeout: '5s',
-    retry: { initialInterval: '500ms', maximumAttempts: 5 },
-  });
-  const health = proxyActivities<ControlActivities>({
-    startToCloseTimeout: env.healthCheck.deadline + 30_000,
-    heartbeatTimeout: 2 * env.healthCheck.interval + env.healthCheck.requestTimeout + 2_000,
-    retry: { initialInterval: '1s', maximumAttempts: 3 },
-  });
+  const lbOps = lbWaits(lb);
+  const health = healthPolls(env.healthCheck);
   const agents = (node: NodeConfig) => agentOf(env.name, node.id, env.app.stopGrace + env.app.startTimeout + 600_000);
 
   state.enter('migrate');
@@ -30,7 +20,7 @@ export async function downtimeRollout(input: DeployInput, state: DeploymentState
     changed.push(node);
     state.node(node.id).state = 'deploying';
   }
-  const drained = await Promise.all(env.nodes.map((node) => lbWaits.drain({ lb, server: serverName(node) })));
+  const drained = await Promise.all(env.nodes.map((node) => lbOps.drain({ lb, server: serverName(node) })));
   // A draining server takes no new requests: the site is down once the last one started draining.
   const downSince = Math.max(...drained.map((d) => d.drainAt));
   state.record('downtime: every node is out of rotation; the maintenance page answers');
@@ -40,7 +30,7 @@ export async function downtimeRollout(input: DeployInput, state: DeploymentState
   await Promise.all(
     env.nodes.map((node) => health.waitHealthy({ address: node.address, check: env.healthCheck, release: input.release })),
   );
-  const enabled = await Promise.all(env.nodes.map((node) => lbWaits.enable({ lb, server: serverName(node) })));
+  const enabled = await Promise.all(env.nodes.map((node) => lbOps.enable({ lb, server: serverName(node) })));
   state.migration.downtimeMs = Math.min(...enabled.map((e) => e.readyAt)) - downSince;
   for (const node of env.nodes) Object.assign(state.node(node.id), { release: input.release, lb: 'ready', state: 'live' });
   state.record(`downtime over after ${state.migration.downtimeMs} ms; every node is live on ${input.release}`);

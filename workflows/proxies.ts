@@ -3,7 +3,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { AgentActivities } from '../activities/agent';
 import type { ControlActivities } from '../activities/control';
 import type { VerificationActivities } from '../activities/verification';
-import type { CiConfig } from '../lib/environment-schema';
+import type { CiConfig, HealthCheck, LoadBalancer } from '../lib/environment-schema';
 import { agentTaskQueue } from './api';
 
 /** Quick calls to shared systems: git, the load balancer's stats, a short health check. */
@@ -79,5 +79,23 @@ export function agentProbe(environment: string, node: string) {
     scheduleToStartTimeout: '15s',
     startToCloseTimeout: '10s',
     retry: { maximumAttempts: 3 },
+  });
+}
+
+/** Drain waits: short heartbeat time-out, so a killed worker's drain is retried within seconds. */
+export function lbWaits(lb: LoadBalancer) {
+  return proxyActivities<ControlActivities>({
+    startToCloseTimeout: lb.drainTimeout + 30_000,
+    heartbeatTimeout: '5s',
+    retry: { initialInterval: '500ms', maximumAttempts: 5 },
+  });
+}
+
+/** Health polling until the deadline; it heartbeats once per probe. */
+export function healthPolls(check: HealthCheck) {
+  return proxyActivities<ControlActivities>({
+    startToCloseTimeout: check.deadline + 30_000,
+    heartbeatTimeout: 2 * check.interval + check.requestTimeout + 2_000,
+    retry: { initialInterval: '1s', maximumAttempts: 3 },
   });
 }
