@@ -13,6 +13,7 @@ import { deployCommand } from './commands/deploy';
 import { listCommand } from './commands/list';
 import { operatorCommand, type OperatorAction, type OperatorOptions } from './commands/operator';
 import { rollbackCommand } from './commands/rollback';
+import { setupNamespaceCommand } from './commands/setup-namespace';
 import { statusCommand } from './commands/status';
 import { CliExit, ExitCode } from './exit-codes';
 import { defaultTaskQueue } from './task-queue';
@@ -23,12 +24,22 @@ const positiveInt = (value: string) => {
   return n;
 };
 
+// With --json, CI reads exactly one JSON object on stdout whatever happens, refusals and errors included.
+const jsonWanted = process.argv.includes('--json');
+
+function fail(message: string, code: number, shown = false): never {
+  if (jsonWanted) console.log(JSON.stringify({ status: code === ExitCode.rejected ? 'rejected' : 'error', error: message }));
+  if (!shown) console.error(`gantry: ${message}`);
+  process.exit(code);
+}
+
 const program = new Command('gantry')
   .description('Durable rolling deployments on Temporal')
   .showHelpAfterError()
   .exitOverride((err) => {
     // Usage errors are rejected input.
-    process.exit(err.exitCode === 0 ? 0 : ExitCode.rejected);
+    if (err.exitCode === 0) process.exit(0);
+    fail(err.message.replace(/^error: /, ''), ExitCode.rejected, true); // commander has shown it
   });
 
 let exitCode: number = ExitCode.ok;
@@ -104,6 +115,13 @@ program
   });
 
 program
+  .command('setup-namespace')
+  .description("register Gantry's search attributes on the namespace (TEMPORAL_NAMESPACE or the profile's); safe to re-run")
+  .action(async () => {
+    exitCode = await setupNamespaceCommand();
+  });
+
+program
   .command('worker')
   .description('run the orchestrator worker (workflows and control activities)')
   .option('--task-queue <name>', 'task queue to poll', defaultTaskQueue())
@@ -137,15 +155,9 @@ program
 program.parseAsync().then(
   () => process.exit(exitCode),
   (err: unknown) => {
-    if (err instanceof CliExit) {
-      console.error(`gantry: ${err.message}`);
-      process.exit(err.code);
-    }
-    if (err instanceof GantryError) {
-      console.error(`gantry: ${err.message}`);
-      process.exit(err instanceof ConnectionError ? ExitCode.error : ExitCode.rejected);
-    }
-    console.error('gantry:', err);
-    process.exit(ExitCode.error);
+    if (err instanceof CliExit) fail(err.message, err.code);
+    if (err instanceof GantryError) fail(err.message, err instanceof ConnectionError ? ExitCode.error : ExitCode.rejected);
+    if (!jsonWanted) console.error('gantry:', err);
+    fail(err instanceof Error ? err.message : String(err), ExitCode.error);
   },
 );

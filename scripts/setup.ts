@@ -1,6 +1,6 @@
 // Installs what a fresh machine lacks to run Gantry's local stack: the Temporal CLI (pinned, built with
 // `go install` into a cache outside the repo), HAProxy and PostgreSQL. Used by `npm run demo`, the tests' global
-// setup and .ci/run. Run directly: `npx tsx scripts/setup.ts`.
+// setup and .ci/run (plus Chromium for the tests). Run directly: `npx tsx scripts/setup.ts`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -108,14 +108,28 @@ export function ensurePostgres(log: (line: string) => void = () => {}): string {
   return installed;
 }
 
+/** Headless Chromium for the test of the Temporal Web UI (driven by playwright-core, which downloads no browser). */
+export function ensureChromium(log: (line: string) => void = () => {}): string {
+  const find = () => [process.env.CHROMIUM_PATH, onPath('chromium'), '/usr/bin/chromium'].find((p): p is string => Boolean(p && isExecutable(p)));
+  const found = find();
+  if (found) return found;
+  aptInstall('chromium', 'Chromium', log);
+  const installed = find();
+  if (!installed) throw new SetupError('apt-get installed chromium but no chromium binary was found');
+  return installed;
+}
+
 export function setup(log: (line: string) => void = () => {}): { temporal: string; haproxy: string; postgresBin: string } {
   return { temporal: ensureTemporalCli(log), haproxy: ensureHaproxy(log), postgresBin: ensurePostgres(log) };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    const tools = setup((line) => console.error(`setup: ${line}`));
-    console.log(`temporal: ${tools.temporal}\nhaproxy: ${tools.haproxy}\npostgres: ${tools.postgresBin}`);
+    const log = (line: string) => console.error(`setup: ${line}`);
+    const tools = setup(log);
+    // Only the tests need a browser; the demo does not.
+    const chromium = ensureChromium(log);
+    console.log(`temporal: ${tools.temporal}\nhaproxy: ${tools.haproxy}\npostgres: ${tools.postgresBin}\nchromium: ${chromium}`);
   } catch (err) {
     console.error(`setup: ${(err as Error).message}`);
     process.exit(1);

@@ -6,13 +6,16 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startPostgres } from '../lib/local/postgres-server';
 import { startDevServer } from '../lib/local/temporal-dev-server';
-import { setup } from '../scripts/setup';
+import { ensureChromium, setup } from '../scripts/setup';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     temporalPath: string;
+    /** The Web UI of the tests' Temporal server ('' when TEMPORAL_ADDRESS names a server without TEMPORAL_UI_URL). */
+    temporalUiUrl: string;
     haproxyPath: string;
+    chromiumPath: string;
     /** Superuser URL of a throwaway PostgreSQL cluster shared by the run; each test makes its own database. */
     postgresUrl: string;
   }
@@ -22,15 +25,18 @@ export default async function globalSetup(project: TestProject) {
   const tools = setup((line) => console.error(`setup: ${line}`));
   project.provide('haproxyPath', tools.haproxy);
   project.provide('temporalPath', tools.temporal);
+  project.provide('chromiumPath', ensureChromium((line) => console.error(`setup: ${line}`)));
   const postgres = await startPostgres({ binDir: tools.postgresBin, dir: await mkdtemp(path.join(os.tmpdir(), 'gantry-pg-')) });
   project.provide('postgresUrl', postgres.url);
   let stopTemporal = async () => {};
   if (process.env.TEMPORAL_ADDRESS) {
     project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS);
+    project.provide('temporalUiUrl', process.env.TEMPORAL_UI_URL ?? '');
   } else {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-temporal-'));
     const server = await startDevServer({ temporalPath: tools.temporal, dir });
     project.provide('temporalAddress', server.address);
+    project.provide('temporalUiUrl', server.uiUrl);
     stopTemporal = async () => {
       await server.stop();
       await rm(dir, { recursive: true, force: true });

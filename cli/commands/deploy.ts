@@ -20,6 +20,7 @@ import {
 } from '../../workflows/api';
 import type { deployment } from '../../workflows/deployment';
 import { CliExit, ExitCode } from '../exit-codes';
+import { drawProgress } from '../progress-view';
 
 export const deployOptionsSchema = z.object({
   artifact: z.string().min(1).optional(),
@@ -121,10 +122,13 @@ export async function startPrepared(client: Client, { input, taskQueue }: Deploy
   }
 }
 
-/** Waits for the result; on a terminal, prints the deployment's event log as it grows. */
+/**
+ * Waits for the result, optionally showing progress: a callback gets the event log line by line; a
+ * terminal stream gets the live per-node view.
+ */
 export async function awaitOutcome(
   handle: WorkflowHandle<typeof deployment>,
-  progress?: (line: string) => void,
+  progress?: ((line: string) => void) | NodeJS.WriteStream,
   runId = (handle as Partial<WorkflowHandleWithFirstExecutionRunId>).firstExecutionRunId ?? '',
 ): Promise<DeployOutcome> {
   const base = { workflowId: handle.workflowId, runId };
@@ -132,7 +136,12 @@ export async function awaitOutcome(
     (r) => ({ ok: true as const, r }),
     (err: unknown) => ({ ok: false as const, err }),
   );
-  const following = progress ? followEvents(handle, progress, result) : Promise.resolve();
+  const following =
+    typeof progress === 'function'
+      ? followEvents(handle, progress, result)
+      : progress
+        ? drawProgress(() => handle.query(statusQuery).catch(() => undefined), progress, result)
+        : Promise.resolve();
   const settled = await result;
   await following;
   if (settled.ok) return { ...base, ...summarize(settled.r) };
@@ -222,7 +231,8 @@ export async function reportDeployment(
     return ExitCode.ok;
   }
   if (!options.json) console.error(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
-  const outcome = await awaitOutcome(handle, options.json ? undefined : (line) => console.error(line));
+  const progress = options.json ? undefined : process.stderr.isTTY ? process.stderr : (line: string) => console.error(line);
+  const outcome = await awaitOutcome(handle, progress);
   printOutcome(outcome, options.json, print);
   return exitCodeOf(outcome);
 }

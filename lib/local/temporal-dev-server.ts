@@ -3,13 +3,13 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { searchAttributes } from '../../workflows/api';
 import { waitUntil } from '../wait';
 import { startProcess, type ManagedProcess } from './child-process';
 import { freePort, isPortFree } from './ports';
 
 const execFileAsync = promisify(execFile);
 
-export const GANTRY_SEARCH_ATTRIBUTES = ['GantryEnvironment', 'GantryRelease', 'GantryPhase', 'GantryRequestedBy'];
 
 export interface DevServer {
   address: string;
@@ -55,7 +55,7 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
     '--metrics-port', String(await freePort()),
     '--db-filename', dbFile,
     '--log-level', 'warn',
-    ...GANTRY_SEARCH_ATTRIBUTES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+    ...Object.values(searchAttributes).flatMap(({ name }) => ['--search-attribute', `${name}=Keyword`]),
   ];
   const proc = startProcess(options.temporalPath, args, { logFile: path.join(options.dir, 'temporal.log') });
   const address = `127.0.0.1:${port}`;

@@ -1,0 +1,59 @@
+// `gantry setup-namespace` on a namespace the dev-server helper did not prepare.
+import { Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { msToTs } from '@temporalio/common/lib/time';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { waitUntil } from '../lib/wait';
+import { runGantry } from './helpers/cli';
+
+const { IndexedValueType } = proto.temporal.api.enums.v1;
+let connection: Connection;
+
+async function newNamespace(): Promise<string> {
+  const namespace = `gantry-ns-${randomUUID().slice(0, 8)}`;
+  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+  // A new namespace takes a moment to reach the server's namespace cache.
+  const ready = await waitUntil(() => connection.operatorService.listSearchAttributes({ namespace }).then(() => true, () => false), 30_000, 250);
+  expect(ready).toBe(true);
+  return namespace;
+}
+
+const attributesOf = async (namespace: string) => (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
+const gantry = (namespace: string) => runGantry(['setup-namespace'], { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: namespace });
+
+describe('gantry setup-namespace', () => {
+  beforeAll(async () => {
+    connection = await Connection.connect({ address: inject('temporalAddress') });
+  });
+  afterAll(async () => {
+    await connection?.close();
+  });
+
+  it('registers the four Keyword search attributes once, and a second run changes nothing', async () => {
+    const namespace = await newNamespace();
+    expect(Object.keys(await attributesOf(namespace)).filter((name) => name.startsWith('Gantry'))).toEqual([]);
+
+    const first = await gantry(namespace);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('added GantryEnvironment, GantryRelease, GantryPhase, GantryRequestedBy');
+    const registered = await attributesOf(namespace);
+    for (const name of ['GantryEnvironment', 'GantryRelease', 'GantryPhase', 'GantryRequestedBy']) {
+      expect(registered[name]).toBe(IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD);
+    }
+
+    const again = await gantry(namespace);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('already registered');
+  });
+
+  it('refuses an attribute of the wrong type and says how to fix it', async () => {
+    const namespace = await newNamespace();
+    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: { GantryPhase: IndexedValueType.INDEXED_VALUE_TYPE_TEXT } });
+    const run = await gantry(namespace);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('GantryPhase is INDEXED_VALUE_TYPE_TEXT; Gantry needs Keyword');
+    expect(Object.keys(await attributesOf(namespace))).not.toContain('GantryEnvironment');
+  });
+});

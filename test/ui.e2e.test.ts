@@ -1,0 +1,65 @@
+// The Temporal Web UI, in a real browser: an operator filters by environment, opens the deployment and
+// reads what it is and where it stands.
+import { mkdir } from 'node:fs/promises';
+import type { Browser, Frame, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { awaitOutcome, startDeployment } from '../cli/commands/deploy';
+import { launchChromium } from './helpers/browser';
+import { startTestStack, type TestStack } from './helpers/stack';
+
+const SCREENSHOT = 'test-results/ui-deployment.png';
+
+let stack: TestStack;
+let browser: Browser;
+
+/** The UI renders summaries and details as markdown in sandboxed frames; find the one showing `text`. */
+async function frameWith(page: Page, text: string, timeoutMs = 20_000): Promise<Frame | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      const body = await frame.innerText('body', { timeout: 1_000 }).catch(() => '');
+      if (body.includes(text)) return frame;
+    }
+    await page.waitForTimeout(250);
+  }
+  return undefined;
+}
+
+describe('the deployment in the Temporal Web UI', () => {
+  beforeAll(async () => {
+    const uiUrl = inject('temporalUiUrl');
+    if (!uiUrl) throw new Error('this test needs the Temporal Web UI: unset TEMPORAL_ADDRESS, or set TEMPORAL_UI_URL with it');
+    [stack, browser] = await Promise.all([startTestStack(), launchChromium()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it('filters by GantryEnvironment, opens the run and shows its summary and current details', async () => {
+    const handle = await startDeployment(stack.client, stack.envFile, 'v1', { sha256: stack.repo.releases.v1!.sha256, requestedBy: 'ui-check', taskQueue: stack.taskQueue });
+    expect((await awaitOutcome(handle)).status).toBe('live');
+
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const query = encodeURIComponent(`GantryEnvironment="${stack.name}"`);
+    await page.goto(`${inject('temporalUiUrl')}/namespaces/default/workflows?query=${query}`);
+    // The filter is applied: only this environment's run is listed, and it is ours.
+    const rows = page.locator('a[href*="/workflows/deploy%2F"][href$="/history"]', { hasText: handle.firstExecutionRunId });
+    await rows.first().waitFor({ timeout: 30_000 });
+    const links = await page.locator('a[href*="/workflows/deploy%2F"][href$="/history"]').all();
+    const listed = new Set(await Promise.all(links.map((link) => link.getAttribute('href'))));
+    expect([...listed]).toEqual([`/namespaces/default/workflows/${encodeURIComponent(handle.workflowId)}/${handle.firstExecutionRunId}/history`]);
+
+    await rows.first().click();
+    await page.getByRole('link', { name: 'User Metadata' }).or(page.getByText('User Metadata', { exact: true })).first().click();
+    const summary = await frameWith(page, `Deploy v1 to ${stack.name}, requested by ui-check`);
+    expect(summary, 'summary on the run page').toBeDefined();
+    const details = await frameWith(page, 'phase live');
+    expect(details, 'current details on the run page').toBeDefined();
+    const table = await details!.innerText('body');
+    for (const id of stack.nodeIds) expect(table).toMatch(new RegExp(`${id}\\s+live\\s+v1\\s+ready`));
+
+    await mkdir('test-results', { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+  });
+});
