@@ -42,11 +42,12 @@ describe('the live progress view', () => {
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     let reads = 0;
-    await drawProgress(async () => {
+    const read = () => {
       const s = statuses[Math.min(reads++, 1)];
       if (reads === 2) resolveDone();
-      return s;
-    }, out, done);
+      return Promise.resolve(s);
+    };
+    await drawProgress(read, out, done);
     expect(writes.length).toBeGreaterThanOrEqual(2);
     const firstHeight = writes[0]!.split('\n').length - 1;
     expect(writes[1]!.startsWith(`\x1b[${firstHeight}F\x1b[J`)).toBe(true);
