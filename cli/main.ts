@@ -14,6 +14,7 @@ import { listCommand } from './commands/list';
 import { operatorCommand, type OperatorAction, type OperatorOptions } from './commands/operator';
 import { rollbackCommand } from './commands/rollback';
 import { setupNamespaceCommand } from './commands/setup-namespace';
+import { webhookCommand } from './commands/webhook';
 import { statusCommand } from './commands/status';
 import { CliExit, ExitCode } from './exit-codes';
 import { defaultTaskQueue } from './task-queue';
@@ -119,6 +120,17 @@ program
   .description("register Gantry's search attributes on the namespace (TEMPORAL_NAMESPACE or the profile's); safe to re-run")
   .action(async () => {
     exitCode = await setupNamespaceCommand();
+  });
+
+program
+  .command('webhook')
+  .description('receive GitHub push (tag) and check_suite deliveries and start the deployments they map to')
+  .requiredOption('--config <file>', 'webhook config (YAML): secret and routes')
+  .option('--port <n>', 'port to listen on', positiveInt, 8787)
+  .option('--host <address>', 'address to listen on', '127.0.0.1')
+  .option('--task-queue <name>', 'orchestrator task queue', defaultTaskQueue())
+  .action(async (options: { config: string; port: number; host: string; taskQueue: string }) => {
+    exitCode = await webhookCommand(options, createLogger('gantry-webhook'));
   });
 
 program

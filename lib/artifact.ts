@@ -65,6 +65,26 @@ export async function sha256Of(url: string, signal?: AbortSignal, onBytes?: (tot
   return hash.digest('hex');
 }
 
+/**
+ * Reads a checksum file published beside an artifact (`sha256sum` output: the digest, then optionally the
+ * file name) and returns the digest. Small files only: anything past 4 KiB is not a checksum file.
+ */
+export async function readChecksumFile(url: string, signal?: AbortSignal): Promise<string> {
+  let text = '';
+  try {
+    for await (const chunk of (await openSource(url, signal)) as AsyncIterable<Buffer>) {
+      text += chunk.toString('utf8');
+      if (text.length > 4096) throw new ArtifactError(`${url} is larger than 4 KiB: not a checksum file`, true);
+    }
+  } catch (err) {
+    if (err instanceof ArtifactError) throw err;
+    throw new ArtifactError(`cannot read checksum file ${url}: ${(err as Error).message}`, false);
+  }
+  const digest = text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+  if (!isSha256(digest)) throw new ArtifactError(`${url} does not start with a sha256 (64 hex digits); publish \`sha256sum <artifact>\` output there`, true);
+  return digest;
+}
+
 async function openSource(url: string, signal?: AbortSignal): Promise<Readable> {
   let parsed: URL;
   try {

@@ -135,7 +135,7 @@ export const notificationEvents = [
 export type NotificationEvent = (typeof notificationEvents)[number];
 
 /** Where a secret is read at send time: a variable of the worker's environment, or a file on it. */
-const secretRef = (what: string) =>
+export const secretRef = (what: string) =>
   z
     .object({ fromEnv: envName.optional(), fromFile: z.string().min(1).optional() })
     .strict()

@@ -138,3 +138,24 @@ export class GitMirror {
     return { commits, total };
   }
 }
+
+/** Tags on `remote` whose commit is `commit` (annotated tags peeled), read with `git ls-remote`: no clone. */
+export async function remoteTagsAt(remote: string, commit: string, timeoutMs = 30_000): Promise<string[]> {
+  let stdout: string;
+  try {
+    ({ stdout } = await run('git', ['ls-remote', '--tags', remote], { timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } }));
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new GitError(`git ls-remote ${remote} failed: ${(e.stderr || e.message).trim()}`);
+  }
+  const commitOf = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const [sha, ref] = line.split('\t');
+    if (!sha || !ref?.startsWith('refs/tags/')) continue;
+    const peeled = ref.endsWith('^{}');
+    const name = ref.slice('refs/tags/'.length, peeled ? -3 : undefined);
+    // The peeled line names the commit of an annotated tag; it wins over the tag object's own sha.
+    if (peeled || !commitOf.has(name)) commitOf.set(name, sha);
+  }
+  return [...commitOf].filter(([, sha]) => sha === commit).map(([name]) => name);
+}

@@ -1,0 +1,178 @@
+// `gantry webhook --port … --config …`: receives GitHub push (tag) and check_suite (completed, success)
+// deliveries, checks X-Hub-Signature-256, maps repository + tag to an environment and starts the
+// deployment. Status codes say what happened, for GitHub's delivery log: 201 started, 200 this event's
+// deployment already exists (a redelivery), 202 nothing to do, 400 malformed, 401 bad signature,
+// 409 another deployment is running, 413 too large, 502 the checksum file could not be read.
+import type { Client } from '@temporalio/client';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readChecksumFile } from '../../lib/artifact';
+import { loadEnvironmentFile } from '../../lib/environment-file';
+import { GantryError } from '../../lib/errors';
+import { remoteTagsAt } from '../../lib/git-mirror';
+import { MalformedEvent, signatureValid, triggerOf } from '../../lib/github-events';
+import type { Logger } from '../../lib/logger';
+import { readSecret } from '../../lib/secrets';
+import { globToRegExp } from '../../lib/tag-verification';
+import { loadWebhookConfig, type WebhookConfig } from '../../lib/webhook-config';
+import { connectClient } from '../../workers/connection';
+import { deploymentWorkflowId, searchAttributes } from '../../workflows/api';
+import { CliExit, ExitCode } from '../exit-codes';
+import { prepareDeployment, startPrepared } from './deploy';
+
+interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+class TooLarge extends Error {}
+
+export interface WebhookServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startWebhookServer(options: {
+  config: WebhookConfig;
+  client: Client;
+  taskQueue: string;
+  logger: Logger;
+  host?: string;
+  port: number;
+}): Promise<WebhookServer> {
+  const { config, logger } = options;
+  const server: Server = createServer((req, res) => {
+    const delivery = String(req.headers['x-github-delivery'] ?? '');
+    const log = logger.child({ delivery, event: req.headers['x-github-event'] });
+    handle(req, options).then(
+      (reply) => send(res, reply, log),
+      (err: unknown) => send(res, { status: 500, body: { error: (err as Error).message } }, log),
+    );
+  });
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  logger.info({ address, port, routes: config.routes.length }, 'webhook receiver listening');
+  return {
+    url: `http://${address}:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function send(res: ServerResponse, reply: Reply, log: Logger): void {
+  log.info({ status: reply.status, ...reply.body }, 'delivery handled');
+  res.writeHead(reply.status, { 'content-type': 'application/json', connection: 'close' });
+  res.end(JSON.stringify(reply.body));
+}
+
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  if (Number(req.headers['content-length'] ?? 0) > max) throw new TooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) throw new TooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function handle(req: IncomingMessage, { config, client, taskQueue }: { config: WebhookConfig; client: Client; taskQueue: string }): Promise<Reply> {
+  if (req.method !== 'POST') return { status: 405, body: { error: 'POST GitHub webhook deliveries here' } };
+  let body: Buffer;
+  try {
+    body = await readBody(req, config.maxBodyBytes);
+  } catch (err) {
+    if (err instanceof TooLarge) return { status: 413, body: { error: `body larger than ${config.maxBodyBytes} bytes (maxBodyBytes)` } };
+    throw err;
+  }
+  const signature = req.headers['x-hub-signature-256'];
+  if (!signatureValid(body, typeof signature === 'string' ? signature : undefined, await readSecret(config.secret))) {
+    return { status: 401, body: { error: 'X-Hub-Signature-256 missing or not the HMAC-SHA256 of the body under the configured secret' } };
+  }
+  const event = req.headers['x-github-event'];
+  if (typeof event !== 'string' || !event) return { status: 400, body: { error: 'missing X-GitHub-Event header' } };
+  if (event === 'ping') return { status: 200, body: { pong: true } };
+
+  let trigger;
+  try {
+    trigger = triggerOf(event, body);
+  } catch (err) {
+    if (err instanceof MalformedEvent) return { status: 400, body: { error: err.message } };
+    throw err;
+  }
+  if (trigger.kind === 'ignore') return { status: 202, body: { ignored: trigger.reason } };
+  const route = config.routes.find((r) => r.repository.toLowerCase() === trigger.repository.toLowerCase() && r.event === event);
+  if (!route) return { status: 202, body: { ignored: `no route for ${trigger.repository} ${event}` } };
+
+  const environment = await loadEnvironmentFile(route.environment);
+  const pattern = globToRegExp(route.tagPattern ?? environment.source.tagPattern);
+  let tag: string;
+  if (trigger.kind === 'tag') {
+    if (!pattern.test(trigger.tag)) return { status: 202, body: { ignored: `tag ${trigger.tag} does not match ${route.tagPattern ?? environment.source.tagPattern}` } };
+    tag = trigger.tag;
+  } else {
+    const tags = (await remoteTagsAt(environment.source.remote, trigger.commit)).filter((t) => pattern.test(t));
+    // Several release tags on one commit: the highest version goes out.
+    const newest = tags.sort((a, b) => b.localeCompare(a, 'en', { numeric: true }))[0];
+    if (!newest) return { status: 202, body: { ignored: `no release tag on commit ${trigger.commit}` } };
+    tag = newest;
+  }
+
+  const requestedBy = `github:${trigger.sender}`;
+  const workflowId = deploymentWorkflowId(environment.name);
+  // The same event (GitHub redelivers with the same body) maps to the deployment it already started.
+  const query = `WorkflowId = "${workflowId}" AND ${searchAttributes.release.name} = "${tag}" AND ${searchAttributes.requestedBy.name} = "${requestedBy}"`;
+  for await (const existing of client.workflow.list({ query, pageSize: 1 })) {
+    return { status: 200, body: { workflowId, runId: existing.runId, release: tag, environment: environment.name, existing: true } };
+  }
+
+  let sha256: string;
+  try {
+    sha256 = await readChecksumFile(route.sha256.replaceAll('{release}', tag), AbortSignal.timeout(15_000));
+  } catch (err) {
+    return { status: 502, body: { error: (err as Error).message } };
+  }
+  let request;
+  try {
+    request = await prepareDeployment(route.environment, tag, {
+      sha256,
+      requestedBy,
+      taskQueue,
+      ...(route.artifact ? { artifact: route.artifact } : {}),
+      ...(trigger.kind === 'commit' ? { commit: trigger.commit } : {}),
+    });
+  } catch (err) {
+    if (err instanceof CliExit || err instanceof GantryError) return { status: 422, body: { error: err.message } };
+    throw err;
+  }
+  try {
+    const handle = await startPrepared(client, request);
+    return { status: 201, body: { workflowId, runId: handle.firstExecutionRunId, release: tag, environment: environment.name } };
+  } catch (err) {
+    // Another release, or another requester, is deploying to this environment.
+    if (err instanceof CliExit && err.code === ExitCode.rejected) return { status: 409, body: { error: err.message } };
+    throw err;
+  }
+}
+
+/** Runs the receiver until SIGINT or SIGTERM. */
+export async function webhookCommand(options: { config: string; port: number; host: string; taskQueue: string }, logger: Logger): Promise<number> {
+  const config = await loadWebhookConfig(options.config);
+  await readSecret(config.secret).catch((err: Error) => {
+    throw new CliExit(`webhook config ${options.config}: secret: ${err.message}`, ExitCode.rejected);
+  });
+  const { client, close } = await connectClient();
+  const server = await startWebhookServer({ config, client, taskQueue: options.taskQueue, logger, host: options.host, port: options.port });
+  console.error(`gantry webhook: listening on ${server.url}`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.close();
+  await close();
+  return ExitCode.ok;
+}
