@@ -18,6 +18,7 @@ import { webhookCommand } from './commands/webhook';
 import { statusCommand } from './commands/status';
 import { CliExit, ExitCode } from './exit-codes';
 import { defaultTaskQueue } from './task-queue';
+import { setting } from '../lib/settings';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -137,7 +138,7 @@ program
   .command('worker')
   .description('run the orchestrator worker (workflows and control activities)')
   .option('--task-queue <name>', 'task queue to poll', defaultTaskQueue())
-  .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics', process.env.GANTRY_METRICS_ADDRESS)
+  .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics', setting('GANTRY_METRICS_ADDRESS'))
   .action(async (options: { taskQueue: string; metrics?: string }) => {
     const logger = createLogger('gantry-worker');
     installRuntime(logger, options.metrics);

@@ -1,4 +1,5 @@
 import { ORCHESTRATOR_TASK_QUEUE } from '../workflows/api';
+import { setting } from '../lib/settings';
 
 /** The orchestrator's task queue: --task-queue, else GANTRY_TASK_QUEUE, else "gantry". */
-export const defaultTaskQueue = () => process.env.GANTRY_TASK_QUEUE || ORCHESTRATOR_TASK_QUEUE;
+export const defaultTaskQueue = () => setting('GANTRY_TASK_QUEUE') ?? ORCHESTRATOR_TASK_QUEUE;

@@ -6,6 +6,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { setting } from './settings';
 
 const run = promisify(execFile);
 
@@ -28,7 +29,7 @@ export interface Commit {
 }
 
 export const defaultMirrorsDir = () =>
-  process.env.GANTRY_MIRRORS_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gantry', 'mirrors');
+  setting('GANTRY_MIRRORS_DIR') ?? path.join(setting('XDG_CACHE_HOME') ?? path.join(os.homedir(), '.cache'), 'gantry', 'mirrors');
 
 // One update at a time per mirror in this process; git's own locks guard against other processes.
 const updating = new Map<string, Promise<void>>();

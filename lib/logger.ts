@@ -1,9 +1,10 @@
 // One structured logger for every process. Context goes into child loggers, never into message strings.
 import { pino, type Logger } from 'pino';
+import { setting } from './settings';
 
 export type { Logger };
 
-export function createLogger(name: string, level = process.env.GANTRY_LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(name: string, level = setting('GANTRY_LOG_LEVEL') ?? 'info'): Logger {
   return pino({
     name,
     level,

@@ -6,6 +6,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setting } from '../lib/settings';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const workflowsPath = path.join(ROOT, 'workflows', 'index.ts');
@@ -22,7 +23,7 @@ async function sourceHash(): Promise<string> {
 }
 
 export async function workflowBundle(logger: Logger): Promise<{ code: string }> {
-  const cacheDir = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gantry', 'workflow-bundles');
+  const cacheDir = path.join(setting('XDG_CACHE_HOME') ?? path.join(os.homedir(), '.cache'), 'gantry', 'workflow-bundles');
   const file = path.join(cacheDir, `${await sourceHash()}.js`);
   const cached = await readFile(file, 'utf8').catch(() => undefined);
   if (cached) return { code: cached };
