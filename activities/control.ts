@@ -2,7 +2,7 @@
 // webhooks), never to a node's filesystem.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Channel, HealthCheck, LoadBalancer } from '../lib/environment-schema';
-import { HaproxyClient, lbState } from '../lib/haproxy';
+import { HaproxyClient, lbState, type LoadBalancerApi } from '../lib/haproxy';
 import { probe, type ProbeResult } from '../lib/health';
 import type { Logger } from '../lib/logger';
 import { sleep } from '../lib/wait';
@@ -15,6 +15,8 @@ export interface ControlDeps {
   logger: Logger;
   /** Where secrets named by variable are read; the worker's environment by default. */
   env?: NodeJS.ProcessEnv;
+  /** The load balancer behind an environment's config; HAProxy's Runtime API unless a benchmark says otherwise. */
+  loadBalancer?: (lb: LoadBalancer) => LoadBalancerApi;
 }
 
 export interface WaitHealthyInput {
@@ -27,8 +29,8 @@ export interface WaitHealthyInput {
   deadlineMs?: number;
 }
 
-export function createControlActivities({ logger, env = process.env }: ControlDeps) {
-  const haproxy = (lb: LoadBalancer) => new HaproxyClient(lb.socket);
+export function createControlActivities({ logger, env = process.env, loadBalancer }: ControlDeps) {
+  const haproxy = loadBalancer ?? ((lb: LoadBalancer) => new HaproxyClient(lb.socket));
 
   return {
     /** One notification to one channel. URL and secret are read here, never passed in. */

@@ -62,9 +62,16 @@ export const loadBalancerSchema = z.object({
 
 const percent = z.string().regex(/^(100|[1-9]\d?)%$/, 'expected a percentage from 1% to 100%, e.g. "25%"');
 
-export const rolloutSchema = z.object({
-  batchSize: z.union([z.number().int().positive(), percent]).default(1),
-});
+export const rolloutSchema = z
+  .object({
+    /** Nodes per batch: a count, or a percentage of the fleet such as "25%". */
+    batchSize: z.union([z.number().int().positive(), percent]).default(1),
+    /** At most this many nodes of a batch out of rotation at once (a count or a percentage); default: the whole batch. */
+    maxUnavailable: z.union([z.number().int().positive(), percent]).optional(),
+    /** Wait this long between batches (watch the dashboards); default none. */
+    pauseBetweenBatches: duration.optional(),
+  })
+  .strict();
 
 export const healthCheckSchema = z.object({
   path: z.string().startsWith('/', 'expected a path starting with "/"').default('/healthz'),

@@ -27,7 +27,16 @@ export class HaproxyError extends Error {
   override readonly name = 'HaproxyError';
 }
 
-export class HaproxyClient {
+/** What Gantry needs from a load balancer; HAProxy's Runtime API implements it (benchmarks also use an in-process one). */
+export interface LoadBalancerApi {
+  setServerState(backend: string, server: string, state: ServerAdminState): Promise<void>;
+  shutdownSessions(backend: string, server: string): Promise<void>;
+  setAgentCheck(backend: string, server: string, enabled: boolean): Promise<void>;
+  showStat(): Promise<ServerStat[]>;
+  serverStat(backend: string, server: string): Promise<ServerStat>;
+}
+
+export class HaproxyClient implements LoadBalancerApi {
   constructor(
     /** A unix socket path, or host:port for a TCP stats socket. */
     private readonly socket: string,

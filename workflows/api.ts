@@ -11,6 +11,9 @@ export const ORCHESTRATOR_TASK_QUEUE = 'gantry';
 export const deploymentWorkflowId = (environment: string) => `deploy/${environment}`;
 export const nodeWorkflowId = (environment: string, node: string) => `deploy/${environment}/node/${node}`;
 export const nodeRollbackWorkflowId = (environment: string, node: string) => `deploy/${environment}/node/${node}/rollback`;
+/** Children that keep every history small at any fleet size: one per batch, one per group of nodes. */
+export const batchWorkflowId = (environment: string, kind: 'rollout' | 'undo', n: number) => `deploy/${environment}/${kind}/${n}`;
+export const groupWorkflowId = (environment: string, op: string, n: number) => `deploy/${environment}/${op}/${n}`;
 /** Each node's agent polls its own queue; the orchestrator never connects to a node. */
 export const agentTaskQueue = (environment: string, node: string) => `gantry-agent/${environment}/${node}`;
 
@@ -35,6 +38,29 @@ export interface DeployInput {
   artifact?: ArtifactRef;
   requestedBy: string;
   kind?: 'deploy' | 'rollback';
+  /** Set by continue-as-new between batches: where the previous run stopped. */
+  resume?: ResumePoint;
+}
+
+/** What a deployment carries into its next run when its history grows long. */
+export interface ResumePoint {
+  nextBatch: number;
+  /** Nodes changed so far, in the order they changed (what compensation undoes). */
+  changed: string[];
+  state: StateSnapshot;
+}
+
+export interface StateSnapshot {
+  phase: Phase;
+  commit: string | null;
+  changes: ChangeSummary | null;
+  nodes: NodeState[];
+  approvals: Approval[];
+  pausedBy: string | null;
+  cause: FailureCause | null;
+  undoFailures: UndoFailure[];
+  migration: MigrationRecord;
+  events: DeployEvent[];
 }
 
 export type Phase =
@@ -180,6 +206,23 @@ export interface NodeDeployResult {
   healthAttempts: number;
 }
 
+/** A batch of nodes, run as one child workflow: forward to `release`, or back to each node's own target. */
+export interface BatchInput {
+  /** The environment with only this batch's nodes. */
+  environment: Environment;
+  mode: 'rollout' | 'undo';
+  release: string;
+  artifact?: ArtifactRef;
+  /** undo: the release each node goes back to (null: out of rotation). */
+  targets?: Record<string, string | null>;
+  /** At most this many of the batch's nodes changing at once. */
+  concurrency: number;
+}
+
+export type NodeOutcome =
+  | ({ ok: true } & NodeDeployResult)
+  | { ok: false; id: string; error: string; step?: string; cancelled: boolean; started: boolean };
+
 /** ApplicationFailure types; non-retryable unless said otherwise. */
 export const failureTypes = {
   invalidInput: 'InvalidInput',
@@ -198,4 +241,5 @@ export const failureTypes = {
   deploymentRolledBack: 'DeploymentRolledBack',
   deploymentAborted: 'DeploymentAborted',
   notKept: 'ReleaseNotKept',
+  nodeFailed: 'NodeFailed',
 } as const;

@@ -1,10 +1,21 @@
 // The deployment of one release to one environment:
 // verify → notify → preflight → stage → migrate → [approval] → roll out in batches → live.
 // Any failure after a node changed, an abort, or a cancel rolls every changed node back.
-import { ApplicationFailure, CancellationScope, condition, isCancellation, upsertMemo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  makeContinueAsNewFunc,
+  ContinueAsNew,
+  isCancellation,
+  sleep,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { formatDuration } from '../lib/duration';
 import { describeIssues, environmentSchema, isSha256, isValidReleaseId, type NodeConfig } from '../lib/environment-schema';
-import { failureTypes, type DeployInput, type DeployOutcomeStatus, type DeployResult } from './api';
+import { failureTypes, type DeployInput, type DeployOutcomeStatus, type DeployResult, type ResumePoint } from './api';
 import { compensate } from './compensation';
 import { downtimeRollout } from './downtime';
 import { backupAndExpand, compatibilityGate, contract, COMPATIBILITY_CHECK_FAILED, undoMigration } from './migrations';
@@ -13,7 +24,8 @@ import { describeFailure } from './failures';
 import { Notices } from './notices';
 import { handleOperatorMessages } from './operator-messages';
 import { preflight, requireKept } from './preflight';
-import { agentDownload, artifactCheck, ciChecks, verification } from './proxies';
+import { acrossFleet } from './node-group';
+import { artifactCheck, ciChecks, verification } from './proxies';
 import { batchesOf, rollOutBatch } from './rollout';
 
 const APPROVAL_TIMED_OUT = 'ApprovalTimedOut';
@@ -24,11 +36,16 @@ export async function deployment(rawInput: DeployInput): Promise<DeployResult> {
   const forward = new CancellationScope();
   handleOperatorMessages(state, () => forward.cancel());
   const notices = new Notices(input.environment, state);
-  const changed: NodeConfig[] = [];
+  const byId = new Map(input.environment.nodes.map((n) => [n.id, n]));
+  const changed: NodeConfig[] = (input.resume?.changed ?? []).map((id) => byId.get(id)!);
 
   try {
-    await forward.run(() => goForward(input, state, notices, changed));
+    await forward.run(async () => {
+      if (!input.resume) await prepare(input, state, notices);
+      await rollOut(input, state, notices, changed);
+    });
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
     return CancellationScope.nonCancellable(() => finishAfterFailure(input, state, notices, changed, err));
   }
   state.enter('live');
@@ -37,7 +54,8 @@ export async function deployment(rawInput: DeployInput): Promise<DeployResult> {
   return state.result('live');
 }
 
-async function goForward(input: DeployInput, state: DeploymentState, notices: Notices, changed: NodeConfig[]): Promise<void> {
+/** Everything before the first batch: verify, preflight, stage, migrate, approval. */
+async function prepare(input: DeployInput, state: DeploymentState, notices: Notices): Promise<void> {
   const env = input.environment;
   notices.send('requested');
   state.enter('verify');
@@ -60,43 +78,65 @@ async function goForward(input: DeployInput, state: DeploymentState, notices: No
 
   state.enter('stage');
   if (input.artifact) {
-    const artifact = input.artifact;
-    await Promise.all(env.nodes.map((node) => agentDownload(env.name, node.id).stage({ release: input.release, ...artifact })));
+    await acrossFleet(env, { op: 'stage', release: input.release, artifact: input.artifact });
     state.record(`release ${input.release} staged on ${env.nodes.length} nodes`);
   } else {
     await requireKept(env, input.release);
     state.record(`release ${input.release} is still kept on every node; nothing to download`);
   }
 
-  const downtime = env.migrations?.mode === 'downtime';
-  if (env.migrations && !downtime) {
+  if (env.migrations && env.migrations.mode !== 'downtime') {
     state.enter('migrate');
     await backupAndExpand(input, state);
     await compatibilityGate(env, state);
   }
+  if (env.approval?.required && env.approval.at === 'before-rollout') await awaitApproval(state, notices);
+}
 
-  const approvalAt = env.approval?.required ? env.approval.at : undefined;
-  if (approvalAt === 'before-rollout') await awaitApproval(state, notices);
-
-  if (downtime) {
+/** The batches from where this run starts, then the contract step. Continues as new when the history grows long. */
+async function rollOut(input: DeployInput, state: DeploymentState, notices: Notices, changed: NodeConfig[]): Promise<void> {
+  const env = input.environment;
+  if (env.migrations?.mode === 'downtime') {
     await downtimeRollout(input, state, changed);
     notices.send('batch-done', { batch: 1 });
-  }
-  for (const [index, batch] of (downtime ? [] : batchesOf(env)).entries()) {
-    if (index === 0) state.enter('rollout');
-    if (index === 1 && approvalAt === 'after-first-batch') {
-      await awaitApproval(state, notices);
-      state.enter('rollout');
+  } else {
+    const batches = batchesOf(env);
+    for (let index = input.resume?.nextBatch ?? 0; index < batches.length; index++) {
+      const batch = batches[index]!;
+      if (index > 0 && workflowInfo().continueAsNewSuggested) await continueFrom(input, state, notices, changed, index);
+      if (index === 0 || input.resume?.nextBatch === index) state.enter('rollout');
+      if (index === 1 && env.approval?.required && env.approval.at === 'after-first-batch') {
+        await awaitApproval(state, notices);
+        state.enter('rollout');
+      }
+      if (index > 0 && env.rollout.pauseBetweenBatches) {
+        state.record(`pausing ${formatDuration(env.rollout.pauseBetweenBatches)} before batch ${index + 1}`);
+        await sleep(env.rollout.pauseBetweenBatches);
+      }
+      if (state.pausedBy !== null) {
+        state.record(`holding batch ${index + 1} until resumed`);
+        await condition(() => state.pausedBy === null);
+      }
+      await rollOutBatch(input, batch, index, state, changed);
+      state.record(`batch ${index + 1} live: ${batch.length <= 10 ? batch.map((n) => n.id).join(', ') : `${batch.length} nodes`}`);
+      notices.send('batch-done', { batch: index + 1 });
     }
-    if (state.pausedBy !== null) {
-      state.record(`holding batch ${index + 1} until resumed`);
-      await condition(() => state.pausedBy === null);
-    }
-    await rollOutBatch(input, batch, state, changed);
-    state.record(`batch ${index + 1} live: ${batch.map((n) => n.id).join(', ')}`);
-    notices.send('batch-done', { batch: index + 1 });
   }
   if (env.migrations) await contract(input, state);
+}
+
+/**
+ * Carries the deployment into a fresh run before batch `nextBatch`: the server suggests it once a
+ * history grows long. Operator messages already accepted and notifications under way finish first.
+ */
+async function continueFrom(input: DeployInput, state: DeploymentState, notices: Notices, changed: NodeConfig[], nextBatch: number): Promise<never> {
+  await notices.settle();
+  await condition(allHandlersFinished);
+  state.record(`continuing as a new run before batch ${nextBatch + 1} (history ${workflowInfo().historyLength} events)`);
+  const resume: ResumePoint = { nextBatch, changed: changed.map((n) => n.id), state: state.snapshot() };
+  const info = workflowInfo();
+  // Search attributes and memo carry over, so the next run is found and read like this one.
+  return makeContinueAsNewFunc<typeof deployment>({ typedSearchAttributes: info.typedSearchAttributes.getAll(), ...(info.memo ? { memo: info.memo } : {}) })({ ...input, resume });
 }
 
 /** The commits between the release the fleet runs now and the new tag: status, memo and notices. */

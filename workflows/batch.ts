@@ -1,0 +1,40 @@
+// One batch as one child workflow: its nodes' children live in this history, not the deployment's,
+// so the deployment's history grows by a few events per batch whatever the batch size. At most
+// `concurrency` nodes change at once; after a failure no further node of the batch is started.
+import { CancellationScope, CancelledFailure, isCancellation } from '@temporalio/workflow';
+import { nodeRollbackWorkflowId, nodeWorkflowId, type BatchInput, type NodeOutcome } from './api';
+import { describeFailure, failedStep } from './failures';
+import { runNodeChild } from './node-child';
+
+export async function batchDeployment(input: BatchInput): Promise<NodeOutcome[]> {
+  const env = input.environment;
+  const outcomes: NodeOutcome[] = [];
+  let failed = false;
+  let next = 0;
+  const undo = input.mode === 'undo';
+  const lane = async () => {
+    while (next < env.nodes.length) {
+      const node = env.nodes[next++]!;
+      // A failed node stops the rest of a rollout batch; an undo tries every node regardless.
+      if ((failed && input.mode === 'rollout') || CancellationScope.current().consideredCancelled) {
+        outcomes.push({ ok: false, id: node.id, error: 'not started: an earlier node of the batch failed', cancelled: true, started: false });
+        continue;
+      }
+      const release = undo ? (input.targets?.[node.id] ?? null) : input.release;
+      try {
+        const id = undo ? nodeRollbackWorkflowId(env.name, node.id) : nodeWorkflowId(env.name, node.id);
+        const result = await runNodeChild(env, node, id, release, undo ? undefined : input.artifact);
+        outcomes.push({ ok: true, ...result });
+      } catch (err) {
+        failed = true;
+        const step = failedStep(err);
+        outcomes.push({ ok: false, id: node.id, error: describeFailure(err), cancelled: isCancellation(err), started: true, ...(step ? { step } : {}) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, env.nodes.length)) }, lane));
+  // Cancelled (an abort): every node child has settled; the deployment sees the cancellation and undoes.
+  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('batch cancelled after its nodes settled');
+  const order = new Map(env.nodes.map((n, i) => [n.id, i]));
+  return outcomes.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+}
