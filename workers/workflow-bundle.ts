@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { setting } from '../lib/settings';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const workflowsPath = path.join(ROOT, 'workflows', 'index.ts');
+/** The deployment workflow, and the fleet's child workflows (a bundle without zod: see workflows/fleet.ts). */
+export const BUNDLES = { deployment: 'index.ts', fleet: 'fleet.ts' } as const;
 
 /** Everything the bundle is made of: workflow and lib sources, and the locked dependency versions. */
 async function sourceHash(): Promise<string> {
@@ -22,12 +23,12 @@ async function sourceHash(): Promise<string> {
   return hash.digest('hex').slice(0, 24);
 }
 
-export async function workflowBundle(logger: Logger): Promise<{ code: string }> {
+export async function workflowBundle(logger: Logger, bundle: keyof typeof BUNDLES = 'deployment'): Promise<{ code: string }> {
   const cacheDir = path.join(setting('XDG_CACHE_HOME') ?? path.join(os.homedir(), '.cache'), 'gantry', 'workflow-bundles');
-  const file = path.join(cacheDir, `${await sourceHash()}.js`);
+  const file = path.join(cacheDir, `${await sourceHash()}-${bundle}.js`);
   const cached = await readFile(file, 'utf8').catch(() => undefined);
   if (cached) return { code: cached };
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger });
+  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'workflows', BUNDLES[bundle]), logger });
   await mkdir(cacheDir, { recursive: true });
   // Written aside and renamed: two workers starting together never read half a bundle.
   const partial = `${file}.${process.pid}.partial`;

@@ -2,7 +2,6 @@
 // and result types. No workflow logic here, so clients can import it freely.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { z } from 'zod';
 import type { Environment, HealthCheck, LoadBalancer, NodeConfig } from '../lib/environment-schema';
 
 export const ORCHESTRATOR_TASK_QUEUE = 'gantry';
@@ -14,6 +13,8 @@ export const nodeRollbackWorkflowId = (environment: string, node: string) => `de
 /** Children that keep every history small at any fleet size: one per batch, one per group of nodes. */
 export const batchWorkflowId = (environment: string, kind: 'rollout' | 'undo', n: number) => `deploy/${environment}/${kind}/${n}`;
 export const groupWorkflowId = (environment: string, op: string, n: number) => `deploy/${environment}/${op}/${n}`;
+/** The orchestrator's second worker, for the fleet's child workflows (see workflows/fleet.ts). */
+export const fleetTaskQueue = (orchestratorQueue: string) => (orchestratorQueue.endsWith('/fleet') ? orchestratorQueue : `${orchestratorQueue}/fleet`);
 /** Each node's agent polls its own queue; the orchestrator never connects to a node. */
 export const agentTaskQueue = (environment: string, node: string) => `gantry-agent/${environment}/${node}`;
 
@@ -166,16 +167,18 @@ export type DeployResult = Omit<DeployStatus, 'events'> & {
 export const statusQuery = defineQuery<DeployStatus>('status');
 
 // Operator messages. Signals take plain JSON so `temporal workflow signal --input '{"by":"alice"}'`
-// works; updates of the same names validate first and answer with the new status.
-export const approvePayload = z.object({ by: z.string().trim().min(1, 'by is required: who approves'), comment: z.string().max(2000).optional() });
-export const abortPayload = z.object({
-  by: z.string().trim().min(1, 'by is required: who aborts'),
-  reason: z.string().trim().min(1, 'reason is required: why the deployment is aborted').max(2000),
-});
-export const operatorPayload = z.object({ by: z.string().trim().min(1, 'by is required: who asks') });
-export type ApprovePayload = z.infer<typeof approvePayload>;
-export type AbortPayload = z.infer<typeof abortPayload>;
-export type OperatorPayload = z.infer<typeof operatorPayload>;
+// works; updates of the same names validate first (operator-payloads.ts) and answer with the new status.
+export interface ApprovePayload {
+  by: string;
+  comment?: string;
+}
+export interface AbortPayload {
+  by: string;
+  reason: string;
+}
+export interface OperatorPayload {
+  by: string;
+}
 
 export const approveSignal = defineSignal<[ApprovePayload]>('approve');
 export const abortSignal = defineSignal<[AbortPayload]>('abort');
@@ -195,8 +198,6 @@ export interface NodeDeployInput {
   activateTimeoutMs: number;
   /** null: take the node out of rotation and stop its app (undoing a fresh node's first deployment). */
   release: string | null;
-  /** Staged first when given; a rollback activates a release the node already keeps. */
-  artifact?: ArtifactRef;
 }
 
 export interface NodeDeployResult {
@@ -212,7 +213,6 @@ export interface BatchInput {
   environment: Environment;
   mode: 'rollout' | 'undo';
   release: string;
-  artifact?: ArtifactRef;
   /** undo: the release each node goes back to (null: out of rotation). */
   targets?: Record<string, string | null>;
   /** At most this many of the batch's nodes changing at once. */

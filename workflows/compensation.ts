@@ -3,13 +3,10 @@
 // cycle (the old release is still on the node, so nothing is downloaded). A node that had no release
 // is drained, its app stopped, and left out of rotation. An undo that fails is recorded and the
 // others still run.
-import { executeChild } from '@temporalio/workflow';
 import type { Environment, NodeConfig } from '../lib/environment-schema';
-import { batchWorkflowId } from './api';
-import { batchDeployment } from './batch';
 import type { DeploymentState } from './deployment-state';
 import { describeFailure } from './failures';
-import { concurrencyOf, sizeOf } from './rollout';
+import { concurrencyOf, runBatch, sizeOf } from './rollout';
 
 /** Call inside CancellationScope.nonCancellable: an abort or a cancel must not interrupt the undo. */
 export async function compensate(env: Environment, state: DeploymentState, changed: NodeConfig[]): Promise<void> {
@@ -21,10 +18,7 @@ export async function compensate(env: Environment, state: DeploymentState, chang
     const targets = Object.fromEntries(batch.map((node) => [node.id, state.node(node.id).previousRelease]));
     for (const node of batch) state.record(`${node.id}: rolling back to ${targets[node.id] ?? '(no release: taken out of rotation)'}`);
     try {
-      const outcomes = await executeChild(batchDeployment, {
-        workflowId: batchWorkflowId(env.name, 'undo', n),
-        args: [{ environment: { ...env, nodes: batch }, mode: 'undo', release: '', targets, concurrency: concurrencyOf(env, batch.length) }],
-      });
+      const outcomes = await runBatch(env.name, n, { environment: { ...env, nodes: batch }, mode: 'undo', release: '', targets, concurrency: concurrencyOf(env, batch.length) });
       for (const outcome of outcomes) {
         const entry = state.node(outcome.id);
         if (outcome.ok) {

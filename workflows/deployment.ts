@@ -73,10 +73,10 @@ async function prepare(input: DeployInput, state: DeploymentState, notices: Noti
 
   state.enter('preflight');
   await preflight(env, state);
-  await recordChanges(input, state);
-  notices.send('started');
 
   state.enter('stage');
+  // The change list (git, on the orchestrator) is read while the nodes download.
+  const changes = recordChanges(input, state);
   if (input.artifact) {
     await acrossFleet(env, { op: 'stage', release: input.release, artifact: input.artifact });
     state.record(`release ${input.release} staged on ${env.nodes.length} nodes`);
@@ -84,6 +84,8 @@ async function prepare(input: DeployInput, state: DeploymentState, notices: Noti
     await requireKept(env, input.release);
     state.record(`release ${input.release} is still kept on every node; nothing to download`);
   }
+  await changes;
+  notices.send('started');
 
   if (env.migrations && env.migrations.mode !== 'downtime') {
     state.enter('migrate');

@@ -1,7 +1,7 @@
 // Downtime mode, for migrations old releases cannot run on: every node leaves rotation at once (the
 // load balancer then answers with its maintenance page), the migration and the switch run, and the
 // nodes come back. The downtime is measured from the load balancer's side.
-import { serverName } from '../lib/environment-schema';
+import { serverName } from '../lib/environment-rules';
 import type { NodeConfig } from '../lib/environment-schema';
 import type { DeployInput } from './api';
 import type { DeploymentState } from './deployment-state';

@@ -1,4 +1,2 @@
+// The deployment workflow's bundle; its children run from fleet.ts's bundle on the fleet task queue.
 export { deployment } from './deployment';
-export { batchDeployment } from './batch';
-export { nodeGroup } from './node-group';
-export { nodeDeployment } from './node-deployment';

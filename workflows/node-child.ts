@@ -1,7 +1,7 @@
 // Starts one node's child workflow (forward or rollback) with what the node needs and nothing more.
-import { executeChild, ParentClosePolicy } from '@temporalio/workflow';
+import { executeChild, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
 import type { Environment, NodeConfig } from '../lib/environment-schema';
-import type { ArtifactRef, NodeDeployResult } from './api';
+import { fleetTaskQueue, type NodeDeployResult } from './api';
 import { nodeDeployment } from './node-deployment';
 
 export function runNodeChild(
@@ -9,10 +9,10 @@ export function runNodeChild(
   node: NodeConfig,
   workflowId: string,
   release: string | null,
-  artifact: ArtifactRef | undefined,
 ): Promise<NodeDeployResult> {
   return executeChild(nodeDeployment, {
     workflowId,
+    taskQueue: fleetTaskQueue(workflowInfo().taskQueue),
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     args: [
       {
@@ -22,7 +22,6 @@ export function runNodeChild(
         healthCheck: env.healthCheck,
         activateTimeoutMs: env.app.stopGrace + env.app.startTimeout,
         release,
-        ...(artifact ? { artifact } : {}),
       },
     ],
   });

@@ -1,9 +1,9 @@
 // Read-only or preparatory steps on every node (preflight probe, staging the artifact, checking a
 // release is kept). Up to GROUP_SIZE nodes run in the calling workflow; a larger fleet is split into
 // child workflows of GROUP_SIZE nodes each, so no history holds more than a group's activities.
-import { ApplicationFailure, executeChild } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
 import type { Environment, NodeConfig } from '../lib/environment-schema';
-import { groupWorkflowId, type ArtifactRef } from './api';
+import { fleetTaskQueue, groupWorkflowId, type ArtifactRef } from './api';
 import { describeFailure } from './failures';
 import { agentDownload, agentProbe, control } from './proxies';
 
@@ -61,7 +61,11 @@ export async function acrossFleet(env: Environment, op: GroupOp): Promise<NodeFa
   const groups: NodeConfig[][] = [];
   for (let i = 0; i < env.nodes.length; i += GROUP_SIZE) groups.push(env.nodes.slice(i, i + GROUP_SIZE));
   const facts = await Promise.all(
-    groups.map((nodes, i) => executeChild(nodeGroup, { workflowId: groupWorkflowId(env.name, op.op, i + 1), args: [{ environment: { ...env, nodes }, op }] })),
+    groups.map((nodes, i) => executeChild(nodeGroup, {
+        workflowId: groupWorkflowId(env.name, op.op, i + 1),
+        taskQueue: fleetTaskQueue(workflowInfo().taskQueue),
+        args: [{ environment: { ...env, nodes }, op }],
+      })),
   );
   return facts.flat();
 }

@@ -3,15 +3,12 @@
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import { setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
-import { describeIssues } from '../lib/environment-schema';
+import { describeIssues } from '../lib/environment-rules';
 import {
-  abortPayload,
   abortSignal,
   abortUpdate,
-  approvePayload,
   approveSignal,
   approveUpdate,
-  operatorPayload,
   pauseSignal,
   pauseUpdate,
   resumeSignal,
@@ -20,6 +17,7 @@ import {
   type DeployStatus,
 } from './api';
 import type { DeploymentState } from './deployment-state';
+import { abortPayload, approvePayload, operatorPayload } from './operator-payloads';
 
 interface Message<T> {
   name: string;

@@ -1,15 +1,18 @@
 // Before anything changes: every server is in the load balancer, every agent answers, every running
 // node is healthy, and each node's current release is recorded (what a rollback returns to).
 import { ApplicationFailure } from '@temporalio/workflow';
-import { serverName, type Environment } from '../lib/environment-schema';
+import { serverName } from '../lib/environment-rules';
+import type { Environment } from '../lib/environment-schema';
 import { failureTypes } from './api';
 import type { DeploymentState } from './deployment-state';
 import { acrossFleet } from './node-group';
 import { control } from './proxies';
 
 export async function preflight(env: Environment, state: DeploymentState): Promise<void> {
-  const lbStatus = await control.checkServers({ lb: env.loadBalancer, servers: env.nodes.map(serverName) });
-  const facts = await acrossFleet(env, { op: 'probe' });
+  const [lbStatus, facts] = await Promise.all([
+    control.checkServers({ lb: env.loadBalancer, servers: env.nodes.map(serverName) }),
+    acrossFleet(env, { op: 'probe' }),
+  ]);
   for (const [i, node] of env.nodes.entries()) {
     const entry = state.node(node.id);
     entry.release = entry.previousRelease = facts[i]!.release ?? null;

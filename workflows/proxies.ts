@@ -1,5 +1,5 @@
 // Activity proxies, one per timeout profile.
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { AgentActivities } from '../activities/agent';
 import type { ControlActivities } from '../activities/control';
 import type { VerificationActivities } from '../activities/verification';
@@ -98,4 +98,27 @@ export function healthPolls(check: HealthCheck) {
     heartbeatTimeout: 2 * check.interval + check.requestTimeout + 2_000,
     retry: { initialInterval: '1s', maximumAttempts: 3 },
   });
+}
+
+/**
+ * A node's own load-balancer and health steps, as local activities of its child workflow: they run in
+ * the orchestrator worker that runs the workflow, so each costs no task round trip through the
+ * server, and the node's whole cycle takes two workflow tasks instead of six. All three are
+ * idempotent; after a worker crash they run again from the start.
+ */
+export function nodeSteps(lb: LoadBalancer, check: HealthCheck) {
+  return {
+    drains: proxyLocalActivities<ControlActivities>({
+      startToCloseTimeout: lb.drainTimeout + 30_000,
+      retry: { initialInterval: '500ms', maximumAttempts: 5 },
+    }),
+    health: proxyLocalActivities<ControlActivities>({
+      startToCloseTimeout: check.deadline + 30_000,
+      retry: { initialInterval: '1s', maximumAttempts: 3 },
+    }),
+    lbOps: proxyLocalActivities<ControlActivities>({
+      startToCloseTimeout: '15s',
+      retry: { initialInterval: '500ms', maximumAttempts: 10 },
+    }),
+  };
 }

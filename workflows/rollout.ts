@@ -1,14 +1,15 @@
 // Rolling out in batches; each batch is a child workflow running its nodes' children. Records which
 // nodes changed, so compensation knows what to undo, and what failed first, so the result can say why.
-import { ApplicationFailure, executeChild, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, isCancellation, workflowInfo } from '@temporalio/workflow';
 import type { Environment, NodeConfig } from '../lib/environment-schema';
-import { batchWorkflowId, failureTypes, type DeployInput, type NodeOutcome } from './api';
+import { batchWorkflowId, failureTypes, fleetTaskQueue, type BatchInput, type DeployInput, type NodeOutcome } from './api';
 import { batchDeployment } from './batch';
 import type { DeploymentState } from './deployment-state';
 import { describeFailure } from './failures';
 
 /** The server refuses more than 2,000 pending children per workflow; stay well below. */
 const MAX_CONCURRENT_NODES = 1_000;
+const INLINE_BATCH = 5;
 
 /** A count, or a percentage of `total` rounded up (at least 1). */
 export function sizeOf(value: number | string, total: number): number {
@@ -28,7 +29,16 @@ export function concurrencyOf(env: Environment, batchLength: number): number {
   return Math.max(1, Math.min(batchLength, limit, MAX_CONCURRENT_NODES));
 }
 
-/** Runs batch `index` as a child workflow; throws after recording the first failure when a node failed. */
+/**
+ * A batch of up to INLINE_BATCH nodes runs its node children from this workflow (one level less on
+ * the critical path); a bigger one is a child workflow, so this history grows by a few events per batch.
+ */
+export function runBatch(environment: string, n: number, input: BatchInput): Promise<NodeOutcome[]> {
+  if (input.environment.nodes.length <= INLINE_BATCH) return batchDeployment(input);
+  return executeChild(batchDeployment, { workflowId: batchWorkflowId(environment, input.mode, n), taskQueue: fleetTaskQueue(workflowInfo().taskQueue), args: [input] });
+}
+
+/** Runs batch `index`; throws after recording the first failure when a node failed. */
 export async function rollOutBatch(input: DeployInput, batch: NodeConfig[], index: number, state: DeploymentState, changed: NodeConfig[]): Promise<void> {
   const env = input.environment;
   for (const node of batch) {
@@ -38,10 +48,7 @@ export async function rollOutBatch(input: DeployInput, batch: NodeConfig[], inde
   state.record(batch.length === 1 ? `${batch[0]!.id}: deploying ${input.release}` : `batch ${index + 1}: deploying ${input.release} to ${batch.length} nodes`);
   let outcomes: NodeOutcome[];
   try {
-    outcomes = await executeChild(batchDeployment, {
-      workflowId: batchWorkflowId(env.name, 'rollout', index + 1),
-      args: [{ environment: { ...env, nodes: batch }, mode: 'rollout', release: input.release, ...(input.artifact ? { artifact: input.artifact } : {}), concurrency: concurrencyOf(env, batch.length) }],
-    });
+    outcomes = await runBatch(env.name, index + 1, { environment: { ...env, nodes: batch }, mode: 'rollout', release: input.release, concurrency: concurrencyOf(env, batch.length) });
   } catch (err) {
     // Cancelled (an abort), or the batch itself failed: where each node stands is for compensation to settle.
     const error = describeFailure(err);

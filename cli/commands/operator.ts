@@ -4,18 +4,16 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { loadEnvironmentFile } from '../../lib/environment-file';
 import { connectClient } from '../../workers/connection';
 import {
-  abortPayload,
   abortUpdate,
-  approvePayload,
   approveUpdate,
   deploymentWorkflowId,
-  operatorPayload,
   pauseUpdate,
   resumeUpdate,
   type DeployStatus,
 } from '../../workflows/api';
 import { CliExit, ExitCode } from '../exit-codes';
 import { formatStatus } from '../format';
+import { abortPayload, approvePayload, operatorPayload } from '../../workflows/operator-payloads';
 
 export type OperatorAction = 'approve' | 'abort' | 'pause' | 'resume';
 export interface OperatorOptions {

@@ -27,6 +27,10 @@ export interface DevServerOptions {
   port?: number;
   uiPort?: number;
   startTimeoutMs?: number;
+  /** false: keep everything in memory (benchmarks); the tests and the demo use a SQLite file. */
+  persist?: boolean;
+  /** More `temporal server start-dev` flags, e.g. --dynamic-config-value. */
+  extraArgs?: string[];
 }
 
 /** Free ports are picked before the server binds them; another process may take one in between, so retry. */
@@ -53,9 +57,10 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
     '--ui-port', String(uiPort),
     '--http-port', String(await freePort()),
     '--metrics-port', String(await freePort()),
-    '--db-filename', dbFile,
+    ...(options.persist === false ? [] : ['--db-filename', dbFile]),
     '--log-level', 'warn',
     ...Object.values(searchAttributes).flatMap(({ name }) => ['--search-attribute', `${name}=Keyword`]),
+    ...(options.extraArgs ?? []),
   ];
   const proc = startProcess(options.temporalPath, args, { logFile: path.join(options.dir, 'temporal.log') });
   const address = `127.0.0.1:${port}`;
