@@ -69,7 +69,7 @@ describe('rolling deployment on the local stack', () => {
 
   it('records drain → configure → health → enable in order for every node', async () => {
     for (const id of stack.nodeIds) {
-      expect(await activityNames(stack.client, nodeWorkflowId(stack.name, id))).toEqual(['drain', 'stage', 'activate', 'waitHealthy', 'enable']);
+      expect(await activityNames(stack.client, nodeWorkflowId(stack.name, id))).toEqual(['drain', 'activate', 'waitHealthy', 'enable']);
     }
     const parent = await stack.client.workflow.getHandle(deploymentWorkflowId(stack.name)).fetchHistory();
     const child = await stack.client.workflow.getHandle(nodeWorkflowId(stack.name, stack.nodeIds[0]!)).fetchHistory();

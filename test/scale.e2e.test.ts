@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 
 const logger = createLogger('scale-test', 'warn');
 // The workflows' own log lines (one per step, hundreds here) stay out of the test output.
-Runtime.install({ logger: new DefaultLogger('WARN') });
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 const delays = { stageMs: 10, restartMs: 100, healthMs: 100 };
 
 interface Running {
