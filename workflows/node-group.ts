@@ -8,6 +8,7 @@ import { describeFailure } from './failures';
 import { agentDownload, agentProbe, control } from './proxies';
 
 export const GROUP_SIZE = 25;
+const GROUPS_AT_ONCE = 8;
 
 export type GroupOp =
   /** The node's current release, and that it is healthy on it. */
@@ -60,12 +61,19 @@ export async function acrossFleet(env: Environment, op: GroupOp): Promise<NodeFa
   if (env.nodes.length <= GROUP_SIZE) return nodeGroup({ environment: env, op });
   const groups: NodeConfig[][] = [];
   for (let i = 0; i < env.nodes.length; i += GROUP_SIZE) groups.push(env.nodes.slice(i, i + GROUP_SIZE));
-  const facts = await Promise.all(
-    groups.map((nodes, i) => executeChild(nodeGroup, {
+  // At most GROUPS_AT_ONCE groups run together: a few hundred nodes asked at once, not the whole fleet.
+  const facts: NodeFact[][] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < groups.length) {
+      const i = next++;
+      facts[i] = await executeChild(nodeGroup, {
         workflowId: groupWorkflowId(env.name, op.op, i + 1),
         taskQueue: fleetTaskQueue(workflowInfo().taskQueue),
-        args: [{ environment: { ...env, nodes }, op }],
-      })),
-  );
+        args: [{ environment: { ...env, nodes: groups[i]! }, op }],
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(GROUPS_AT_ONCE, groups.length) }, lane));
   return facts.flat();
 }

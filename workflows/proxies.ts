@@ -72,11 +72,14 @@ export function agentOf(environment: string, node: string, startToCloseTimeout: 
   });
 }
 
-/** Preflight asks every agent a quick question; one that does not pick it up in 15 s is down. */
+/**
+ * Preflight asks every agent a quick question; one that does not pick it up within a minute is down
+ * (a minute, not seconds: with a thousand agents a busy server takes seconds to hand every task out).
+ */
 export function agentProbe(environment: string, node: string) {
   return proxyActivities<AgentActivities>({
     taskQueue: agentTaskQueue(environment, node),
-    scheduleToStartTimeout: '15s',
+    scheduleToStartTimeout: '60s',
     startToCloseTimeout: '10s',
     retry: { maximumAttempts: 3 },
   });
