@@ -72,12 +72,16 @@ export function ensureTemporalCli(log: (line: string) => void = () => {}): strin
 
 /** HAProxy from PATH or /usr/sbin; installs the Debian package when missing and running as root. */
 export function ensureHaproxy(log: (line: string) => void = () => {}): string {
-  const find = () => onPath('haproxy') ?? ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy'].find(isExecutable);
+  return findOrInstall(() => onPath('haproxy') ?? ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy'].find(isExecutable), 'haproxy', 'HAProxy', log);
+}
+
+/** What `find` finds, else the Debian package installed and found again. */
+function findOrInstall(find: () => string | undefined, pkg: string, what: string, log: (line: string) => void): string {
   const found = find();
   if (found) return found;
-  aptInstall('haproxy', 'HAProxy', log);
+  aptInstall(pkg, what, log);
   const installed = find();
-  if (!installed) throw new SetupError('apt-get installed haproxy but no haproxy binary was found');
+  if (!installed) throw new SetupError(`apt-get installed ${pkg} but no ${what} binary was found`);
   return installed;
 }
 
@@ -111,12 +115,7 @@ export function ensurePostgres(log: (line: string) => void = () => {}): string {
 /** Headless Chromium for the test of the Temporal Web UI (driven by playwright-core, which downloads no browser). */
 export function ensureChromium(log: (line: string) => void = () => {}): string {
   const find = () => [process.env.CHROMIUM_PATH, onPath('chromium'), '/usr/bin/chromium'].find((p): p is string => Boolean(p && isExecutable(p)));
-  const found = find();
-  if (found) return found;
-  aptInstall('chromium', 'Chromium', log);
-  const installed = find();
-  if (!installed) throw new SetupError('apt-get installed chromium but no chromium binary was found');
-  return installed;
+  return findOrInstall(find, 'chromium', 'Chromium', log);
 }
 
 export function setup(log: (line: string) => void = () => {}): { temporal: string; haproxy: string; postgresBin: string } {
