@@ -29,6 +29,11 @@ export interface WaitHealthyInput {
   deadlineMs?: number;
 }
 
+/** Remote activities heartbeat; the node workflow runs these same steps as local activities, which cannot. */
+function beat(ctx: Context, details: Record<string, unknown>): void {
+  if (!ctx.info.isLocal) ctx.heartbeat(details);
+}
+
 export function createControlActivities({ logger, env = process.env, loadBalancer }: ControlDeps) {
   const haproxy = loadBalancer ?? ((lb: LoadBalancer) => new HaproxyClient(lb.socket));
 
@@ -81,7 +86,7 @@ export function createControlActivities({ logger, env = process.env, loadBalance
       await client.setServerState(lb.backend, server, 'drain');
       for (;;) {
         const stat = await client.serverStat(lb.backend, server);
-        ctx.heartbeat({ scur: stat.scur, qcur: stat.qcur });
+        beat(ctx, { scur: stat.scur, qcur: stat.qcur });
         if (stat.scur === 0 && stat.qcur === 0) break;
         if (Date.now() - started > lb.drainTimeout && lb.onDrainTimeout === 'shutdown-sessions') {
           log.warn({ scur: stat.scur, qcur: stat.qcur, drainTimeout: lb.drainTimeout }, 'drain deadline passed; ending the sessions still open');
@@ -128,7 +133,7 @@ export function createControlActivities({ logger, env = process.env, loadBalance
       for (let attempt = 1; ; attempt++) {
         last = await probe(spec, ctx.cancellationSignal);
         passes = last.healthy ? passes + 1 : 0;
-        ctx.heartbeat({ attempt, passes, reason: last.reason });
+        beat(ctx, { attempt, passes, reason: last.reason });
         if (passes >= threshold) return { attempts: attempt };
         if (Date.now() + check.interval > deadline) {
           throw ApplicationFailure.nonRetryable(
