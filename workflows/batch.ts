@@ -4,35 +4,31 @@
 import { CancellationScope, CancelledFailure, isCancellation } from '@temporalio/workflow';
 import { nodeRollbackWorkflowId, nodeWorkflowId, type BatchInput, type NodeOutcome } from './api';
 import { describeFailure, failedStep } from './failures';
+import { inLanes } from './lanes';
 import { runNodeChild } from './node-child';
 
 export async function batchDeployment(input: BatchInput): Promise<NodeOutcome[]> {
   const env = input.environment;
   const outcomes: NodeOutcome[] = [];
   let failed = false;
-  let next = 0;
   const undo = input.mode === 'undo';
-  const lane = async () => {
-    while (next < env.nodes.length) {
-      const node = env.nodes[next++]!;
-      // A failed node stops the rest of a rollout batch; an undo tries every node regardless.
-      if ((failed && input.mode === 'rollout') || CancellationScope.current().consideredCancelled) {
-        outcomes.push({ ok: false, id: node.id, error: 'not started: an earlier node of the batch failed', cancelled: true, started: false });
-        continue;
-      }
-      const release = undo ? (input.targets?.[node.id] ?? null) : input.release;
-      try {
-        const id = undo ? nodeRollbackWorkflowId(env.name, node.id) : nodeWorkflowId(env.name, node.id);
-        const result = await runNodeChild(env, node, id, release);
-        outcomes.push({ ok: true, ...result });
-      } catch (err) {
-        failed = true;
-        const step = failedStep(err);
-        outcomes.push({ ok: false, id: node.id, error: describeFailure(err), cancelled: isCancellation(err), started: true, ...(step ? { step } : {}) });
-      }
+  await inLanes(env.nodes, input.concurrency, async (node) => {
+    // A failed node stops the rest of a rollout batch; an undo tries every node regardless.
+    if ((failed && !undo) || CancellationScope.current().consideredCancelled) {
+      outcomes.push({ ok: false, id: node.id, error: 'not started: an earlier node of the batch failed', cancelled: true, started: false });
+      return;
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, env.nodes.length)) }, lane));
+    const release = undo ? (input.targets?.[node.id] ?? null) : input.release;
+    try {
+      const id = undo ? nodeRollbackWorkflowId(env.name, node.id) : nodeWorkflowId(env.name, node.id);
+      const result = await runNodeChild(env, node, id, release);
+      outcomes.push({ ok: true, ...result });
+    } catch (err) {
+      failed = true;
+      const step = failedStep(err);
+      outcomes.push({ ok: false, id: node.id, error: describeFailure(err), cancelled: isCancellation(err), started: true, ...(step ? { step } : {}) });
+    }
+  });
   // Cancelled (an abort): every node child has settled; the deployment sees the cancellation and undoes.
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('batch cancelled after its nodes settled');
   const order = new Map(env.nodes.map((n, i) => [n.id, i]));

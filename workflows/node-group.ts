@@ -5,9 +5,10 @@ import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/work
 import type { Environment, NodeConfig } from '../lib/environment-schema';
 import { fleetTaskQueue, groupWorkflowId, type ArtifactRef } from './api';
 import { describeFailure } from './failures';
+import { inLanes } from './lanes';
 import { agentDownload, agentProbe, control } from './proxies';
 
-export const GROUP_SIZE = 25;
+const GROUP_SIZE = 25;
 const GROUPS_AT_ONCE = 8;
 
 export type GroupOp =
@@ -63,17 +64,12 @@ export async function acrossFleet(env: Environment, op: GroupOp): Promise<NodeFa
   for (let i = 0; i < env.nodes.length; i += GROUP_SIZE) groups.push(env.nodes.slice(i, i + GROUP_SIZE));
   // At most GROUPS_AT_ONCE groups run together: a few hundred nodes asked at once, not the whole fleet.
   const facts: NodeFact[][] = [];
-  let next = 0;
-  const lane = async () => {
-    while (next < groups.length) {
-      const i = next++;
-      facts[i] = await executeChild(nodeGroup, {
-        workflowId: groupWorkflowId(env.name, op.op, i + 1),
-        taskQueue: fleetTaskQueue(workflowInfo().taskQueue),
-        args: [{ environment: { ...env, nodes: groups[i]! }, op }],
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(GROUPS_AT_ONCE, groups.length) }, lane));
+  await inLanes(groups, GROUPS_AT_ONCE, async (nodes, i) => {
+    facts[i] = await executeChild(nodeGroup, {
+      workflowId: groupWorkflowId(env.name, op.op, i + 1),
+      taskQueue: fleetTaskQueue(workflowInfo().taskQueue),
+      args: [{ environment: { ...env, nodes }, op }],
+    });
+  });
   return facts.flat();
 }

@@ -6,6 +6,7 @@ import { awaitOutcome, startPrepared, type DeployOutcome } from '../../cli/comma
 import { createControlActivities } from '../../activities/control';
 import type { Environment } from '../environment-schema';
 import type { Logger } from '../logger';
+import { inLanes } from '../../workflows/lanes';
 import { batchesOf, concurrencyOf } from '../../workflows/rollout';
 import { startSimulatedFleet, type SimDelays, type SimulatedFleet } from './fleet';
 import { SimulatedLoadBalancer } from './load-balancer';
@@ -91,23 +92,19 @@ export async function plainLoop(env: Environment, fleet: SimulatedFleet, release
   const control = createControlActivities({ logger, loadBalancer: () => lb });
   const activity = new MockActivityEnvironment();
   const nodeOf = new Map(fleet.nodes.map((n) => [n.id, n]));
+  lb.add(env.loadBalancer.backend, env.nodes.map((n) => n.id));
   const started = Date.now();
-  await lb.showStat();
+  await activity.run(control.checkServers.bind(control), { lb: env.loadBalancer, servers: env.nodes.map((n) => n.id) });
   await Promise.all(env.nodes.map((n) => activity.run(control.waitHealthy.bind(control), { address: n.address, check: env.healthCheck, release: nodeOf.get(n.id)!.release!, successThreshold: 1 })));
   await Promise.all(env.nodes.map((n) => fleet.agent(n.id).stage({ release })));
   for (const batch of batchesOf(env)) {
-    let next = 0;
-    const lane = async () => {
-      while (next < batch.length) {
-        const n = batch[next++]!;
-        const server = { lb: env.loadBalancer, server: n.id };
-        await activity.run(control.drain.bind(control), server);
-        await fleet.agent(n.id).activate({ release });
-        await activity.run(control.waitHealthy.bind(control), { address: n.address, check: env.healthCheck, release });
-        await activity.run(control.enable.bind(control), server);
-      }
-    };
-    await Promise.all(Array.from({ length: concurrencyOf(env, batch.length) }, lane));
+    await inLanes(batch, concurrencyOf(env, batch.length), async (n) => {
+      const server = { lb: env.loadBalancer, server: n.id };
+      await activity.run(control.drain.bind(control), server);
+      await fleet.agent(n.id).activate({ release });
+      await activity.run(control.waitHealthy.bind(control), { address: n.address, check: env.healthCheck, release });
+      await activity.run(control.enable.bind(control), server);
+    });
   }
   return Date.now() - started;
 }
