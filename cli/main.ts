@@ -1,14 +1,14 @@
 // The `gantry` command. Each command lives in its own file; this one registers them and maps errors
 // to exit codes and one-line messages.
 import { Command, InvalidArgumentError } from 'commander';
-import { loadEnvironmentFile } from '../lib/environment-file';
-import { GantryError } from '../lib/errors';
-import { createLogger } from '../lib/logger';
+import { loadEnvironmentFile } from '../lib/config/environment-file';
+import { GantryError } from '../lib/core/errors';
+import { createLogger } from '../lib/core/logger';
 import { runAgent } from '../workers/agent';
-import { ConnectionError } from '../workers/connection';
+import { ConnectionError } from '../client/connection';
+import { DEFAULT_DEPLOYMENT_NAME } from '../client/worker-deployment';
 import { runOrchestratorWorker } from '../workers/orchestrator';
 import { installRuntime } from '../workers/runtime';
-import { demoCommand } from './commands/demo';
 import { deployCommand } from './commands/deploy';
 import { listCommand } from './commands/list';
 import { operatorCommand, type OperatorAction, type OperatorOptions } from './commands/operator';
@@ -16,9 +16,10 @@ import { rollbackCommand } from './commands/rollback';
 import { setupNamespaceCommand } from './commands/setup-namespace';
 import { webhookCommand } from './commands/webhook';
 import { statusCommand } from './commands/status';
+import { versionsCommand } from './commands/versions';
 import { CliExit, ExitCode } from './exit-codes';
 import { defaultTaskQueue } from './task-queue';
-import { setting } from '../lib/settings';
+import { setting } from '../lib/config/settings';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -136,13 +137,24 @@ program
 
 program
   .command('worker')
-  .description('run the orchestrator worker (workflows and control activities)')
+  .description('run the orchestrator worker (workflows and control activities), as one build of the Worker Deployment')
   .option('--task-queue <name>', 'task queue to poll', defaultTaskQueue())
+  .option('--deployment-name <name>', 'Worker Deployment this build belongs to', setting('GANTRY_DEPLOYMENT_NAME') ?? DEFAULT_DEPLOYMENT_NAME)
+  .option('--make-current', 'make this build current once it polls, so new deployments start on it (an upgrade); without it, only when none is', false)
   .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics', setting('GANTRY_METRICS_ADDRESS'))
-  .action(async (options: { taskQueue: string; metrics?: string }) => {
+  .action(async (options: { taskQueue: string; deploymentName: string; makeCurrent: boolean; metrics?: string }) => {
     const logger = createLogger('gantry-worker');
     installRuntime(logger, options.metrics);
-    await runOrchestratorWorker(logger, options.taskQueue);
+    await runOrchestratorWorker(logger, options);
+  });
+
+program
+  .command('versions')
+  .description("list the orchestrator's builds: which is current, which still drain running deployments")
+  .option('--deployment-name <name>', 'Worker Deployment', setting('GANTRY_DEPLOYMENT_NAME') ?? DEFAULT_DEPLOYMENT_NAME)
+  .option('--json', 'print one JSON object', false)
+  .action(async (options: { deploymentName: string; json: boolean }) => {
+    exitCode = await versionsCommand(options);
   });
 
 program
@@ -162,7 +174,11 @@ program
   .option('--once', 'exit after checking every node serves v2 (exit 0) instead of staying up', false)
   .option('--nodes <n>', 'number of nodes', positiveInt, 3)
   .action(async (options: { once: boolean; nodes: number }) => {
-    exitCode = await demoCommand(options);
+    // Loaded only here: the demo runs the devkit, which a production build does not contain.
+    const demo = await import('./commands/demo.ts').catch((err: unknown) => {
+      throw new CliExit(`the demo needs a checkout of Gantry with its devkit/ (not part of a production build): ${(err as Error).message}`, ExitCode.error);
+    });
+    exitCode = await demo.demoCommand(options);
   });
 
 program.parseAsync().then(

@@ -4,10 +4,11 @@ import { execFile } from 'node:child_process';
 import { rename } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { awaitOutcome, startDeployment } from '../cli/commands/deploy';
-import { loadEnvironmentFile } from '../lib/environment-file';
-import type { Environment } from '../lib/environment-schema';
-import { sleep, waitUntil } from '../lib/wait';
+import { awaitOutcome } from '../client/deployments';
+import { startDeployment } from '../cli/commands/deploy';
+import { loadEnvironmentFile } from '../lib/config/environment-file';
+import type { Environment } from '../lib/config/environment-schema';
+import { sleep, waitUntil } from '../lib/core/wait';
 import {
   abortUpdate,
   approveSignal,
@@ -19,11 +20,11 @@ import {
   statusQuery,
   type DeployStatus,
 } from '../workflows/api';
-import type { deployment } from '../workflows/deployment';
+import type { deployment } from '../workflows/deployment/deployment';
 import { runGantry } from './helpers/cli';
 import { activityNames } from './helpers/history';
 import { expectInvariant, servedReleases } from './helpers/invariant';
-import { startLoad } from '../lib/local/load';
+import { startLoad } from '../devkit/local/load';
 import { startTestStack, type TestStack } from './helpers/stack';
 import { caught } from './helpers/caught';
 

@@ -1,7 +1,7 @@
 // A fixed set of chaos trials, one of each fault, fixed seed: the outcome is right, the fleet
 // invariant holds, each app started once for the new release, and no request failed through HAProxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../lib/local/stack';
+import type { LocalStack } from '../devkit/local/stack';
 import { printTable } from '../scripts/chaos';
 import { FAULTS } from '../scripts/chaos/faults';
 import { seededRandom } from '../scripts/chaos/random';

@@ -2,9 +2,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createVerificationActivities, type VerificationActivities } from '../activities/verification';
-import { ciSchema } from '../lib/environment-schema';
-import { createLogger } from '../lib/logger';
+import { createVerificationActivities, type VerificationActivities } from '../activities/orchestrator/verification';
+import { ciSchema } from '../lib/config/environment-schema';
+import { createLogger } from '../lib/core/logger';
 import { startGithubApi } from './helpers/github-api';
 import { caught } from './helpers/caught';
 

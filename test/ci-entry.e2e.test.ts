@@ -1,14 +1,15 @@
 // `gantry deploy --wait --json` as CI calls it: one JSON object on stdout and the documented exit code
 // for every outcome, and a retried call attaching to the deployment it started.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { awaitOutcome, startDeployment, type DeployOutcome } from '../cli/commands/deploy';
+import { awaitOutcome, type DeployOutcome } from '../client/deployments';
+import { startDeployment } from '../cli/commands/deploy';
 import { ExitCode } from '../cli/exit-codes';
-import { waitUntil } from '../lib/wait';
+import { waitUntil } from '../lib/core/wait';
 import { deploymentWorkflowId, statusQuery } from '../workflows/api';
 import { runGantry } from './helpers/cli';
 import { expectInvariant } from './helpers/invariant';
 import { startTestStack, type TestStack } from './helpers/stack';
-import { loadEnvironmentFile } from '../lib/environment-file';
+import { loadEnvironmentFile } from '../lib/config/environment-file';
 
 let stack: TestStack;
 let approvalFile: string;

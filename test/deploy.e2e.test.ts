@@ -3,15 +3,16 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { awaitOutcome, startDeployment } from '../cli/commands/deploy';
+import { awaitOutcome } from '../client/deployments';
+import { startDeployment } from '../cli/commands/deploy';
 import { CliExit, ExitCode } from '../cli/exit-codes';
-import { loadEnvironmentFile } from '../lib/environment-file';
-import type { Environment } from '../lib/environment-schema';
+import { loadEnvironmentFile } from '../lib/config/environment-file';
+import type { Environment } from '../lib/config/environment-schema';
 import { deploymentWorkflowId, nodeWorkflowId, statusQuery } from '../workflows/api';
 import { runGantry } from './helpers/cli';
 import { activityNames } from './helpers/history';
 import { expectInvariant, servedReleases as servedNow } from './helpers/invariant';
-import { startLoad } from '../lib/local/load';
+import { startLoad } from '../devkit/local/load';
 import { startTestStack, type TestStack } from './helpers/stack';
 import { caught } from './helpers/caught';
 

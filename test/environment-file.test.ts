@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { loadEnvironmentFile } from '../lib/environment-file';
-import { InputError } from '../lib/errors';
+import { loadEnvironmentFile } from '../lib/config/environment-file';
+import { InputError } from '../lib/core/errors';
 import { runGantry } from './helpers/cli';
 import { caught } from './helpers/caught';
 

@@ -4,9 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startPostgres } from '../lib/local/postgres-server';
-import { startDevServer } from '../lib/local/temporal-dev-server';
-import { ensureChromium, setup } from '../scripts/setup';
+import { startPostgres } from '../devkit/local/postgres-server';
+import { startDevServer } from '../devkit/local/temporal-dev-server';
+import { ensureChromium, setup } from '../devkit/setup';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -34,7 +34,10 @@ export default async function globalSetup(project: TestProject) {
     project.provide('temporalUiUrl', process.env.TEMPORAL_UI_URL ?? '');
   } else {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-temporal-'));
-    const server = await startDevServer({ temporalPath: tools.temporal, dir });
+    // A build that is no longer current is reported drained a second after its last pinned run ends
+    // (the defaults wait minutes); safe on the dev server, whose visibility is written at once.
+    const drainage = ['matching.wv.VersionDrainageStatusRefreshInterval="1s"', 'matching.wv.VersionDrainageStatusVisibilityGracePeriod="1s"'];
+    const server = await startDevServer({ temporalPath: tools.temporal, dir, extraArgs: drainage.flatMap((v) => ['--dynamic-config-value', v]) });
     project.provide('temporalAddress', server.address);
     project.provide('temporalUiUrl', server.uiUrl);
     stopTemporal = async () => {

@@ -3,15 +3,16 @@
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { awaitOutcome, startDeployment } from '../cli/commands/deploy';
-import { loadEnvironmentFile } from '../lib/environment-file';
-import type { Environment } from '../lib/environment-schema';
-import type { SampleReleaseSpec } from '../lib/local/sample-releases';
-import { schemaFingerprint } from '../lib/postgres-tools';
-import { waitUntil } from '../lib/wait';
+import { awaitOutcome } from '../client/deployments';
+import { startDeployment } from '../cli/commands/deploy';
+import { loadEnvironmentFile } from '../lib/config/environment-file';
+import type { Environment } from '../lib/config/environment-schema';
+import type { SampleReleaseSpec } from '../devkit/local/sample-releases';
+import { schemaFingerprint } from '../lib/node/postgres-tools';
+import { waitUntil } from '../lib/core/wait';
 import { statusQuery, type DeployStatus } from '../workflows/api';
 import { expectInvariant, servedReleases } from './helpers/invariant';
-import { startLoad, windowOf } from '../lib/local/load';
+import { startLoad, windowOf } from '../devkit/local/load';
 import { startTestStack, type TestStack } from './helpers/stack';
 
 const fixture = (file: string) => path.join(import.meta.dirname, 'fixtures/migrations', file);

@@ -1,9 +1,10 @@
 // Runs readable by operators and CI: search attributes, summaries and current details in the
 // Temporal UI's terms, `gantry list`, and the worker's Prometheus metrics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { awaitOutcome, startDeployment } from '../cli/commands/deploy';
-import { freePort } from '../lib/local/ports';
-import { waitUntil } from '../lib/wait';
+import { awaitOutcome } from '../client/deployments';
+import { startDeployment } from '../cli/commands/deploy';
+import { freePort } from '../devkit/local/ports';
+import { waitUntil } from '../lib/core/wait';
 import { deploymentWorkflowId, nodeWorkflowId } from '../workflows/api';
 import { runGantry } from './helpers/cli';
 import { startTestStack, type TestStack } from './helpers/stack';

@@ -3,8 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadEnvironmentFile } from '../lib/environment-file';
-import { GANTRY_VARIABLES, TEMPORAL_VARIABLES } from '../lib/settings';
+import { loadEnvironmentFile } from '../lib/config/environment-file';
+import { GANTRY_VARIABLES, TEMPORAL_VARIABLES } from '../lib/config/settings';
 import { runGantry } from './helpers/cli';
 
 interface Service {

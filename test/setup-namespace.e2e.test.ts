@@ -4,7 +4,7 @@ import proto from '@temporalio/proto';
 import { msToTs } from '@temporalio/common/lib/time';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { waitUntil } from '../lib/wait';
+import { waitUntil } from '../lib/core/wait';
 import { runGantry } from './helpers/cli';
 
 const { IndexedValueType } = proto.temporal.api.enums.v1;

@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createVerificationActivities, type ChangeList, type VerificationActivities } from '../activities/verification';
-import type { VerifiedTag } from '../lib/tag-verification';
-import { environmentSchema, type Environment } from '../lib/environment-schema';
-import { createLogger } from '../lib/logger';
+import { createVerificationActivities, type ChangeList, type VerificationActivities } from '../activities/orchestrator/verification';
+import type { VerifiedTag } from '../lib/source/tag-verification';
+import { environmentSchema, type Environment } from '../lib/config/environment-schema';
+import { createLogger } from '../lib/core/logger';
 import { createTestRepo, type TestRepo } from './helpers/git-repo';
 import { caught } from './helpers/caught';
 

@@ -3,7 +3,8 @@
 import { mkdir } from 'node:fs/promises';
 import type { Browser, Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { awaitOutcome, startDeployment } from '../cli/commands/deploy';
+import { awaitOutcome } from '../client/deployments';
+import { startDeployment } from '../cli/commands/deploy';
 import { launchChromium } from './helpers/browser';
 import { startTestStack, type TestStack } from './helpers/stack';
 
@@ -44,11 +45,13 @@ describe('the deployment in the Temporal Web UI', () => {
     const query = encodeURIComponent(`GantryEnvironment="${stack.name}"`);
     await page.goto(`${inject('temporalUiUrl')}/namespaces/default/workflows?query=${query}`);
     // The filter is applied: only this environment's run is listed, and it is ours.
-    const rows = page.locator('a[href*="/workflows/deploy%2F"][href$="/history"]', { hasText: handle.firstExecutionRunId });
+    // A run's link opens its history (UI 2.4x) or its timeline (UI 2.5x).
+    const runLinks = 'a[href*="/workflows/deploy%2F"]:is([href$="/history"], [href$="/timeline"])';
+    const rows = page.locator(runLinks, { hasText: handle.firstExecutionRunId });
     await rows.first().waitFor({ timeout: 30_000 });
-    const links = await page.locator('a[href*="/workflows/deploy%2F"][href$="/history"]').all();
-    const listed = new Set(await Promise.all(links.map((link) => link.getAttribute('href'))));
-    expect([...listed]).toEqual([`/namespaces/default/workflows/${encodeURIComponent(handle.workflowId)}/${handle.firstExecutionRunId}/history`]);
+    const links = await page.locator(runLinks).all();
+    const listed = new Set(await Promise.all(links.map(async (link) => (await link.getAttribute('href'))?.replace(/\/(history|timeline)$/, ''))));
+    expect([...listed]).toEqual([`/namespaces/default/workflows/${encodeURIComponent(handle.workflowId)}/${handle.firstExecutionRunId}`]);
 
     await rows.first().click();
     await page.getByRole('link', { name: 'User Metadata' }).or(page.getByText('User Metadata', { exact: true })).first().click();

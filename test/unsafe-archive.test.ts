@@ -8,9 +8,9 @@ import path from 'node:path';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentActivities } from '../activities/agent';
-import { AppSupervisor } from '../lib/app-supervisor';
-import { createLogger } from '../lib/logger';
-import { ReleaseStore } from '../lib/release-store';
+import { AppSupervisor } from '../lib/node/app-supervisor';
+import { createLogger } from '../lib/core/logger';
+import { ReleaseStore } from '../lib/release/release-store';
 import { caught } from './helpers/caught';
 
 let dir: string;

@@ -7,12 +7,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { awaitOutcome } from '../cli/commands/deploy';
-import { startProcess, type ManagedProcess } from '../lib/local/child-process';
-import { freePort } from '../lib/local/ports';
-import { waitUntil } from '../lib/wait';
+import { awaitOutcome } from '../client/deployments';
+import { startProcess, type ManagedProcess } from '../devkit/local/child-process';
+import { freePort } from '../devkit/local/ports';
+import { waitUntil } from '../lib/core/wait';
 import { deploymentWorkflowId, type DeployInput } from '../workflows/api';
-import type { deployment } from '../workflows/deployment';
+import type { deployment } from '../workflows/deployment/deployment';
 import { startTestStack, type TestStack } from './helpers/stack';
 
 const SECRET = 'it-is-a-secret';

@@ -1,12 +1,12 @@
 // The node agent: a Temporal worker on one node, polling that node's task queue.
 import { Worker } from '@temporalio/worker';
 import { createAgentActivities } from '../activities/agent';
-import { AppSupervisor } from '../lib/app-supervisor';
-import type { Environment } from '../lib/environment-schema';
-import { InputError } from '../lib/errors';
-import type { Logger } from '../lib/logger';
-import { ReleaseStore } from '../lib/release-store';
-import { endLeftoverCommand } from '../lib/run-command';
+import { AppSupervisor } from '../lib/node/app-supervisor';
+import type { Environment } from '../lib/config/environment-schema';
+import { InputError } from '../lib/core/errors';
+import type { Logger } from '../lib/core/logger';
+import { ReleaseStore } from '../lib/release/release-store';
+import { endLeftoverCommand } from '../lib/node/run-command';
 import { agentTaskQueue } from '../workflows/api';
 import { connectWorker } from './connection';
 

@@ -1,25 +1,53 @@
-// The orchestrator worker: runs deployment workflows and the control activities.
+// The orchestrator worker: runs deployment workflows and the control activities, as one build (a
+// version) of the Worker Deployment `gantry-orchestrator`. Deployments are PINNED to the build that
+// started them, so upgrading Gantry never replays a running deployment on other workflow code.
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { createControlActivities, type ControlDeps } from '../activities/control';
-import { createVerificationActivities } from '../activities/verification';
-import { defaultMirrorsDir } from '../lib/git-mirror';
-import type { Logger } from '../lib/logger';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { createControlActivities, type ControlDeps } from '../activities/orchestrator/control';
+import { createVerificationActivities } from '../activities/orchestrator/verification';
+import { connectSettings } from '../client/connection';
+import { DEFAULT_DEPLOYMENT_NAME, listVersions, makeCurrent } from '../client/worker-deployment';
+import type { Logger } from '../lib/core/logger';
+import { defaultMirrorsDir } from '../lib/source/git-mirror';
 import { fleetTaskQueue, ORCHESTRATOR_TASK_QUEUE } from '../workflows/api';
 import { connectWorker } from './connection';
-import { workflowBundle } from './workflow-bundle';
+import { workflowBundle, type Bundles } from './workflow-bundle';
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface Versioning {
+  deploymentName: string;
+  /** Default: the package version and a hash of both workflow bundles. */
+  buildId?: string;
+  /** Become the current version once polling (an upgrade); otherwise only when there is none yet. */
+  makeCurrent: boolean;
+}
 
 export interface OrchestratorOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   logger: Logger;
+  versioning?: Versioning;
+  /** Tests only: other workflow code than this checkout's (a second build). */
+  bundles?: Bundles;
   /** Benchmarks only: an in-process load balancer instead of HAProxy. */
   loadBalancer?: ControlDeps['loadBalancer'];
 }
 
 export interface OrchestratorWorkers {
+  buildId: string;
   run(): Promise<void>;
   shutdown(): void;
+}
+
+/** `0.1.0-3f9c2a7d1b4e`: what changes whenever the workflow code does. */
+export function buildIdOf(bundles: Bundles): string {
+  const hash = createHash('sha256').update(bundles.deployment.code).update(bundles.fleet.code).digest('hex').slice(0, 12);
+  return `${PACKAGE_VERSION}-${hash}`;
 }
 
 /**
@@ -27,8 +55,15 @@ export interface OrchestratorWorkers {
  * `taskQueue`, and the fleet's child workflows (batches, node groups, nodes — with the control
  * activities their local and group steps use) on the fleet queue, from a bundle without zod.
  */
-export async function createOrchestratorWorker({ connection, namespace, taskQueue, logger, loadBalancer }: OrchestratorOptions): Promise<OrchestratorWorkers> {
+export async function createOrchestratorWorker(options: OrchestratorOptions): Promise<OrchestratorWorkers> {
+  const { connection, namespace, taskQueue, logger, loadBalancer } = options;
   const control = createControlActivities({ logger: logger.child({ component: 'control' }), ...(loadBalancer ? { loadBalancer } : {}) });
+  const bundles = options.bundles ?? {
+    deployment: await workflowBundle(Runtime.instance().logger, 'deployment'),
+    fleet: await workflowBundle(Runtime.instance().logger, 'fleet'),
+  };
+  const versioning = options.versioning;
+  const buildId = versioning?.buildId ?? buildIdOf(bundles);
   const common = {
     connection,
     namespace,
@@ -36,24 +71,24 @@ export async function createOrchestratorWorker({ connection, namespace, taskQueu
     maxHeartbeatThrottleInterval: '1s',
     // A dead worker's workflows move to a live one after this, instead of the default 10 s.
     stickyQueueScheduleToStartTimeout: '3s',
-  } as const;
-  const [deploymentBundle, fleetBundle] = await Promise.all([
-    workflowBundle(Runtime.instance().logger, 'deployment'),
-    workflowBundle(Runtime.instance().logger, 'fleet'),
-  ]);
+    ...(versioning
+      ? { workerDeploymentOptions: { version: { deploymentName: versioning.deploymentName, buildId }, useWorkerVersioning: true as const, defaultVersioningBehavior: 'PINNED' as const } }
+      : {}),
+  };
   const workers = await Promise.all([
     Worker.create({
       ...common,
       taskQueue,
-      workflowBundle: deploymentBundle,
+      workflowBundle: bundles.deployment,
       activities: {
         ...control,
         ...createVerificationActivities({ logger: logger.child({ component: 'verification' }), mirrorsDir: defaultMirrorsDir() }),
       },
     }),
-    Worker.create({ ...common, taskQueue: fleetTaskQueue(taskQueue), workflowBundle: fleetBundle, activities: control }),
+    Worker.create({ ...common, taskQueue: fleetTaskQueue(taskQueue), workflowBundle: bundles.fleet, activities: control }),
   ]);
   return {
+    buildId,
     run: async () => {
       await Promise.all(workers.map((w) => w.run()));
     },
@@ -63,13 +98,35 @@ export async function createOrchestratorWorker({ connection, namespace, taskQueu
   };
 }
 
-export async function runOrchestratorWorker(logger: Logger, taskQueue = ORCHESTRATOR_TASK_QUEUE): Promise<void> {
+/** `gantry worker`: runs until SIGINT/SIGTERM (the SDK shuts the workers down gracefully). */
+export async function runOrchestratorWorker(logger: Logger, options: { taskQueue?: string; deploymentName?: string; makeCurrent?: boolean } = {}): Promise<void> {
+  const taskQueue = options.taskQueue ?? ORCHESTRATOR_TASK_QUEUE;
+  const deploymentName = options.deploymentName ?? DEFAULT_DEPLOYMENT_NAME;
   const { connection, namespace } = await connectWorker();
+  const clientConnection = await Connection.connect(connectSettings().connectionOptions);
   try {
-    const worker = await createOrchestratorWorker({ connection, namespace, taskQueue, logger });
-    logger.info({ taskQueue, fleetTaskQueue: fleetTaskQueue(taskQueue), namespace }, 'orchestrator worker running');
-    await worker.run();
+    const client = new Client({ connection: clientConnection, namespace });
+    const worker = await createOrchestratorWorker({ connection, namespace, taskQueue, logger, versioning: { deploymentName, makeCurrent: options.makeCurrent ?? false } });
+    const log = logger.child({ taskQueue, fleetTaskQueue: fleetTaskQueue(taskQueue), namespace, deploymentName, buildId: worker.buildId });
+    const running = worker.run();
+    try {
+      // The server learns of a version from its first poll; only then can it become current.
+      const { current } = await listVersions(client, deploymentName);
+      if (options.makeCurrent || current === null) {
+        const { previous } = await makeCurrent(client, deploymentName, worker.buildId, `gantry-worker@${os.hostname()}`);
+        log.info({ previous }, previous === worker.buildId ? 'this build was already current' : 'this build is now current: new deployments start on it');
+      } else if (current !== worker.buildId) {
+        log.warn({ current }, 'this build is not current: it runs the deployments pinned to it; make it current to take new ones (README: upgrading Gantry)');
+      }
+    } catch (err) {
+      worker.shutdown();
+      await running.catch(() => undefined);
+      throw err;
+    }
+    log.info('orchestrator worker running');
+    await running;
   } finally {
+    await clientConnection.close();
     await connection.close();
   }
 }

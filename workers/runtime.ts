@@ -1,8 +1,8 @@
 // Routes the Temporal SDK's own logs into our pino logger, once per process, and optionally serves
 // the SDK's metrics (task latencies, slots, poll results) for Prometheus.
 import { Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
-import { InputError } from '../lib/errors';
-import type { Logger } from '../lib/logger';
+import { InputError } from '../lib/core/errors';
+import type { Logger } from '../lib/core/logger';
 
 export function installRuntime(logger: Logger, metricsAddress?: string): void {
   if (metricsAddress !== undefined && !/^[^:\s]+:\d{1,5}$/.test(metricsAddress)) {

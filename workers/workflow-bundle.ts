@@ -6,11 +6,11 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setting } from '../lib/settings';
+import { setting } from '../lib/config/settings';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** The deployment workflow, and the fleet's child workflows (a bundle without zod: see workflows/fleet.ts). */
-export const BUNDLES = { deployment: 'index.ts', fleet: 'fleet.ts' } as const;
+/** The deployment workflow, and the fleet's child workflows (a bundle without zod: see workflows/fleet/index.ts). */
+export const BUNDLES = { deployment: 'deployment/index.ts', fleet: 'fleet/index.ts' } as const;
 
 /** Everything the bundle is made of: workflow and lib sources, and the locked dependency versions. */
 async function sourceHash(): Promise<string> {
@@ -21,6 +21,11 @@ async function sourceHash(): Promise<string> {
   }
   hash.update(await readFile(path.join(ROOT, 'package-lock.json')).catch(() => Buffer.alloc(0)));
   return hash.digest('hex').slice(0, 24);
+}
+
+export interface Bundles {
+  deployment: { code: string };
+  fleet: { code: string };
 }
 
 export async function workflowBundle(logger: Logger, bundle: keyof typeof BUNDLES = 'deployment'): Promise<{ code: string }> {

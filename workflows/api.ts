@@ -1,8 +1,12 @@
-// Definitions shared by workflows and clients: IDs, task queues, search attributes, messages, input
-// and result types. No workflow logic here, so clients can import it freely.
+// The public contract of Gantry's workflows, what clients (CLI, webhook, CI, bench, tests) use: IDs,
+// task queues, search attributes, messages, and the deployment's input, status and result. No
+// workflow logic here, so clients can import it freely; child workflows' types live beside them.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Environment, HealthCheck, LoadBalancer, NodeConfig } from '../lib/environment-schema';
+import type { Environment } from '../lib/config/environment-schema';
+import type { DeploymentShape } from '../lib/rollout/batches';
+
+export type { DeploymentShape };
 
 export const ORCHESTRATOR_TASK_QUEUE = 'gantry';
 
@@ -13,7 +17,7 @@ export const nodeRollbackWorkflowId = (environment: string, node: string) => `de
 /** Children that keep every history small at any fleet size: one per batch, one per group of nodes. */
 export const batchWorkflowId = (environment: string, kind: 'rollout' | 'undo', n: number) => `deploy/${environment}/${kind}/${n}`;
 export const groupWorkflowId = (environment: string, op: string, n: number) => `deploy/${environment}/${op}/${n}`;
-/** The orchestrator's second worker, for the fleet's child workflows (see workflows/fleet.ts). */
+/** The orchestrator's second worker, for the fleet's child workflows (see workflows/fleet/index.ts). */
 export const fleetTaskQueue = (orchestratorQueue: string) => (orchestratorQueue.endsWith('/fleet') ? orchestratorQueue : `${orchestratorQueue}/fleet`);
 /** Each node's agent polls its own queue; the orchestrator never connects to a node. */
 export const agentTaskQueue = (environment: string, node: string) => `gantry-agent/${environment}/${node}`;
@@ -39,29 +43,8 @@ export interface DeployInput {
   artifact?: ArtifactRef;
   requestedBy: string;
   kind?: 'deploy' | 'rollback';
-  /** Set by continue-as-new between batches: where the previous run stopped. */
-  resume?: ResumePoint;
-}
-
-/** What a deployment carries into its next run when its history grows long. */
-export interface ResumePoint {
-  nextBatch: number;
-  /** Nodes changed so far, in the order they changed (what compensation undoes). */
-  changed: string[];
-  state: StateSnapshot;
-}
-
-export interface StateSnapshot {
-  phase: Phase;
-  commit: string | null;
-  changes: ChangeSummary | null;
-  nodes: NodeState[];
-  approvals: Approval[];
-  pausedBy: string | null;
-  cause: FailureCause | null;
-  undoFailures: UndoFailure[];
-  migration: MigrationRecord;
-  events: DeployEvent[];
+  /** The numbers that shape the workflow's commands; the client fills in the current defaults. */
+  shape?: DeploymentShape;
 }
 
 export type Phase =
@@ -188,58 +171,3 @@ export const approveUpdate = defineUpdate<DeployStatus, [ApprovePayload]>('appro
 export const abortUpdate = defineUpdate<DeployStatus, [AbortPayload]>('abort');
 export const pauseUpdate = defineUpdate<DeployStatus, [OperatorPayload]>('pause');
 export const resumeUpdate = defineUpdate<DeployStatus, [OperatorPayload]>('resume');
-
-export interface NodeDeployInput {
-  environment: string;
-  node: NodeConfig;
-  loadBalancer: LoadBalancer;
-  healthCheck: HealthCheck;
-  /** Bounds the agent's activate step: stop grace + start time-out. */
-  activateTimeoutMs: number;
-  /** null: take the node out of rotation and stop its app (undoing a fresh node's first deployment). */
-  release: string | null;
-}
-
-export interface NodeDeployResult {
-  id: string;
-  release: string | null;
-  lb: 'ready' | 'maint';
-  healthAttempts: number;
-}
-
-/** A batch of nodes, run as one child workflow: forward to `release`, or back to each node's own target. */
-export interface BatchInput {
-  /** The environment with only this batch's nodes. */
-  environment: Environment;
-  mode: 'rollout' | 'undo';
-  release: string;
-  /** undo: the release each node goes back to (null: out of rotation). */
-  targets?: Record<string, string | null>;
-  /** At most this many of the batch's nodes changing at once. */
-  concurrency: number;
-}
-
-export type NodeOutcome =
-  | ({ ok: true } & NodeDeployResult)
-  | { ok: false; id: string; error: string; step?: string; cancelled: boolean; started: boolean };
-
-/** ApplicationFailure types; non-retryable unless said otherwise. */
-export const failureTypes = {
-  invalidInput: 'InvalidInput',
-  digestMismatch: 'DigestMismatch',
-  checksFailed: 'ChecksFailed',
-  checksTimedOut: 'ChecksTimedOut',
-  checksUnavailable: 'ChecksUnavailable',
-  unsafeArchive: 'UnsafeArchive',
-  unknownServer: 'UnknownServer',
-  drainTimeout: 'DrainTimeout',
-  unhealthy: 'Unhealthy',
-  appStart: 'AppStartFailed',
-  commandFailed: 'CommandFailed',
-  notStaged: 'NotStaged',
-  deploymentFailed: 'DeploymentFailed',
-  deploymentRolledBack: 'DeploymentRolledBack',
-  deploymentAborted: 'DeploymentAborted',
-  notKept: 'ReleaseNotKept',
-  nodeFailed: 'NodeFailed',
-} as const;

@@ -3,11 +3,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startLocalStack, type LocalStack } from '../../lib/local/stack';
-import { setup } from '../../scripts/setup';
-import { awaitOutcome, startDeployment } from './deploy';
+import { startLocalStack, type LocalStack } from '../../devkit/local/stack';
+import { setup } from '../../devkit/setup';
+import { awaitOutcome, printEvents } from '../../client/deployments';
+import { startDeployment } from './deploy';
 import { CliExit, ExitCode } from '../exit-codes';
-import { connectClient } from '../../workers/connection';
+import { connectClient } from '../../client/connection';
 
 export async function demoCommand(options: { once?: boolean; nodes: number }): Promise<number> {
   const started = Date.now();
@@ -42,7 +43,7 @@ export async function demoCommand(options: { once?: boolean; nodes: number }): P
           requestedBy: 'demo',
           taskQueue: stack.taskQueue,
         });
-        const outcome = await awaitOutcome(handle, (line) => console.error(`  ${line}`));
+        const outcome = await awaitOutcome(handle, printEvents((line) => console.error(`  ${line}`)));
         console.error(`demo: ${release} ${outcome.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
         if (outcome.status !== 'live') throw new CliExit(`deployment of ${release} failed: ${outcome.error}`, ExitCode.failed);
       }

@@ -1,6 +1,6 @@
 // `gantry list [--env] [--phase]`: deployments found through Gantry's search attributes.
 import { z } from 'zod';
-import { connectClient } from '../../workers/connection';
+import { connectClient } from '../../client/connection';
 import { CliExit, ExitCode } from '../exit-codes';
 
 const filters = z.object({

@@ -1,8 +1,8 @@
 // `gantry approve|abort|pause|resume <env-file> --as <name>`: through updates, so a rejection (not an
 // approver, self-approval, nothing to approve, already finished) comes back at once with its reason.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { loadEnvironmentFile } from '../../lib/environment-file';
-import { connectClient } from '../../workers/connection';
+import { loadEnvironmentFile } from '../../lib/config/environment-file';
+import { connectClient } from '../../client/connection';
 import {
   abortUpdate,
   approveUpdate,
@@ -13,7 +13,7 @@ import {
 } from '../../workflows/api';
 import { CliExit, ExitCode } from '../exit-codes';
 import { formatStatus } from '../format';
-import { abortPayload, approvePayload, operatorPayload } from '../../workflows/operator-payloads';
+import { abortPayload, approvePayload, operatorPayload } from '../../workflows/deployment/operator-payloads';
 
 export type OperatorAction = 'approve' | 'abort' | 'pause' | 'resume';
 export interface OperatorOptions {

@@ -2,11 +2,11 @@
 // keeps (by default the one the latest deployment replaced), so nothing is downloaded.
 import type { Client } from '@temporalio/client';
 import os from 'node:os';
-import { loadEnvironmentFile } from '../../lib/environment-file';
-import { isValidReleaseId } from '../../lib/release-store';
-import { connectClient } from '../../workers/connection';
+import { loadEnvironmentFile } from '../../lib/config/environment-file';
+import { isValidReleaseId } from '../../lib/release/release-store';
+import { connectClient } from '../../client/connection';
 import { CliExit, ExitCode } from '../exit-codes';
-import { reportDeployment, startPrepared, type DeployRequest } from './deploy';
+import { reportDeployment, startRequest, type DeployRequest } from './deploy';
 import { latestStatus } from './status';
 
 export interface RollbackOptions {
@@ -42,7 +42,7 @@ export async function rollbackCommand(envFile: string, options: RollbackOptions)
   const { client, close } = await connectClient();
   try {
     const request = await prepareRollback(client, envFile, options);
-    return await reportDeployment(await startPrepared(client, request), request.input.release, { wait: options.wait ?? false, json: options.json ?? false });
+    return await reportDeployment(await startRequest(client, request), request.input.release, { wait: options.wait ?? false, json: options.json ?? false });
   } finally {
     await close();
   }

@@ -1,7 +1,7 @@
 // `gantry setup-namespace`: registers Gantry's search attributes on an existing Temporal namespace through
 // the operator service (the dev-server helper passes them on the command line instead). Safe to re-run.
 import proto from '@temporalio/proto';
-import { connectClient } from '../../workers/connection';
+import { connectClient } from '../../client/connection';
 import { searchAttributes } from '../../workflows/api';
 import { CliExit, ExitCode } from '../exit-codes';
 

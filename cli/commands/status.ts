@@ -1,7 +1,7 @@
 // `gantry status <env-file>`: the environment's latest deployment, from its `status` query.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { loadEnvironmentFile } from '../../lib/environment-file';
-import { connectClient } from '../../workers/connection';
+import { loadEnvironmentFile } from '../../lib/config/environment-file';
+import { connectClient } from '../../client/connection';
 import { deploymentWorkflowId, statusQuery, type DeployStatus } from '../../workflows/api';
 import { CliExit, ExitCode } from '../exit-codes';
 import { formatStatus } from '../format';

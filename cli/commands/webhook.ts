@@ -6,19 +6,20 @@
 import type { Client } from '@temporalio/client';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readChecksumFile } from '../../lib/artifact';
-import { loadEnvironmentFile } from '../../lib/environment-file';
-import { GantryError } from '../../lib/errors';
-import { remoteTagsAt } from '../../lib/git-mirror';
-import { MalformedEvent, signatureValid, triggerOf } from '../../lib/github-events';
-import type { Logger } from '../../lib/logger';
-import { readSecret } from '../../lib/secrets';
-import { globToRegExp } from '../../lib/tag-verification';
-import { loadWebhookConfig, type WebhookConfig } from '../../lib/webhook-config';
-import { connectClient } from '../../workers/connection';
+import { readChecksumFile } from '../../lib/release/artifact';
+import { loadEnvironmentFile } from '../../lib/config/environment-file';
+import { GantryError } from '../../lib/core/errors';
+import { remoteTagsAt } from '../../lib/source/git-mirror';
+import { MalformedEvent, signatureValid, triggerOf } from '../../lib/webhook/github-events';
+import type { Logger } from '../../lib/core/logger';
+import { readSecret } from '../../lib/config/secrets';
+import { globToRegExp } from '../../lib/source/tag-verification';
+import { loadWebhookConfig, type WebhookConfig } from '../../lib/webhook/config';
+import { connectClient } from '../../client/connection';
 import { deploymentWorkflowId, searchAttributes } from '../../workflows/api';
 import { CliExit, ExitCode } from '../exit-codes';
-import { prepareDeployment, startPrepared } from './deploy';
+import { DeploymentRunning, startOrAttach } from '../../client/deployments';
+import { prepareDeployment } from './deploy';
 
 interface Reply {
   status: number;
@@ -150,11 +151,11 @@ async function handle(req: IncomingMessage, { config, client, taskQueue }: { con
     throw err;
   }
   try {
-    const handle = await startPrepared(client, request);
+    const handle = await startOrAttach(client, request);
     return { status: 201, body: { workflowId, runId: handle.firstExecutionRunId, release: tag, environment: environment.name } };
   } catch (err) {
     // Another release, or another requester, is deploying to this environment.
-    if (err instanceof CliExit && err.code === ExitCode.rejected) return { status: 409, body: { error: err.message } };
+    if (err instanceof DeploymentRunning) return { status: 409, body: { error: err.message } };
     throw err;
   }
 }

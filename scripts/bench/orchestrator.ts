@@ -5,8 +5,8 @@
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { createLogger } from '../../lib/logger';
-import { simLoadBalancers } from '../../lib/sim/stack';
+import { createLogger } from '../../lib/core/logger';
+import { simLoadBalancers } from '../../devkit/sim/stack';
 import { createOrchestratorWorker } from '../../workers/orchestrator';
 
 const settings = z

@@ -1,7 +1,7 @@
 // The faults a chaos trial injects, each at a moment picked by the trial's seeded random source.
 import { rename } from 'node:fs/promises';
-import type { LocalStack } from '../../lib/local/stack';
-import { sleep } from '../../lib/wait';
+import type { LocalStack } from '../../devkit/local/stack';
+import { sleep } from '../../lib/core/wait';
 import type { DeployStatus } from '../../workflows/api';
 
 export const FAULTS = ['kill-worker', 'kill-agent', 'restart-temporal', 'lb-socket-down', 'artifact-503', 'webhook-down'] as const;

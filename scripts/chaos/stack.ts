@@ -3,11 +3,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { awaitOutcome, startDeployment } from '../../cli/commands/deploy';
+import { awaitOutcome } from '../../client/deployments';
+import { startDeployment } from '../../cli/commands/deploy';
 import { Client, Connection } from '@temporalio/client';
-import { freePort } from '../../lib/local/ports';
-import { startLocalStack, type LocalStack } from '../../lib/local/stack';
-import { setup } from '../setup';
+import { freePort } from '../../devkit/local/ports';
+import { startLocalStack, type LocalStack } from '../../devkit/local/stack';
+import { setup } from '../../devkit/setup';
 
 export async function startChaosStack(log: (line: string) => void = () => {}): Promise<LocalStack & { close(): Promise<void> }> {
   const tools = setup(log);

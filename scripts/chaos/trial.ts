@@ -4,13 +4,14 @@
 import { Client, Connection } from '@temporalio/client';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { awaitOutcome, startDeployment, type DeployOutcome } from '../../cli/commands/deploy';
-import { loadEnvironmentFile } from '../../lib/environment-file';
-import type { Environment } from '../../lib/environment-schema';
-import { fleetProblems } from '../../lib/local/fleet-check';
-import { startLoad, statsBetween, type WindowStats } from '../../lib/local/load';
-import type { LocalStack } from '../../lib/local/stack';
-import { sleep } from '../../lib/wait';
+import { awaitOutcome, type DeployOutcome } from '../../client/deployments';
+import { startDeployment } from '../../cli/commands/deploy';
+import { loadEnvironmentFile } from '../../lib/config/environment-file';
+import type { Environment } from '../../lib/config/environment-schema';
+import { fleetProblems } from '../../devkit/local/fleet-check';
+import { startLoad, statsBetween, type WindowStats } from '../../devkit/local/load';
+import type { LocalStack } from '../../devkit/local/stack';
+import { sleep } from '../../lib/core/wait';
 import { nodeRollbackWorkflowId, nodeWorkflowId, statusQuery } from '../../workflows/api';
 import { inject, type Fault } from './faults';
 

@@ -1,7 +1,7 @@
 // The invariant every end-to-end test checks at every terminal state (lib/local/fleet-check.ts).
 import { expect } from 'vitest';
-import type { Environment } from '../../lib/environment-schema';
-import { fleetProblems, servedReleases } from '../../lib/local/fleet-check';
+import type { Environment } from '../../lib/config/environment-schema';
+import { fleetProblems, servedReleases } from '../../devkit/local/fleet-check';
 
 export { servedReleases };
 

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../lib/local/stack';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../devkit/local/stack';
 
 export interface TestStack extends LocalStack {
   client: Client;

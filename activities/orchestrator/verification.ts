@@ -1,0 +1,117 @@
+// Deciding whether a release may go out: the tag on the canonical remote (via a fetched mirror), its
+// signature, CI checks on its commit, the artifact's digest; and which changes it carries.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ArtifactError, sha256Of } from '../../lib/release/artifact';
+import { CiStatusError, githubChecks, judgeChecks } from '../../lib/source/ci-status';
+import type { CiConfig, Environment } from '../../lib/config/environment-schema';
+import { GitError, GitMirror, type Commit } from '../../lib/source/git-mirror';
+import type { Logger } from '../../lib/core/logger';
+import { verifyTag, VerificationError, type VerifiedTag } from '../../lib/source/tag-verification';
+import { sleep } from '../../lib/core/wait';
+import { failureTypes } from '../../lib/core/failure-types';
+
+export const MAX_CHANGES = 200;
+
+export interface VerificationDeps {
+  logger: Logger;
+  mirrorsDir: string;
+  /** Where tokens are read; the worker's environment by default. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ChangeList {
+  from: string | null;
+  to: string;
+  /** Newest first, at most MAX_CHANGES. */
+  commits: Commit[];
+  total: number;
+}
+
+export function createVerificationActivities({ logger, mirrorsDir, env = process.env }: VerificationDeps) {
+  const mirrorOf = (remote: string) => new GitMirror(remote, mirrorsDir);
+  // A remote that cannot be reached may come back: let the retry policy try again.
+  const gitUnavailable = (err: unknown): never => {
+    if (err instanceof GitError) throw ApplicationFailure.retryable(err.message, failureTypes.gitUnavailable);
+    throw err;
+  };
+
+  return {
+    async verifyTag({ source, tag, commit }: { source: Environment['source']; tag: string; commit?: string }): Promise<VerifiedTag> {
+      const mirror = mirrorOf(source.remote);
+      await mirror.update().catch(gitUnavailable);
+      try {
+        const verified = await verifyTag(mirror, tag, source, commit);
+        logger.info({ tag, commit: verified.commit, signed: verified.signed }, 'tag verified');
+        return verified;
+      } catch (err) {
+        if (err instanceof VerificationError) throw ApplicationFailure.nonRetryable(err.message, err.type);
+        return gitUnavailable(err);
+      }
+    },
+
+    async listChanges({ remote, from, to }: { remote: string; from: string | null; to: string }): Promise<ChangeList> {
+      const mirror = mirrorOf(remote);
+      // The previous release's tag may be gone from the remote; then list what `to` carries.
+      const known = from !== null && (await mirror.tag(from).catch(gitUnavailable)) !== undefined;
+      const { commits, total } = await mirror.commitsBetween(known ? from : undefined, to, MAX_CHANGES).catch(gitUnavailable);
+      return { from: known ? from : null, to, commits, total };
+    },
+
+    /** Waits for the commit's checks; the deadline survives retries through the heartbeat details. */
+    async waitForChecks({ ci, commit }: { ci: CiConfig; commit: string }): Promise<{ checks: string[] }> {
+      if (ci.provider === 'none') return { checks: [] };
+      const ctx = Context.current();
+      const startedAt = (ctx.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
+      const token = env[ci.tokenEnv];
+      for (;;) {
+        let verdict;
+        try {
+          verdict = judgeChecks(await githubChecks({ apiUrl: ci.apiUrl, repository: ci.repository, commit, token }, ctx.cancellationSignal), ci.requiredChecks);
+        } catch (err) {
+          if (err instanceof CiStatusError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, failureTypes.checksUnavailable);
+          throw err;
+        }
+        if (verdict.verdict === 'pass') return { checks: verdict.checks.map((c) => c.name) };
+        if (verdict.verdict === 'fail') {
+          throw ApplicationFailure.nonRetryable(
+            `check "${verdict.failed.name}" failed on commit ${commit}${verdict.failed.url ? `: ${verdict.failed.url}` : ''}; fix it and tag a new release`,
+            failureTypes.checksFailed,
+          );
+        }
+        ctx.heartbeat({ startedAt, waitingFor: verdict.waitingFor });
+        if (Date.now() - startedAt + ci.pollInterval > ci.deadline) {
+          throw ApplicationFailure.nonRetryable(
+            `checks still pending on commit ${commit} after ${Math.round((Date.now() - startedAt) / 1000)} s: ${verdict.waitingFor.join(', ')}`,
+            failureTypes.checksTimedOut,
+          );
+        }
+        await sleep(ci.pollInterval, undefined, { signal: ctx.cancellationSignal });
+      }
+    },
+
+    /** Hashes the artifact once, streaming, before any node is touched. */
+    async verifyArtifact({ url, sha256 }: { url: string; sha256: string }): Promise<{ bytes: number }> {
+      const ctx = Context.current();
+      let bytes = 0;
+      let actual: string;
+      try {
+        actual = await sha256Of(url, ctx.cancellationSignal, (total) => {
+          bytes = total;
+          ctx.heartbeat({ bytes });
+        });
+      } catch (err) {
+        if (err instanceof ArtifactError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, err.code);
+        throw err;
+      }
+      if (actual !== sha256) {
+        throw ApplicationFailure.nonRetryable(
+          `artifact ${url} has sha256 ${actual}, not the ${sha256} given; check --sha256 against the artifact that was built`,
+          failureTypes.digestMismatch,
+        );
+      }
+      return { bytes };
+    },
+  };
+}
+
+export type VerificationActivities = ReturnType<typeof createVerificationActivities>;

@@ -1,0 +1,153 @@
+// Starting a deployment and waiting for its outcome, for every client: the CLI, the webhook, the
+// bench and the tests. A retried request (same release, same requester) attaches to the deployment
+// it already started; any other request while one runs is refused, naming the running one.
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { GantryError } from '../lib/core/errors';
+import { sleep } from '../lib/core/wait';
+import { DEFAULT_SHAPE } from '../lib/rollout/batches';
+import {
+  deploymentWorkflowId,
+  searchAttributes,
+  statusQuery,
+  type DeployInput,
+  type DeployOutcomeStatus,
+  type DeployResult,
+  type DeployStatus,
+  type FailureCause,
+  type UndoFailure,
+} from '../workflows/api';
+
+type DeploymentWorkflow = (input: DeployInput) => Promise<DeployResult>;
+export type DeploymentHandle = WorkflowHandleWithFirstExecutionRunId<DeploymentWorkflow>;
+
+/** Another deployment holds the environment. */
+export class DeploymentRunning extends GantryError {
+  override readonly name = 'DeploymentRunning';
+}
+
+export interface DeployRequest {
+  input: DeployInput;
+  taskQueue: string;
+}
+
+export interface DeployOutcome {
+  workflowId: string;
+  runId: string;
+  status: 'started' | DeployOutcomeStatus;
+  release: string;
+  commit?: string | null;
+  nodes?: { id: string; release: string | null; lb: string }[];
+  error?: string;
+  cause?: FailureCause;
+  undoFailures?: UndoFailure[];
+}
+
+export async function startOrAttach(client: Client, { input: request, taskQueue }: DeployRequest): Promise<DeploymentHandle> {
+  // The shape of today's code travels in the input, so a later default never changes this run on replay.
+  const input: DeployInput = { ...request, shape: request.shape ?? { ...DEFAULT_SHAPE } };
+  const { environment, requestedBy, release: tag } = input;
+  const workflowId = deploymentWorkflowId(environment.name);
+  try {
+    return await client.workflow.start<DeploymentWorkflow>('deployment', {
+      workflowId,
+      taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      staticSummary: `${input.kind === 'rollback' ? 'Roll back' : 'Deploy'} ${tag} to ${environment.name}, requested by ${requestedBy}`,
+      staticDetails: [
+        `**${tag}** → **${environment.name}** (${environment.nodes.length} nodes: ${environment.nodes.map((n) => n.id).join(', ')})`,
+        `requested by ${requestedBy}${input.commit ? `, commit ${input.commit}` : ''}`,
+        input.artifact ? `artifact ${input.artifact.url} (sha256 ${input.artifact.sha256.slice(0, 12)}…)` : 'no download: every node keeps this release',
+      ].join('\n\n'),
+      typedSearchAttributes: [
+        { key: searchAttributes.environment, value: environment.name },
+        { key: searchAttributes.release, value: tag },
+        { key: searchAttributes.phase, value: 'verify' },
+        { key: searchAttributes.requestedBy, value: requestedBy },
+      ],
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const running = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+    const release = running?.typedSearchAttributes.get(searchAttributes.release);
+    // A retried request (CI re-running its step) attaches to the deployment it already started.
+    if (running && release === tag && running.typedSearchAttributes.get(searchAttributes.requestedBy) === requestedBy) {
+      const handle = client.workflow.getHandle<DeploymentWorkflow>(workflowId, undefined, { firstExecutionRunId: running.runId });
+      return Object.assign(handle, { firstExecutionRunId: running.runId });
+    }
+    throw new DeploymentRunning(
+      `another deployment is running on ${environment.name}: ${workflowId}${running ? ` (run ${running.runId}` : ''}${release ? `, release ${release}` : ''}${running ? ')' : ''}; wait for it to finish first`,
+    );
+  }
+}
+
+/** Follows a running deployment until `done` settles, e.g. printing its events or drawing a view. */
+export type Follower = (read: () => Promise<DeployStatus | undefined>, done: Promise<unknown>) => Promise<void>;
+
+/** Waits for the result; `follow` watches the status meanwhile. */
+export async function awaitOutcome(
+  handle: WorkflowHandle<DeploymentWorkflow>,
+  follow?: Follower,
+  runId = (handle as Partial<WorkflowHandleWithFirstExecutionRunId>).firstExecutionRunId ?? '',
+): Promise<DeployOutcome> {
+  const base = { workflowId: handle.workflowId, runId };
+  const result = handle.result().then(
+    (r) => ({ ok: true as const, r }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  const read = () => handle.query(statusQuery).catch(() => undefined);
+  const following = follow ? follow(read, result) : Promise.resolve();
+  const settled = await result;
+  await following;
+  if (settled.ok) return { ...base, ...summarize(settled.r) };
+  const err = settled.err;
+  if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.details?.[0]) {
+    return { ...base, ...summarize(err.cause.details[0] as DeployResult) };
+  }
+  if (err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure) {
+    // Cancelled through Temporal: the workflow rolled back first; its status query says where nodes stand.
+    const status = await read();
+    if (status) {
+      return {
+        ...base,
+        status: 'aborted',
+        release: status.release,
+        commit: status.commit,
+        nodes: status.nodes.map(({ id, release, lb }) => ({ id, release, lb })),
+        error: 'the workflow was cancelled',
+      };
+    }
+  }
+  return { ...base, status: 'failed', release: '', error: err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err) };
+}
+
+function summarize(r: DeployResult): Omit<DeployOutcome, 'workflowId' | 'runId'> {
+  return {
+    status: r.status,
+    release: r.release,
+    commit: r.commit,
+    nodes: r.nodes.map(({ id, release, lb }) => ({ id, release, lb })),
+    ...(r.error ? { error: r.error } : {}),
+    ...(r.cause ? { cause: r.cause } : {}),
+    ...(r.undoFailures?.length ? { undoFailures: r.undoFailures } : {}),
+  };
+}
+
+/** A follower that hands each new event of the log to `print` as one line. */
+export function printEvents(print: (line: string) => void): Follower {
+  return async (read, done) => {
+    let seen = 0;
+    let finished = false;
+    void done.then(() => (finished = true));
+    for (;;) {
+      // Read `finished` before querying so the last poll sees the final events.
+      const last = finished;
+      const status = await read();
+      for (const event of status?.events.slice(seen) ?? []) print(`${event.time.slice(11, 23)}  ${event.what}`);
+      seen = status?.events.length ?? seen;
+      if (last) return;
+      await Promise.race([sleep(300), done]);
+    }
+  };
+}

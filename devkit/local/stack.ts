@@ -1,0 +1,174 @@
+// The embedded local stack: HAProxy on loopback, one agent per node and an orchestrator worker, all as
+// real processes (`gantry agent`, `gantry worker`) against a Temporal server; a dev server when no
+// address is given. Used by the demo and the end-to-end tests.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { stopRecordedApp } from '../../lib/node/app-supervisor';
+import type { EnvironmentInput } from '../../lib/config/environment-schema';
+import { sleep, waitUntil } from '../../lib/core/wait';
+import { startProcess, type ManagedProcess } from './child-process';
+import { startArtifactServer, type ArtifactServer } from './artifact-server';
+import { startHaproxy, type HaproxyServer } from './haproxy-server';
+import { freePort } from './ports';
+import { buildSampleReleases, type SampleReleaseSpec, type SampleRepo } from './sample-releases';
+import { startDevServer, type DevServer } from './temporal-dev-server';
+
+const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+
+export interface LocalStackOptions {
+  dir: string;
+  name: string;
+  nodeCount: number;
+  releases: SampleReleaseSpec[];
+  haproxyPath: string;
+  /** Use this server; otherwise start a dev server with `temporalPath`. */
+  temporalAddress?: string;
+  temporalPath?: string;
+  devServerPorts?: { port: number; uiPort: number };
+  /** More flags for the dev server this stack starts, e.g. --dynamic-config-value. */
+  temporalServerArgs?: string[];
+  /** The orchestrator worker's task queue; unique per stack so stacks sharing a server never mix. */
+  taskQueue: string;
+  /** Extra variables for the orchestrator worker (notification secrets, CI tokens). */
+  workerEnv?: Record<string, string>;
+  /** Extra variables for every agent (DATABASE_URL: secrets stay in the agent's environment). */
+  agentEnv?: Record<string, string>;
+  /** Serve artifacts over HTTP (a server that can be told to fail) instead of file:// URLs. */
+  artifactServer?: boolean;
+  /** Extra settings merged into the generated environment file. */
+  environment?: Partial<EnvironmentInput>;
+}
+
+export interface LocalStack {
+  name: string;
+  envFile: string;
+  taskQueue: string;
+  temporalAddress: string;
+  uiUrl?: string;
+  haproxy: HaproxyServer;
+  repo: SampleRepo;
+  nodeIds: string[];
+  /** Kills a node's agent with SIGKILL (its app keeps running) and starts a new one. */
+  restartAgent(id: string, afterMs?: number): Promise<void>;
+  /** Kills the orchestrator worker with SIGKILL and starts a new one. */
+  restartWorker(afterMs?: number): Promise<void>;
+  /** Stops the stack's own Temporal dev server and starts it again on the same port and SQLite file. */
+  restartTemporal(downMs: number): Promise<void>;
+  artifacts?: ArtifactServer;
+  /** Environment variables that point a `gantry` process or client at this stack's server. */
+  clientEnv: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+async function kill(proc: ManagedProcess): Promise<void> {
+  proc.child.kill('SIGKILL');
+  await waitUntil(() => proc.exited(), 5_000, 20);
+}
+
+export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack> {
+  await mkdir(o.dir, { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
+  };
+  try {
+    let devServer: DevServer | undefined;
+    if (!o.temporalAddress) {
+      if (!o.temporalPath) throw new Error('startLocalStack needs temporalAddress or temporalPath');
+      devServer = await startDevServer({ temporalPath: o.temporalPath, dir: o.dir, ...o.devServerPorts, extraArgs: o.temporalServerArgs });
+      stops.push(() => devServer!.stop());
+      // Stopped last-registered-first; restartTemporal replaces devServer, so stop whichever runs.
+    }
+    const artifacts = o.artifactServer ? await startArtifactServer(path.join(o.dir, 'artifacts')) : undefined;
+    if (artifacts) stops.push(() => artifacts.close());
+    const temporalAddress = o.temporalAddress ?? devServer!.address;
+    const repo = await buildSampleReleases(o.dir, o.releases);
+
+    const nodes = [];
+    for (let i = 1; i <= o.nodeCount; i++) {
+      const id = `web-${i}`;
+      nodes.push({ id, address: `127.0.0.1:${await freePort()}`, root: path.join(o.dir, 'nodes', id), env: { NODE_ID: id } });
+    }
+    const haproxy = await startHaproxy({
+      haproxyPath: o.haproxyPath,
+      dir: o.dir,
+      backend: 'app',
+      servers: nodes.map((n) => ({ name: n.id, address: n.address, healthPath: '/healthz' })),
+      startInMaintenance: true,
+    });
+    stops.push(() => haproxy.stop());
+    for (const node of nodes) stops.push(() => stopRecordedApp(node.root));
+
+    const environment: EnvironmentInput = {
+      name: o.name,
+      nodes,
+      app: { command: [process.execPath, 'server.js'], stopGrace: '5s', startTimeout: '15s' },
+      loadBalancer: { type: 'haproxy', socket: haproxy.socket, backend: haproxy.backend, drainTimeout: '30s', pollInterval: '100ms' },
+      rollout: { batchSize: 1 },
+      healthCheck: { path: '/healthz', reportsRelease: true, interval: '200ms', successThreshold: 2, deadline: '20s' },
+      source: { remote: repo.remote },
+      artifact: { url: artifacts ? `${artifacts.url}/app-{release}.tgz` : `file://${path.join(o.dir, 'artifacts')}/app-{release}.tgz` },
+      ...o.environment,
+    };
+    const envFile = path.join(o.dir, `${o.name}.yaml`);
+    await writeFile(envFile, stringify(environment));
+
+    const clientEnv = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default', GANTRY_TASK_QUEUE: o.taskQueue };
+    const spawnGantry = (logName: string, args: string[], extraEnv: Record<string, string> = {}): ManagedProcess => {
+      const proc = startProcess(process.execPath, ['--import', 'tsx', CLI, ...args], { logFile: path.join(o.dir, logName), env: { ...clientEnv, ...extraEnv } });
+      stops.push(() => proc.stop());
+      return proc;
+    };
+    const spawnAgent = (id: string) => spawnGantry(`agent-${id}.log`, ['agent', '--env', envFile, '--node', id], o.agentEnv);
+    const agents = new Map(nodes.map((n) => [n.id, spawnAgent(n.id)]));
+    const spawnWorker = () => spawnGantry('worker.log', ['worker'], { GANTRY_MIRRORS_DIR: path.join(o.dir, 'mirrors'), ...o.workerEnv });
+    let worker = spawnWorker();
+    const started = [worker, ...agents.values()];
+    // Workers log "running" once they poll; the orchestrator bundles its workflows first.
+    const ready = await waitUntil(async () => {
+      const logs = await Promise.all(started.map((p) => p.logTail(200)));
+      return started.some((p) => p.exited()) || logs.every((l) => l.includes('running"'));
+    }, 90_000, 250);
+    const dead = started.find((p) => p.exited());
+    if (!ready || dead) throw new Error(`a Gantry process did not start (${(dead ?? started[0]!).logFile}):\n${await (dead ?? started[0]!).logTail()}`);
+
+    return {
+      name: o.name,
+      envFile,
+      taskQueue: o.taskQueue,
+      temporalAddress,
+      uiUrl: devServer?.uiUrl,
+      haproxy,
+      repo,
+      nodeIds: nodes.map((n) => n.id),
+      async restartAgent(id, afterMs = 0) {
+        const agent = agents.get(id);
+        if (!agent) throw new Error(`no agent ${id}`);
+        await kill(agent);
+        if (afterMs > 0) await sleep(afterMs);
+        agents.set(id, spawnAgent(id));
+      },
+      async restartWorker(afterMs = 0) {
+        await kill(worker);
+        if (afterMs > 0) await sleep(afterMs);
+        worker = spawnWorker();
+      },
+      async restartTemporal(downMs) {
+        if (!devServer) throw new Error('this stack uses a Temporal server it did not start');
+        const port = Number(devServer.address.split(':')[1]);
+        const uiPort = Number(new URL(devServer.uiUrl).port);
+        await devServer.stop();
+        await sleep(downMs);
+        devServer = await startDevServer({ temporalPath: o.temporalPath!, dir: o.dir, port, uiPort, extraArgs: o.temporalServerArgs });
+      },
+      ...(artifacts ? { artifacts } : {}),
+      clientEnv,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,139 @@
+// Runs the app of one node. The app is started detached, in its own process group, and recorded in
+// <root>/app.json, so it outlives an agent restart and a new agent adopts it instead of restarting it.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../core/logger';
+import { canConnect, sleep, splitHostPort, waitUntil } from '../core/wait';
+
+export interface AppSpec {
+  command: string[];
+  env: Record<string, string>;
+  stopSignal: NodeJS.Signals;
+  stopGraceMs: number;
+  startTimeoutMs: number;
+  /** host:port the app listens on; PORT is set from it unless env sets PORT. */
+  address: string;
+}
+
+interface AppRecord {
+  pid: number;
+  release: string;
+  startedAt: string;
+}
+
+export class AppStartError extends Error {
+  override readonly name = 'AppStartError';
+}
+
+export class AppSupervisor {
+  private readonly recordFile: string;
+  readonly logFile: string;
+
+  constructor(
+    private readonly root: string,
+    private readonly spec: AppSpec,
+    private readonly logger: Logger,
+  ) {
+    this.recordFile = path.join(root, 'app.json');
+    this.logFile = path.join(root, 'app.log');
+  }
+
+  /** The release of the running app process, or null when none runs. */
+  async running(): Promise<string | null> {
+    const record = await this.record();
+    return record && isAlive(record.pid) ? record.release : null;
+  }
+
+  async stop(): Promise<void> {
+    const record = await this.record();
+    if (record && isAlive(record.pid)) {
+      this.logger.info({ pid: record.pid, release: record.release, signal: this.spec.stopSignal }, 'stopping app');
+      signalGroup(record.pid, this.spec.stopSignal);
+      const exited = await waitUntil(() => !isAlive(record.pid), this.spec.stopGraceMs, 50);
+      if (!exited) {
+        this.logger.warn({ pid: record.pid, graceMs: this.spec.stopGraceMs }, 'app ignored the stop signal; killing it');
+        signalGroup(record.pid, 'SIGKILL');
+        await waitUntil(() => !isAlive(record.pid), 5_000, 50);
+      }
+    }
+    await rm(this.recordFile, { force: true });
+  }
+
+  /** Starts the app from `cwd` and waits until its port accepts connections. */
+  async start(release: string, cwd: string): Promise<number> {
+    const { host, port } = splitHostPort(this.spec.address);
+    if (await canConnect(host, port, 500)) {
+      throw new AppStartError(`port ${port} is already in use by another process; cannot start release ${release}`);
+    }
+    const out = openSync(this.logFile, 'a');
+    const [file, ...args] = this.spec.command as [string, ...string[]];
+    const child = spawn(file, args, {
+      cwd,
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...process.env, PORT: String(port), GANTRY_RELEASE: release, ...this.spec.env },
+    });
+    closeSync(out);
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid!));
+      child.once('error', (err) => reject(new AppStartError(`cannot start ${file}: ${err.message}`)));
+    });
+    child.unref();
+    await writeFile(this.recordFile, JSON.stringify({ pid, release, startedAt: new Date().toISOString() } satisfies AppRecord));
+    this.logger.info({ pid, release, cwd }, 'app started; waiting for its port');
+    const up = await waitUntil(async () => !isAlive(pid) || (await canConnect(host, port, 500)), this.spec.startTimeoutMs, 50);
+    if (!isAlive(pid)) throw new AppStartError(`release ${release} exited during start-up; last output:\n${await this.logTail()}`);
+    if (!up) {
+      await this.stop();
+      throw new AppStartError(`release ${release} did not open port ${port} within ${this.spec.startTimeoutMs} ms`);
+    }
+    return pid;
+  }
+
+  async logTail(lines = 20): Promise<string> {
+    const text = await readFile(this.logFile, 'utf8').catch(() => '');
+    return text.split('\n').slice(-lines - 1).join('\n');
+  }
+
+  private async record(): Promise<AppRecord | null> {
+    try {
+      return JSON.parse(await readFile(this.recordFile, 'utf8')) as AppRecord;
+    } catch {
+      return null;
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Stops an app recorded under `root` without an agent: used to clean up local stacks. */
+export async function stopRecordedApp(root: string): Promise<void> {
+  const record = await readFile(path.join(root, 'app.json'), 'utf8')
+    .then((text) => JSON.parse(text) as AppRecord)
+    .catch(() => null);
+  if (!record || !isAlive(record.pid)) return;
+  signalGroup(record.pid, 'SIGTERM');
+  if (!(await waitUntil(() => !isAlive(record.pid), 5_000, 50))) signalGroup(record.pid, 'SIGKILL');
+  await sleep(0);
+}

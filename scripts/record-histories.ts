@@ -1,0 +1,153 @@
+// Records the workflow histories the replay tests run (test/replay/<scenario>/*.json): real runs on the
+// local stack (dev server, HAProxy, agents), each scenario's deployment runs and every child they
+// started. Run it only to add a history for a new path: never regenerate an old one to make a replay
+// failure go away (that failure is a running deployment that would break; use patched() or a new build).
+//   npx tsx scripts/record-histories.ts [scenario …]
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { awaitOutcome, startOrAttach, type DeploymentHandle, type DeployOutcome } from '../client/deployments';
+import { prepareDeployment } from '../cli/commands/deploy';
+import { prepareRollback } from '../cli/commands/rollback';
+import { startLocalStack, type LocalStack } from '../devkit/local/stack';
+import { setup } from '../devkit/setup';
+import { waitUntil } from '../lib/core/wait';
+import { abortUpdate, deploymentWorkflowId, statusQuery } from '../workflows/api';
+
+const OUT = fileURLToPath(new URL('../test/replay', import.meta.url));
+
+interface Scenario {
+  name: string;
+  /** What the deployment must end as, so a recording is what it claims to be. */
+  expect: DeployOutcome['status'];
+  run(s: Session): Promise<DeploymentHandle>;
+}
+
+interface Session {
+  stack: LocalStack;
+  client: Client;
+  deploy(release: string, file?: string, requestedBy?: string): Promise<DeploymentHandle>;
+  variant(name: string, patch: Record<string, unknown>): Promise<string>;
+}
+
+const plain: Scenario[] = [
+  { name: 'first-deploy', expect: 'live', run: (s) => s.deploy('v1') },
+  { name: 'happy-path', expect: 'live', run: (s) => s.deploy('v2') },
+  { name: 'rollback-after-failed-health-check', expect: 'rolled-back', run: (s) => s.deploy('v-bad') },
+  {
+    name: 'manual-rollback',
+    expect: 'live',
+    run: async (s) => startOrAttach(s.client, await prepareRollback(s.client, s.stack.envFile, { to: 'v1', requestedBy: 'recorder', taskQueue: s.stack.taskQueue })),
+  },
+  {
+    name: 'abort-during-approval',
+    expect: 'aborted',
+    run: async (s) => {
+      const file = await s.variant('approval', { approval: { required: true, approvers: ['bob'], timeout: '10m' } });
+      const handle = await s.deploy('v2', file, 'alice');
+      await waitUntil(async () => (await handle.query(statusQuery)).phase === 'awaiting-approval', 60_000, 100);
+      await handle.executeUpdate(abortUpdate, { args: [{ by: 'bob', reason: 'recording an abort' }] });
+      return handle;
+    },
+  },
+  {
+    name: 'approval-timeout',
+    expect: 'aborted',
+    run: async (s) => s.deploy('v2', await s.variant('approval-timeout', { approval: { required: true, approvers: ['bob'], timeout: '2s' } })),
+  },
+  {
+    name: 'downtime-mode',
+    expect: 'live',
+    run: async (s) => {
+      // The history is what is replayed: a migration command that needs no database is enough.
+      const migrations = { command: [process.execPath, '-e', 'process.exit(0)'], phases: { expand: ['expand'] }, backup: { enabled: false }, mode: 'downtime' };
+      return s.deploy('v2', await s.variant('downtime', { migrations }));
+    },
+  },
+];
+
+// The server suggests continue-as-new after 50 events: a 3-node rollout continues twice.
+const continued: Scenario[] = [
+  { name: 'continue-as-new-setup', expect: 'live', run: (s) => s.deploy('v1') },
+  { name: 'continue-as-new', expect: 'live', run: (s) => s.deploy('v2') },
+];
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const wanted = (list: Scenario[]) => list.filter((s) => only.length === 0 || only.includes(s.name) || s.name.endsWith('-setup'));
+  const tools = setup((line) => console.error(`setup: ${line}`));
+  await session(tools, [], wanted(plain));
+  await session(tools, ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=50'], wanted(continued));
+}
+
+async function session(tools: ReturnType<typeof setup>, serverArgs: string[], scenarios: Scenario[]): Promise<void> {
+  if (scenarios.every((s) => s.name.endsWith('-setup'))) return;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-record-'));
+  const stack = await startLocalStack({
+    dir,
+    name: 'rec',
+    nodeCount: 3,
+    releases: ['v1', 'v2', { release: 'v-bad', unhealthyOn: ['web-2'] }],
+    haproxyPath: tools.haproxy,
+    temporalPath: tools.temporal,
+    temporalServerArgs: serverArgs,
+    taskQueue: 'gantry-record',
+  });
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection, namespace: 'default' });
+  try {
+    const s: Session = {
+      stack,
+      client,
+      deploy: async (release, file = stack.envFile, requestedBy = 'recorder') =>
+        startOrAttach(client, await prepareDeployment(file, release, { sha256: stack.repo.releases[release]!.sha256, requestedBy, taskQueue: stack.taskQueue })),
+      variant: async (name, patch) => {
+        const file = path.join(dir, `${name}.yaml`);
+        await writeFile(file, stringify({ ...(parse(await readFile(stack.envFile, 'utf8')) as object), ...patch }));
+        return file;
+      },
+    };
+    for (const scenario of scenarios) {
+      const handle = await scenario.run(s);
+      const outcome = await awaitOutcome(handle);
+      if (outcome.status !== scenario.expect) throw new Error(`${scenario.name}: ended ${outcome.status}, expected ${scenario.expect}: ${outcome.error ?? ''}`);
+      if (!scenario.name.endsWith('-setup')) await save(client, scenario.name, handle.firstExecutionRunId);
+    }
+  } finally {
+    await connection.close();
+    await stack.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every run of the deployment (continue-as-new chains) and every child those runs started, one file each. */
+async function save(client: Client, scenario: string, firstRunId: string): Promise<void> {
+  const folder = path.join(OUT, scenario);
+  await rm(folder, { recursive: true, force: true });
+  await mkdir(folder, { recursive: true });
+  const pending: { workflowId: string; runId: string }[] = [{ workflowId: deploymentWorkflowId('rec'), runId: firstRunId }];
+  let n = 0;
+  while (pending.length > 0) {
+    const { workflowId, runId } = pending.shift()!;
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    for (const event of history.events ?? []) {
+      const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+      if (child?.workflowId && child.runId) pending.push({ workflowId: child.workflowId, runId: child.runId });
+      const next = event.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+      if (next) pending.push({ workflowId, runId: next });
+    }
+    const type = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? 'unknown';
+    const file = path.join(folder, `${String(++n).padStart(2, '0')}-${type}-${workflowId.replace(/[^A-Za-z0-9-]+/g, '_')}.json`);
+    await writeFile(file, historyToJSON(history));
+  }
+  console.error(`record: ${scenario}: ${n} histories`);
+}
+
+main().catch((err: unknown) => {
+  console.error('record:', err);
+  process.exit(1);
+});

@@ -1,0 +1,65 @@
+// Replays the saved histories of real runs (test/replay/<scenario>/, written by
+// scripts/record-histories.ts) against today's workflow code: a change that would break a running
+// deployment fails here, naming the scenario, the workflow and the event.
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Runtime, Worker } from '@temporalio/worker';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workflowBundle } from '../workers/workflow-bundle';
+
+const ROOT = path.join(import.meta.dirname, 'replay');
+const SCENARIOS = [
+  'first-deploy',
+  'happy-path',
+  'rollback-after-failed-health-check',
+  'abort-during-approval',
+  'approval-timeout',
+  'continue-as-new',
+  'downtime-mode',
+  'manual-rollback',
+];
+
+interface Saved {
+  file: string;
+  workflowId: string;
+  type: string;
+  history: ReturnType<typeof historyFromJSON>;
+}
+
+function load(scenario: string): Saved[] {
+  const dir = path.join(ROOT, scenario);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((file) => {
+      const history = historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
+      const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+      return { file, workflowId: file, type: started?.workflowType?.name ?? '?', history };
+    });
+}
+
+let bundles: { deployment: { code: string }; fleet: { code: string } };
+
+describe('replay of saved histories', () => {
+  beforeAll(async () => {
+    const logger = Runtime.instance().logger;
+    bundles = { deployment: await workflowBundle(logger, 'deployment'), fleet: await workflowBundle(logger, 'fleet') };
+  });
+
+  it.each(SCENARIOS)('%s replays on the current workflow code', async (scenario) => {
+    const saved = load(scenario);
+    const types = new Set(saved.map((s) => s.type));
+    expect(types.has('deployment'), `${scenario} holds a deployment history`).toBe(true);
+    const failures: string[] = [];
+    for (const bundle of ['deployment', 'fleet'] as const) {
+      const mine = saved.filter((s) => (s.type === 'deployment') === (bundle === 'deployment'));
+      if (mine.length === 0) continue;
+      const results = Worker.runReplayHistories({ workflowBundle: bundles[bundle] }, mine.map(({ workflowId, history }) => ({ workflowId, history })));
+      for await (const result of results) {
+        if (result.error) failures.push(`${scenario}/${result.workflowId}: ${result.error.name}: ${result.error.message}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+});

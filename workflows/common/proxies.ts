@@ -1,0 +1,127 @@
+// Activity proxies, one per timeout profile.
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { AgentActivities } from '../../activities/agent';
+import type { ControlActivities } from '../../activities/orchestrator/control';
+import type { VerificationActivities } from '../../activities/orchestrator/verification';
+import type { CiConfig, HealthCheck, LoadBalancer } from '../../lib/config/environment-schema';
+import { agentTaskQueue } from '../api';
+
+/** Quick calls to shared systems: git, the load balancer's stats, a short health check. */
+export const control = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '60s',
+  retry: { initialInterval: '1s', maximumAttempts: 5 },
+});
+
+/** Notifications are best effort: the environment's short time-out and few tries; never fatal. */
+export function notifications(timeoutMs: number, attempts: number) {
+  return proxyActivities<ControlActivities>({
+    startToCloseTimeout: timeoutMs,
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumAttempts: attempts },
+  });
+}
+
+/** Git verification and the change list: fetching a mirror can take a while on a big repository. */
+export const verification = proxyActivities<VerificationActivities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '2m',
+  retry: { initialInterval: '2s', maximumAttempts: 5 },
+});
+
+// An artifact server that answers 503 now and then should slow a deployment, not fail it: downloads
+// retry until a total time-out. A 404 or a wrong digest is permanent and fails at once.
+const patientDownloads = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' } as const;
+
+/** The artifact hash streams the whole artifact, heartbeating as it goes. */
+export const artifactCheck = proxyActivities<VerificationActivities>({
+  scheduleToCloseTimeout: '30m',
+  startToCloseTimeout: '15m',
+  heartbeatTimeout: '30s',
+  retry: patientDownloads,
+});
+
+/** Staging a release on a node: a download, then an unpack. */
+export function agentDownload(environment: string, node: string) {
+  return proxyActivities<AgentActivities>({
+    taskQueue: agentTaskQueue(environment, node),
+    scheduleToStartTimeout: '5m',
+    scheduleToCloseTimeout: '30m',
+    startToCloseTimeout: '15m',
+    heartbeatTimeout: '10s',
+    retry: patientDownloads,
+  });
+}
+
+/** CI checks may be pending for up to the environment's deadline. */
+export function ciChecks(ci: CiConfig) {
+  const deadline = ci.provider === 'github' ? ci.deadline : 0;
+  return proxyActivities<VerificationActivities>({
+    startToCloseTimeout: deadline + 120_000,
+    heartbeatTimeout: '1m',
+    retry: { initialInterval: '2s', maximumAttempts: 5 },
+  });
+}
+
+/** Work on one node's agent. A dead agent surfaces as a schedule-to-start time-out, not an endless wait. */
+export function agentOf(environment: string, node: string, startToCloseTimeout: string | number) {
+  return proxyActivities<AgentActivities>({
+    taskQueue: agentTaskQueue(environment, node),
+    scheduleToStartTimeout: '5m',
+    startToCloseTimeout,
+    heartbeatTimeout: '10s',
+    retry: { initialInterval: '1s', maximumAttempts: 5 },
+  });
+}
+
+/**
+ * Preflight asks every agent a quick question; one that does not pick it up within a minute is down
+ * (a minute, not seconds: with a thousand agents a busy server takes seconds to hand every task out).
+ */
+export function agentProbe(environment: string, node: string) {
+  return proxyActivities<AgentActivities>({
+    taskQueue: agentTaskQueue(environment, node),
+    scheduleToStartTimeout: '60s',
+    startToCloseTimeout: '10s',
+    retry: { maximumAttempts: 3 },
+  });
+}
+
+/** Drain waits: short heartbeat time-out, so a killed worker's drain is retried within seconds. */
+export function lbWaits(lb: LoadBalancer) {
+  return proxyActivities<ControlActivities>({
+    startToCloseTimeout: lb.drainTimeout + 30_000,
+    heartbeatTimeout: '5s',
+    retry: { initialInterval: '500ms', maximumAttempts: 5 },
+  });
+}
+
+/** Health polling until the deadline; it heartbeats once per probe. */
+export function healthPolls(check: HealthCheck) {
+  return proxyActivities<ControlActivities>({
+    startToCloseTimeout: check.deadline + 30_000,
+    heartbeatTimeout: 2 * check.interval + check.requestTimeout + 2_000,
+    retry: { initialInterval: '1s', maximumAttempts: 3 },
+  });
+}
+
+/**
+ * A node's own load-balancer and health steps, as local activities of its child workflow: they run in
+ * the orchestrator worker that runs the workflow, so each costs no task round trip through the
+ * server, and the node's whole cycle takes two workflow tasks instead of six. All three are
+ * idempotent; after a worker crash they run again from the start.
+ */
+export function nodeSteps(lb: LoadBalancer, check: HealthCheck) {
+  return {
+    drains: proxyLocalActivities<ControlActivities>({
+      startToCloseTimeout: lb.drainTimeout + 30_000,
+      retry: { initialInterval: '500ms', maximumAttempts: 5 },
+    }),
+    health: proxyLocalActivities<ControlActivities>({
+      startToCloseTimeout: check.deadline + 30_000,
+      retry: { initialInterval: '1s', maximumAttempts: 3 },
+    }),
+    lbOps: proxyLocalActivities<ControlActivities>({
+      startToCloseTimeout: '15s',
+      retry: { initialInterval: '500ms', maximumAttempts: 10 },
+    }),
+  };
+}

@@ -1,0 +1,89 @@
+// The deployment of one release to one environment:
+// verify → notify → preflight → stage → migrate → [approval] → roll out in batches → live.
+// Any failure after a node changed, an abort, or a cancel rolls every changed node back.
+import { CancellationScope, ContinueAsNew, allHandlersFinished, condition, makeContinueAsNewFunc, sleep, workflowInfo } from '@temporalio/workflow';
+import { formatDuration } from '../../lib/config/duration';
+import { batchesOf } from '../../lib/rollout/batches';
+import type { DeployInput, DeployResult } from '../api';
+import { awaitApproval } from './approval';
+import { downtimeRollout } from './downtime';
+import { finishAfterFailure } from './finish';
+import { validated } from './input';
+import { contract } from './migrations';
+import { Notices } from './notices';
+import { handleOperatorMessages } from './operator-messages';
+import { prepare } from './prepare';
+import { rollOutBatch } from './rollout';
+import { DeploymentState, type WorkflowInput } from './state';
+
+export async function deployment(rawInput: DeployInput): Promise<DeployResult> {
+  // Validated once, here: a later change of the schema cannot change what a running deployment does.
+  const input = validated(rawInput);
+  const state = new DeploymentState(input);
+  const forward = new CancellationScope();
+  handleOperatorMessages(state, () => forward.cancel());
+  const notices = new Notices(input.environment, state);
+
+  try {
+    await forward.run(async () => {
+      if (!input.resume) await prepare(input, state, notices);
+      await rollOut(input, state, notices);
+    });
+  } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
+    return CancellationScope.nonCancellable(() => finishAfterFailure(input, state, notices, err));
+  }
+  state.enter('live');
+  notices.send('succeeded');
+  await notices.settle();
+  return state.result('live');
+}
+
+/** The batches from where this run starts, then the contract step. Continues as new when the history grows long. */
+async function rollOut(input: WorkflowInput, state: DeploymentState, notices: Notices): Promise<void> {
+  const env = input.environment;
+  if (env.migrations?.mode === 'downtime') {
+    await downtimeRollout(input, state);
+    notices.send('batch-done', { batch: 1 });
+  } else {
+    const batches = batchesOf(env);
+    for (let index = input.resume?.nextBatch ?? 0; index < batches.length; index++) {
+      const batch = batches[index]!;
+      if (index > 0 && workflowInfo().continueAsNewSuggested) await continueFrom(input, state, notices, index);
+      if (index === 0 || input.resume?.nextBatch === index) state.enter('rollout');
+      if (index === 1 && env.approval?.required && env.approval.at === 'after-first-batch') {
+        await awaitApproval(state, notices);
+        state.enter('rollout');
+      }
+      if (index > 0 && env.rollout.pauseBetweenBatches) {
+        state.record(`pausing ${formatDuration(env.rollout.pauseBetweenBatches)} before batch ${index + 1}`);
+        await sleep(env.rollout.pauseBetweenBatches);
+      }
+      if (state.pausedBy !== null) {
+        state.record(`holding batch ${index + 1} until resumed`);
+        await condition(() => state.pausedBy === null);
+      }
+      await rollOutBatch(input, batch, index, state);
+      state.record(`batch ${index + 1} live: ${batch.length <= 10 ? batch.map((n) => n.id).join(', ') : `${batch.length} nodes`}`);
+      notices.send('batch-done', { batch: index + 1 });
+    }
+  }
+  if (env.migrations) await contract(input, state);
+}
+
+/**
+ * Carries the deployment into a fresh run before batch `nextBatch`: the server suggests it once a
+ * history grows long. Operator messages already accepted and notifications under way finish first.
+ */
+async function continueFrom(input: WorkflowInput, state: DeploymentState, notices: Notices, nextBatch: number): Promise<never> {
+  await notices.settle();
+  await condition(allHandlersFinished);
+  const info = workflowInfo();
+  state.record(`continuing as a new run before batch ${nextBatch + 1} (history ${info.historyLength} events)`);
+  // Search attributes and memo carry over, so the next run is found and read like this one.
+  const next: WorkflowInput = { ...input, resume: { nextBatch, state: state.snapshot() } };
+  return makeContinueAsNewFunc<(i: WorkflowInput) => Promise<DeployResult>>({
+    typedSearchAttributes: info.typedSearchAttributes.getAll(),
+    ...(info.memo ? { memo: info.memo } : {}),
+  })(next);
+}

@@ -1,0 +1,101 @@
+// Migrations run once per deployment through one agent: backup → expand before any node runs new
+// code → (the compatibility gate) → … → contract after every node is healthy. Exactly once: the
+// migration tool's own ledger skips what is applied, a restarted agent ends a leftover run (its
+// transaction rolls back), and the workflow records each phase so a replay never runs it again.
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { AgentActivities } from '../../activities/agent';
+import type { Environment, Migrations } from '../../lib/config/environment-schema';
+import { failureTypes } from '../../lib/core/failure-types';
+import { agentTaskQueue } from '../api';
+import type { DeploymentState, WorkflowInput } from './state';
+import { describeFailure } from '../common/failures';
+import { control } from '../common/proxies';
+
+function runnerOf(env: Environment): string {
+  return env.migrations?.runner ?? env.nodes[0]!.id;
+}
+
+function migrationAgent(env: Environment, m: Migrations) {
+  return proxyActivities<AgentActivities>({
+    taskQueue: agentTaskQueue(env.name, runnerOf(env)),
+    scheduleToStartTimeout: '5m',
+    startToCloseTimeout: m.timeout + 60_000,
+    // A dead agent is noticed quickly; the retry runs on the restarted agent, after it ended the leftover.
+    heartbeatTimeout: '10s',
+    retry: { initialInterval: '1s', maximumAttempts: 3 },
+  });
+}
+
+export async function backupAndExpand(input: WorkflowInput, state: DeploymentState): Promise<void> {
+  const env = input.environment;
+  const m = env.migrations!;
+  const agent = migrationAgent(env, m);
+  const runner = runnerOf(env);
+  const started = Date.now();
+  if (m.backup.enabled) {
+    const info = workflowInfo();
+    const backup = await agent.backupDatabase({ id: `${env.name}-${info.runId}`, ...(m.backup.command ? { command: m.backup.command } : {}), timeoutMs: m.timeout });
+    state.backedUp(
+      { file: backup.file, bytes: backup.bytes, durationMs: backup.durationMs, schema: backup.schema },
+      `database backed up on ${runner} to ${backup.file} (${backup.bytes} bytes, ${backup.durationMs} ms)`,
+    );
+  }
+  state.expandStarting();
+  const { durationMs } = await agent.runCommand({ argv: [...m.command, ...m.phases.expand], release: input.release, env: m.env, timeoutMs: m.timeout });
+  state.expanded(durationMs, Date.now() - started, `expand migrations applied on ${runner} in ${durationMs} ms`);
+}
+
+/** The nodes still on the old release must stay healthy on the expanded schema. */
+export async function compatibilityGate(env: Environment, state: DeploymentState): Promise<void> {
+  const old = env.nodes.filter((n) => state.node(n.id).previousRelease !== null);
+  const failures: string[] = [];
+  await Promise.all(
+    old.map(async (node) => {
+      const release = state.node(node.id).previousRelease!;
+      await control
+        .waitHealthy({ address: node.address, check: env.healthCheck, release, deadlineMs: Math.min(env.healthCheck.deadline, 30_000) })
+        .catch((err: unknown) => failures.push(`${node.id} on ${release}: ${describeFailure(err)}`));
+    }),
+  );
+  if (failures.length > 0) {
+    throw ApplicationFailure.nonRetryable(`the old release does not work on the expanded schema: ${failures.join('; ')}`, failureTypes.compatibilityCheckFailed);
+  }
+  state.record(`compatibility check passed: ${old.length} node(s) on the old release are healthy on the expanded schema`);
+}
+
+export async function contract(input: WorkflowInput, state: DeploymentState): Promise<void> {
+  const env = input.environment;
+  const m = env.migrations!;
+  if (!m.phases.contract) return;
+  state.enter('contract');
+  const { durationMs } = await migrationAgent(env, m).runCommand({ argv: [...m.command, ...m.phases.contract], release: input.release, env: m.env, timeoutMs: m.timeout });
+  state.contracted(`contract migrations applied on ${runnerOf(env)} in ${durationMs} ms`);
+}
+
+/**
+ * Undoes the expand as the environment says: keep (it is backward compatible), restore the backup,
+ * or run the down command. A failed compatibility check always restores (or runs down): the old
+ * release just proved it cannot run on the new schema.
+ */
+export async function undoMigration(input: WorkflowInput, state: DeploymentState, incompatible: boolean): Promise<void> {
+  const env = input.environment;
+  const m = env.migrations;
+  if (!m || !state.migration.expandAttempted) return;
+  const policy = incompatible && m.onRollback === 'keep' ? (state.migration.backup ? 'restore' : 'keep') : m.onRollback;
+  const agent = migrationAgent(env, m);
+  try {
+    if (policy === 'restore' && state.migration.backup) {
+      const { durationMs } = await agent.restoreDatabase({ file: state.migration.backup.file, schema: state.migration.backup.schema });
+      state.migrationUndone('restored', `database restored from ${state.migration.backup.file} and verified (${durationMs} ms)`);
+      // The old release broke on the expanded schema; it must be healthy again before the deployment ends.
+      if (incompatible) await compatibilityGate(env, state);
+    } else if (policy === 'down' && m.downCommand) {
+      await agent.runCommand({ argv: m.downCommand, release: input.release, env: m.env, timeoutMs: m.timeout });
+      state.migrationUndone('down', 'down migration applied');
+    } else {
+      state.migrationUndone('kept', 'schema kept: the expand migration is backward compatible');
+    }
+  } catch (err) {
+    state.migrationUndoFailed(runnerOf(env), `migration undo (${policy}) failed: ${describeFailure(err)}`);
+  }
+}

@@ -1,0 +1,65 @@
+// Everything before the first batch: verify the release, preflight, stage it on every node, migrate,
+// and wait for approval when the environment asks for it before rollout.
+import { upsertMemo } from '@temporalio/workflow';
+import { acrossFleet } from '../fleet/node-group';
+import { artifactCheck, ciChecks, verification } from '../common/proxies';
+import { awaitApproval } from './approval';
+import { backupAndExpand, compatibilityGate } from './migrations';
+import type { Notices } from './notices';
+import { preflight, requireKept } from './preflight';
+import type { DeploymentState, WorkflowInput } from './state';
+
+export async function prepare(input: WorkflowInput, state: DeploymentState, notices: Notices): Promise<void> {
+  const env = input.environment;
+  notices.send('requested');
+  state.enter('verify');
+  const tag = await verification.verifyTag({ source: env.source, tag: input.release, ...(input.commit ? { commit: input.commit } : {}) });
+  state.tagVerified(tag.commit, `tag ${input.release} is commit ${tag.commit}${tag.signed ? `, ${tag.signature}` : ''}`);
+  if (env.ci.provider !== 'none') {
+    const { checks } = await ciChecks(env.ci).waitForChecks({ ci: env.ci, commit: tag.commit });
+    state.record(`CI checks passed: ${checks.join(', ') || '(none reported)'}`);
+  }
+  if (input.artifact) {
+    const { bytes } = await artifactCheck.verifyArtifact(input.artifact);
+    state.record(`artifact sha256 verified (${bytes} bytes)`);
+  }
+
+  state.enter('preflight');
+  await preflight(input, state);
+
+  state.enter('stage');
+  // The change list (git, on the orchestrator) is read while the nodes download.
+  const changes = recordChanges(input, state);
+  if (input.artifact) {
+    await acrossFleet(env, { op: 'stage', release: input.release, artifact: input.artifact }, input.shape);
+    state.record(`release ${input.release} staged on ${env.nodes.length} nodes`);
+  } else {
+    await requireKept(input, input.release);
+    state.record(`release ${input.release} is still kept on every node; nothing to download`);
+  }
+  await changes;
+  notices.send('started');
+
+  if (env.migrations && env.migrations.mode !== 'downtime') {
+    state.enter('migrate');
+    await backupAndExpand(input, state);
+    await compatibilityGate(env, state);
+  }
+  if (env.approval?.required && env.approval.at === 'before-rollout') await awaitApproval(state, notices);
+}
+
+/** The commits between the release the fleet runs now and the new tag: status, memo and notices. */
+async function recordChanges(input: WorkflowInput, state: DeploymentState): Promise<void> {
+  const running = state.nodes.map((n) => n.previousRelease).filter((r): r is string => r !== null);
+  const from = mostCommon(running);
+  if (from === input.release) return;
+  const changes = await verification.listChanges({ remote: input.environment.source.remote, from, to: input.release });
+  upsertMemo({ changes });
+  state.changesListed(changes);
+}
+
+function mostCommon(values: string[]): string | null {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
+}

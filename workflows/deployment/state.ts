@@ -1,0 +1,335 @@
+// The deployment's live state: what the `status` query returns, what the result reports, and the undo
+// list compensation works from. It changes only through the named methods below, each of which
+// records what happened in the event log.
+import { log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { DeploymentShape } from '../../lib/rollout/batches';
+import type {
+  Approval,
+  ChangeSummary,
+  DeployEvent,
+  DeployInput,
+  DeployOutcomeStatus,
+  DeployResult,
+  DeployStatus,
+  FailureCause,
+  MigrationRecord,
+  NodeState,
+  Phase,
+  UndoFailure,
+} from '../api';
+import { searchAttributes, terminalPhases } from '../api';
+
+const MAX_EVENTS = 1_000;
+const MAX_DETAIL_ROWS = 30;
+
+/** Everything the next run needs to carry on after continue-as-new. */
+export interface StateSnapshot {
+  phase: Phase;
+  commit: string | null;
+  changes: ChangeSummary | null;
+  nodes: NodeState[];
+  approvals: Approval[];
+  pausedBy: string | null;
+  cause: FailureCause | null;
+  undoFailures: UndoFailure[];
+  migration: MigrationRecord;
+  events: DeployEvent[];
+  /** Ids of the nodes changed so far, in the order they changed: what compensation undoes. */
+  changed: string[];
+}
+
+/** Where a continued run starts. */
+export interface ResumePoint {
+  nextBatch: number;
+  state: StateSnapshot;
+}
+
+/** The workflow's own input: the request, validated, with the shape fixed and the resume point of a continued run. */
+export type WorkflowInput = DeployInput & { shape: DeploymentShape; resume?: ResumePoint };
+
+export class DeploymentState {
+  #phase: Phase = 'verify';
+  #commit: string | null = null;
+  #changes: ChangeSummary | null = null;
+  readonly #nodes: NodeState[];
+  readonly #approvals: Approval[] = [];
+  #pausedBy: string | null = null;
+  #abortRequest: { by: string; reason: string } | null = null;
+  /** The first failure that made the deployment roll back. */
+  #cause: FailureCause | null = null;
+  readonly #undoFailures: UndoFailure[] = [];
+  readonly #migration: MigrationRecord = {};
+  readonly #events: DeployEvent[] = [];
+  /** Node ids in the order they started changing; compensation undoes them newest first. */
+  readonly #changed: string[] = [];
+
+  constructor(readonly input: WorkflowInput) {
+    this.#nodes = input.environment.nodes.map((n) => ({ id: n.id, release: null, previousRelease: null, lb: 'unknown', state: 'pending' }));
+    const saved = input.resume?.state;
+    if (saved) {
+      this.#phase = saved.phase;
+      this.#commit = saved.commit;
+      this.#changes = saved.changes;
+      this.#pausedBy = saved.pausedBy;
+      this.#cause = saved.cause;
+      this.#nodes.splice(0, this.#nodes.length, ...saved.nodes);
+      this.#approvals.push(...saved.approvals);
+      this.#undoFailures.push(...saved.undoFailures);
+      Object.assign(this.#migration, saved.migration);
+      this.#events.push(...saved.events);
+      this.#changed.push(...saved.changed);
+    }
+  }
+
+  snapshot(): StateSnapshot {
+    return {
+      phase: this.#phase,
+      commit: this.#commit,
+      changes: this.#changes,
+      pausedBy: this.#pausedBy,
+      cause: this.#cause,
+      nodes: this.#nodes.map((n) => ({ ...n })),
+      approvals: [...this.#approvals],
+      undoFailures: [...this.#undoFailures],
+      migration: { ...this.#migration },
+      events: [...this.#events],
+      changed: [...this.#changed],
+    };
+  }
+
+  // ---- reading
+
+  get phase(): Phase {
+    return this.#phase;
+  }
+  get finished(): boolean {
+    return terminalPhases.includes(this.#phase);
+  }
+  get pausedBy(): string | null {
+    return this.#pausedBy;
+  }
+  get abortRequest(): { by: string; reason: string } | null {
+    return this.#abortRequest;
+  }
+  get approvals(): readonly Approval[] {
+    return this.#approvals;
+  }
+  get cause(): FailureCause | null {
+    return this.#cause;
+  }
+  get undoFailures(): readonly UndoFailure[] {
+    return this.#undoFailures;
+  }
+  get migration(): Readonly<MigrationRecord> {
+    return this.#migration;
+  }
+  get nodes(): readonly Readonly<NodeState>[] {
+    return this.#nodes;
+  }
+  node(id: string): Readonly<NodeState> {
+    return this.#node(id);
+  }
+  /** Nodes changed so far, newest first: the order compensation undoes them in. */
+  undoList(): string[] {
+    return [...this.#changed].reverse();
+  }
+  get approvalsNeeded(): number {
+    const policy = this.input.environment.approval;
+    return this.#phase === 'awaiting-approval' && policy ? Math.max(0, policy.minApprovals - this.#approvals.length) : 0;
+  }
+
+  // ---- the deployment's progress
+
+  enter(phase: Phase): void {
+    this.#phase = phase;
+    upsertSearchAttributes([{ key: searchAttributes.phase, value: phase }]);
+    this.record(`phase ${phase}`);
+  }
+
+  /** Appends to the event log (Date is deterministic inside workflows). */
+  record(what: string, who?: string): void {
+    this.#events.push({ time: new Date().toISOString(), ...(who === undefined ? {} : { who }), what });
+    // Bounded, so the status query and a continue-as-new stay small at any fleet size.
+    if (this.#events.length > MAX_EVENTS) this.#events.splice(0, this.#events.length - MAX_EVENTS, { time: this.#events[0]!.time, what: '(earlier events dropped)' });
+    log.info(what, { phase: this.#phase, who });
+    setCurrentDetails(this.#details(what));
+  }
+
+  tagVerified(commit: string, what: string): void {
+    this.#commit = commit;
+    this.record(what);
+  }
+
+  changesListed(changes: ChangeSummary): void {
+    this.#changes = changes;
+    this.record(`${changes.total} change(s) since ${changes.from ?? 'the beginning'}`);
+  }
+
+  /** Each node's release and load-balancer state before anything changed: what a rollback returns to. */
+  preflightPassed(facts: { id: string; release: string | null; lb: string }[]): void {
+    for (const fact of facts) Object.assign(this.#node(fact.id), { release: fact.release, previousRelease: fact.release, lb: fact.lb });
+    this.record(`preflight passed: ${this.#summarizeReleases()}`);
+  }
+
+  // ---- operators
+
+  approve(by: string, comment: string | undefined): void {
+    this.#approvals.push({ by, time: new Date().toISOString(), ...(comment ? { comment } : {}) });
+    this.record(`approved by ${by}${comment ? `: ${comment}` : ''} (${this.#approvals.length}/${this.input.environment.approval?.minApprovals ?? 1})`, by);
+  }
+
+  requestAbort(by: string, reason: string): void {
+    this.#abortRequest = { by, reason };
+    this.record(`abort requested by ${by}: ${reason}`, by);
+  }
+
+  pause(by: string): void {
+    this.#pausedBy = by;
+    this.record(`paused by ${by}: no new batch starts until resumed`, by);
+  }
+
+  resume(by: string): void {
+    this.#pausedBy = null;
+    this.record(`resumed by ${by}`, by);
+  }
+
+  // ---- nodes going forward
+
+  /** The nodes are about to change: they join the undo list before any command is sent. */
+  nodesStarting(ids: string[]): void {
+    for (const id of ids) {
+      this.#node(id).state = 'deploying';
+      if (!this.#changed.includes(id)) this.#changed.push(id);
+    }
+  }
+
+  nodeLive(id: string, release: string | null, lb: string, note?: string): void {
+    Object.assign(this.#node(id), { release, lb, state: 'live' });
+    if (note !== undefined) this.record(`${id}: ${note}`);
+  }
+
+  /** Never touched after all (its batch stopped first): nothing to undo. */
+  nodeUntouched(id: string): void {
+    this.#node(id).state = 'pending';
+    const at = this.#changed.indexOf(id);
+    if (at >= 0) this.#changed.splice(at, 1);
+  }
+
+  /** Where the node stands is unknown until compensation settles it. */
+  nodeFailed(id: string, error: string): void {
+    Object.assign(this.#node(id), { state: 'failed', error, lb: 'unknown' });
+  }
+
+  /** The first failure is the cause; later ones are consequences. */
+  failedBecause(cause: FailureCause): void {
+    if (!this.#cause) this.#cause = cause;
+  }
+
+  // ---- compensation
+
+  nodeRolledBack(id: string, release: string | null, lb: string): void {
+    Object.assign(this.#node(id), { release, lb, state: 'rolled-back' });
+    this.record(`${id}: back on ${release ?? '(none)'}, ${lb}`);
+  }
+
+  undoFailed(id: string, error: string): void {
+    Object.assign(this.#node(id), { state: 'failed', error: `rollback failed: ${error}` });
+    this.#undoFailures.push({ node: id, error });
+    this.record(`${id}: rollback failed: ${error}`);
+  }
+
+  /** A failed migration undo: reported like a node's, under the runner's name. */
+  migrationUndoFailed(runner: string, error: string): void {
+    this.#undoFailures.push({ node: runner, error });
+    this.record(error);
+  }
+
+  // ---- migrations
+
+  backedUp(backup: NonNullable<MigrationRecord['backup']>, what: string): void {
+    this.#migration.backup = backup;
+    this.record(what);
+  }
+
+  expandStarting(): void {
+    this.#migration.expandAttempted = true;
+  }
+
+  expanded(expandMs: number, overheadMs: number, what: string): void {
+    Object.assign(this.#migration, { expanded: true, expandMs, overheadMs });
+    this.record(what);
+  }
+
+  contracted(what: string): void {
+    this.#migration.contracted = true;
+    this.record(what);
+  }
+
+  migrationUndone(how: NonNullable<MigrationRecord['undone']>, what: string): void {
+    this.#migration.undone = how;
+    this.record(what);
+  }
+
+  downtimeMeasured(downtimeMs: number): void {
+    this.#migration.downtimeMs = downtimeMs;
+  }
+
+  // ---- views
+
+  status(): DeployStatus {
+    const info = workflowInfo();
+    return {
+      workflowId: info.workflowId,
+      runId: info.runId,
+      environment: this.input.environment.name,
+      release: this.input.release,
+      commit: this.#commit,
+      changes: this.#changes,
+      requestedBy: this.input.requestedBy,
+      phase: this.#phase,
+      paused: this.#pausedBy !== null,
+      approvals: [...this.#approvals],
+      approvalsNeeded: this.approvalsNeeded,
+      nodes: this.#nodes.map((n) => ({ ...n })),
+      migration: this.input.environment.migrations ? { ...this.#migration } : null,
+      events: [...this.#events],
+    };
+  }
+
+  result(status: DeployOutcomeStatus, error?: string): DeployResult {
+    const { events: _events, ...rest } = this.status();
+    return {
+      ...rest,
+      status,
+      ...(error === undefined ? {} : { error }),
+      ...(this.#cause ? { cause: this.#cause } : {}),
+      undoFailures: [...this.#undoFailures],
+    };
+  }
+
+  #node(id: string): NodeState {
+    const node = this.#nodes.find((n) => n.id === id);
+    if (!node) throw new TypeError(`no node ${id}`);
+    return node;
+  }
+
+  /** What the Temporal UI shows as the run's current details: the phase, the last step, every node. */
+  #details(last: string): string {
+    // A big fleet: counts per state, then the nodes that are not simply pending or live.
+    const counts = new Map<string, number>();
+    for (const n of this.#nodes) counts.set(n.state, (counts.get(n.state) ?? 0) + 1);
+    const small = this.#nodes.length <= MAX_DETAIL_ROWS;
+    const shown = small ? this.#nodes : this.#nodes.filter((n) => n.state !== 'pending' && n.state !== 'live').slice(0, MAX_DETAIL_ROWS);
+    const rows = shown.map((n) => `| ${n.id} | ${n.state} | ${n.release ?? '-'} | ${n.lb} |`);
+    const tally = small ? [] : [[...counts].map(([state, n]) => `${n} ${state}`).join(', '), ''];
+    return [`**${this.#phase}** — ${last}`, '', ...tally, '| node | state | release | lb |', '| --- | --- | --- | --- |', ...rows].join('\n');
+  }
+
+  /** "web-1=v1, web-2=v1" for a small fleet; counts per release for a big one. */
+  #summarizeReleases(): string {
+    if (this.#nodes.length <= 10) return this.#nodes.map((n) => `${n.id}=${n.release ?? '(none)'}`).join(', ');
+    const counts = new Map<string, number>();
+    for (const n of this.#nodes) counts.set(n.release ?? '(none)', (counts.get(n.release ?? '(none)') ?? 0) + 1);
+    return [...counts].map(([release, n]) => `${n} on ${release}`).join(', ');
+  }
+}

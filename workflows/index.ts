@@ -1,2 +1,0 @@
-// The deployment workflow's bundle; its children run from fleet.ts's bundle on the fleet task queue.
-export { deployment } from './deployment';
