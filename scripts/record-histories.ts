@@ -4,7 +4,8 @@
 // failure go away (that failure is a running deployment that would break; use patched() or a new build).
 //   npx tsx scripts/record-histories.ts [scenario …]
 import { Client, Connection } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import { setup } from '../devkit/setup';
 import { waitUntil } from '../lib/core/wait';
 import { abortUpdate, deploymentWorkflowId, statusQuery } from '../workflows/api';
 
+const run = promisify(execFile);
 const OUT = fileURLToPath(new URL('../test/replay', import.meta.url));
 
 interface Scenario {
@@ -115,7 +117,7 @@ async function session(tools: ReturnType<typeof setup>, serverArgs: string[], sc
       const handle = await scenario.run(s);
       const outcome = await awaitOutcome(handle);
       if (outcome.status !== scenario.expect) throw new Error(`${scenario.name}: ended ${outcome.status}, expected ${scenario.expect}: ${outcome.error ?? ''}`);
-      if (!scenario.name.endsWith('-setup')) await save(client, scenario.name, handle.firstExecutionRunId);
+      if (!scenario.name.endsWith('-setup')) await save(client, tools.temporal, stack.temporalAddress, scenario.name, handle.firstExecutionRunId);
     }
   } finally {
     await connection.close();
@@ -125,7 +127,7 @@ async function session(tools: ReturnType<typeof setup>, serverArgs: string[], sc
 }
 
 /** Every run of the deployment (continue-as-new chains) and every child those runs started, one file each. */
-async function save(client: Client, scenario: string, firstRunId: string): Promise<void> {
+async function save(client: Client, temporal: string, address: string, scenario: string, firstRunId: string): Promise<void> {
   const folder = path.join(OUT, scenario);
   await rm(folder, { recursive: true, force: true });
   await mkdir(folder, { recursive: true });
@@ -142,7 +144,9 @@ async function save(client: Client, scenario: string, firstRunId: string): Promi
     }
     const type = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? 'unknown';
     const file = path.join(folder, `${String(++n).padStart(2, '0')}-${type}-${workflowId.replace(/[^A-Za-z0-9-]+/g, '_')}.json`);
-    await writeFile(file, historyToJSON(history));
+    // The temporal CLI writes the canonical proto JSON that historyFromJSON (and the Web UI's import) read.
+    const { stdout } = await run(temporal, ['workflow', 'show', '--workflow-id', workflowId, '--run-id', runId, '--output', 'json', '--address', address], { maxBuffer: 64 << 20 });
+    await writeFile(file, stdout);
   }
   console.error(`record: ${scenario}: ${n} histories`);
 }

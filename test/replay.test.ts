@@ -1,8 +1,7 @@
 // Replays the saved histories of real runs (test/replay/<scenario>/, written by
 // scripts/record-histories.ts) against today's workflow code: a change that would break a running
 // deployment fails here, naming the scenario, the workflow and the event.
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +23,8 @@ interface Saved {
   file: string;
   workflowId: string;
   type: string;
-  history: ReturnType<typeof historyFromJSON>;
+  /** The canonical proto JSON the temporal CLI writes; the SDK converts it. */
+  history: { events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[] };
 }
 
 function load(scenario: string): Saved[] {
@@ -33,8 +33,8 @@ function load(scenario: string): Saved[] {
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((file) => {
-      const history = historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
-      const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+      const history = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Saved['history'];
+      const started = history.events[0]?.workflowExecutionStartedEventAttributes;
       return { file, workflowId: file, type: started?.workflowType?.name ?? '?', history };
     });
 }
@@ -43,6 +43,7 @@ let bundles: { deployment: { code: string }; fleet: { code: string } };
 
 describe('replay of saved histories', () => {
   beforeAll(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
     const logger = Runtime.instance().logger;
     bundles = { deployment: await workflowBundle(logger, 'deployment'), fleet: await workflowBundle(logger, 'fleet') };
   });
