@@ -87,7 +87,11 @@ describe('docker-compose.yml', () => {
     expect(env.GANTRY_MIRRORS_DIR!.startsWith(cacheMount)).toBe(true);
 
     const dockerfile = await readFile('Dockerfile', 'utf8');
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "--import", "tsx", "cli\/main\.ts"\]$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "--enable-source-maps", "dist\/gantry\.mjs"\]$/m);
+    // The image itself (the last stage) holds production dependencies and the build, nothing else of the checkout.
+    const image = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(image).toMatch(/^RUN npm ci --omit=dev/m);
+    expect([...image.matchAll(/^COPY (.*)$/gm)].map((m) => m[1])).toEqual(['package.json package-lock.json ./', '--from=build /src/dist ./dist']);
     for (const [, name] of dockerfile.matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=\S+/gm)) {
       if (name !== 'NODE_ENV') expect(known.has(name!), `Dockerfile sets ${name}`).toBe(true);
     }

@@ -1,5 +1,6 @@
-// The workflow bundle, built once per version of the workflow code and kept in a cache: a restarted
-// worker (after a crash, say) polls again in about two seconds instead of five.
+// The workflow bundles. A production build (npm run build) ships them prebuilt beside the compiled
+// CLI, in dist/workflows/; from a checkout each is built once per version of the workflow code and
+// kept in a cache, so a restarted worker (after a crash, say) polls again in seconds.
 import { bundleWorkflowCode, type Logger } from '@temporalio/worker';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -28,7 +29,12 @@ export interface Bundles {
   fleet: { code: string };
 }
 
+/** Where a production build keeps its prebuilt bundles: beside the compiled module that runs this code. */
+const PREBUILT = new URL('./workflows/', import.meta.url);
+
 export async function workflowBundle(logger: Logger, bundle: keyof typeof BUNDLES = 'deployment'): Promise<{ code: string }> {
+  const prebuilt = await readFile(new URL(`${bundle}.js`, PREBUILT), 'utf8').catch(() => undefined);
+  if (prebuilt) return { code: prebuilt };
   const cacheDir = path.join(setting('XDG_CACHE_HOME') ?? path.join(os.homedir(), '.cache'), 'gantry', 'workflow-bundles');
   const file = path.join(cacheDir, `${await sourceHash()}-${bundle}.js`);
   const cached = await readFile(file, 'utf8').catch(() => undefined);
