@@ -15,6 +15,7 @@ import { awaitOutcome, startOrAttach, type DeploymentHandle, type DeployOutcome 
 import { prepareDeployment } from '../cli/commands/deploy';
 import { prepareRollback } from '../cli/commands/rollback';
 import { startLocalStack, type LocalStack } from '../devkit/local/stack';
+import { startReaperSession } from '../devkit/local/reaper';
 import { setup } from '../devkit/setup';
 import { waitUntil } from '../lib/core/wait';
 import { abortUpdate, deploymentWorkflowId, statusQuery } from '../workflows/api';
@@ -81,6 +82,7 @@ const continued: Scenario[] = [
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const wanted = (list: Scenario[]) => list.filter((s) => only.length === 0 || only.includes(s.name) || s.name.endsWith('-setup'));
+  startReaperSession();
   const tools = setup((line) => console.error(`setup: ${line}`));
   await session(tools, [], wanted(plain));
   await session(tools, ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=50'], wanted(continued));

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startPostgres } from '../devkit/local/postgres-server';
 import { startDevServer } from '../devkit/local/temporal-dev-server';
+import { startReaperSession } from '../devkit/local/reaper';
 import { ensureChromium, setup } from '../devkit/setup';
 
 declare module 'vitest' {
@@ -22,6 +23,8 @@ declare module 'vitest' {
 }
 
 export default async function globalSetup(project: TestProject) {
+  // Whatever ends this run (Ctrl-C, a CI time-out), no server, agent or app outlives it.
+  startReaperSession();
   const tools = setup((line) => console.error(`setup: ${line}`));
   project.provide('haproxyPath', tools.haproxy);
   project.provide('temporalPath', tools.temporal);

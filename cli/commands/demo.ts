@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startLocalStack, type LocalStack } from '../../devkit/local/stack';
+import { startReaperSession } from '../../devkit/local/reaper';
 import { setup } from '../../devkit/setup';
 import { awaitOutcome, printEvents } from '../../client/deployments';
 import { startDeployment } from './deploy';
@@ -12,6 +13,8 @@ import { connectClient } from '../../client/connection';
 
 export async function demoCommand(options: { once?: boolean; nodes: number }): Promise<number> {
   const started = Date.now();
+  // Whatever ends the demo (Ctrl-C, SIGTERM, kill -9), no server, agent or app outlives it.
+  startReaperSession();
   const tools = setup((line) => console.error(`setup: ${line}`));
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-demo-'));
   console.error(`demo: working in ${dir}`);

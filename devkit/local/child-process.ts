@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { waitUntil } from '../../lib/core/wait';
+import { reapLater } from './reaper';
 
 export interface ManagedProcess {
   readonly child: ChildProcess;
@@ -16,6 +17,7 @@ export function startProcess(file: string, args: string[], options: { logFile: s
   const out = openSync(options.logFile, 'a');
   const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', out, out] });
   closeSync(out);
+  reapLater({ kind: 'spawned', pid: child.pid });
   let gone = false;
   child.once('exit', () => (gone = true));
   child.once('error', () => (gone = true));

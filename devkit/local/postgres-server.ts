@@ -6,6 +6,7 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './ports';
+import { reapLater } from './reaper';
 
 const run = promisify(execFile);
 
@@ -43,6 +44,7 @@ export async function startPostgres(options: { binDir: string; dir: string }): P
   // Listen on loopback only; the unix socket stays inside the cluster's folder.
   const serverOptions = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${data} -c fsync=off`;
   await asServerUser(options.binDir, 'pg_ctl', ['--pgdata', data, '--options', serverOptions, '--log', path.join(data, 'server.log'), '--wait', 'start']);
+  reapLater({ kind: 'postgres', data });
   const urlFor = (database: string) => `postgres://gantry@127.0.0.1:${port}/${database}`;
   return {
     port,

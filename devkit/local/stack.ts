@@ -9,6 +9,7 @@ import { stopRecordedApp } from '../../lib/node/app-supervisor';
 import type { EnvironmentInput } from '../../lib/config/environment-schema';
 import { sleep, waitUntil } from '../../lib/core/wait';
 import { startProcess, type ManagedProcess } from './child-process';
+import { reapLater } from './reaper';
 import { startArtifactServer, type ArtifactServer } from './artifact-server';
 import { startHaproxy, type HaproxyServer } from './haproxy-server';
 import { freePort } from './ports';
@@ -99,7 +100,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       startInMaintenance: true,
     });
     stops.push(() => haproxy.stop());
-    for (const node of nodes) stops.push(() => stopRecordedApp(node.root));
+    for (const node of nodes) {
+      reapLater({ kind: 'app', root: node.root });
+      stops.push(() => stopRecordedApp(node.root));
+    }
 
     const environment: EnvironmentInput = {
       name: o.name,
