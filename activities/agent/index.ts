@@ -83,21 +83,28 @@ export function createAgentActivities({ store, app, logger, keepReleases, comman
           logger.info({ release }, 'release already staged; nothing to do');
           return { staged: false, removed: [] };
         }
-        await withHeartbeat(async (signal) => {
-          await store.stage(release, async (scratch) => {
-            const tarball = path.join(scratch, '..', `${path.basename(scratch)}.tgz`);
-            try {
-              await downloadVerified(url, tarball, sha256, signal);
-              await extractSafely(tarball, scratch);
-            } catch (err) {
-              if (err instanceof ArtifactError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, err.code);
-              if (err instanceof UnsafeArchiveError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.unsafeArchive);
-              throw err;
-            } finally {
-              await rm(tarball, { force: true });
-            }
-          });
-        });
+        // One download file per release and digest, outside the attempt's scratch folder: a retry
+        // resumes the bytes an earlier attempt fetched (its heartbeat says how many).
+        const tarball = path.join(store.releasesDir, `.download-${release}-${sha256.slice(0, 16)}.tgz`);
+        let bytes = 0;
+        await withHeartbeat(
+          async (signal) => {
+            await store.stage(release, async (scratch) => {
+              try {
+                const { resumedAt } = await downloadVerified(url, tarball, sha256, { signal, onBytes: (n) => (bytes = n) });
+                if (resumedAt > 0) logger.info({ release, resumedAt }, 'download resumed where an earlier attempt stopped');
+                await extractSafely(tarball, scratch);
+              } catch (err) {
+                if (err instanceof UnsafeArchiveError || (err instanceof ArtifactError && err.permanent)) await rm(tarball, { force: true });
+                if (err instanceof ArtifactError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, err.code);
+                if (err instanceof UnsafeArchiveError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.unsafeArchive);
+                throw err;
+              }
+            });
+            await rm(tarball, { force: true });
+          },
+          () => ({ bytes }),
+        );
         const current = await store.current();
         const removed = await store.prune(keepReleases, [release, ...(current ? [current] : [])]);
         logger.info({ release, removed }, 'release staged');

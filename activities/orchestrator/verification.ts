@@ -9,6 +9,7 @@ import type { Logger } from '../../lib/core/logger';
 import { verifyTag, VerificationError, type VerifiedTag } from '../../lib/source/tag-verification';
 import { sleep } from '../../lib/core/wait';
 import { failureTypes } from '../../lib/core/failure-types';
+import { withHeartbeat } from '../heartbeat';
 
 export const MAX_CHANGES = 200;
 
@@ -38,9 +39,10 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
   return {
     async verifyTag({ source, tag, commit }: { source: Environment['source']; tag: string; commit?: string }): Promise<VerifiedTag> {
       const mirror = mirrorOf(source.remote);
-      await mirror.update().catch(gitUnavailable);
+      // git may run for minutes on a big repository: the heartbeat says the worker is alive meanwhile.
+      await withHeartbeat(() => mirror.update(), () => ({ step: 'fetch' })).catch(gitUnavailable);
       try {
-        const verified = await verifyTag(mirror, tag, source, commit);
+        const verified = await withHeartbeat(() => verifyTag(mirror, tag, source, commit), () => ({ step: 'verify' }));
         logger.info({ tag, commit: verified.commit, signed: verified.signed }, 'tag verified');
         return verified;
       } catch (err) {
@@ -53,7 +55,7 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
       const mirror = mirrorOf(remote);
       // The previous release's tag may be gone from the remote; then list what `to` carries.
       const known = from !== null && (await mirror.tag(from).catch(gitUnavailable)) !== undefined;
-      const { commits, total } = await mirror.commitsBetween(known ? from : undefined, to, MAX_CHANGES).catch(gitUnavailable);
+      const { commits, total } = await withHeartbeat(() => mirror.commitsBetween(known ? from : undefined, to, MAX_CHANGES)).catch(gitUnavailable);
       return { from: known ? from : null, to, commits, total };
     },
 

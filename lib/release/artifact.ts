@@ -2,7 +2,7 @@
 // keeps its final name once its sha256 matched, so nothing unverified is ever unpacked.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -25,26 +25,58 @@ import { isSha256 } from '../config/environment-schema';
 
 export { isSha256 };
 
-export async function downloadVerified(url: string, dest: string, sha256: string, signal?: AbortSignal): Promise<void> {
+export interface DownloadOptions {
+  signal?: AbortSignal;
+  /** Told the bytes on disk so far (a heartbeat's progress). */
+  onBytes?: (total: number) => void;
+}
+
+/**
+ * Downloads to `dest`, resuming a `.partial` file an earlier attempt left (an HTTP range request, or an
+ * offset into a file:// source); the hash covers the bytes already there. A transient failure keeps
+ * the partial file for the next attempt; a wrong digest removes it.
+ */
+export async function downloadVerified(url: string, dest: string, sha256: string, { signal, onBytes }: DownloadOptions = {}): Promise<{ resumedAt: number }> {
   if (!isSha256(sha256)) throw new ArtifactError(`sha256 must be 64 lowercase hex digits, got "${sha256}"`, true, failureTypes.invalidArtifactUrl);
   const partial = `${dest}.partial`;
   const hash = createHash('sha256');
+  const have = await stat(partial).then((s) => s.size, () => 0);
+  if (have > 0) for await (const chunk of createReadStream(partial) as AsyncIterable<Buffer>) hash.update(chunk);
+  let total = have;
   const hasher = new Transform({
     transform(chunk: Buffer, _enc, done) {
       hash.update(chunk);
+      total += chunk.length;
+      onBytes?.(total);
       done(null, chunk);
     },
   });
   try {
-    await pipeline(await openSource(url, signal), hasher, createWriteStream(partial), { signal });
+    const source = await openSource(url, signal, have);
+    // The server sent the whole artifact (it does not do ranges): start over.
+    if (source.from !== have) return await downloadFresh(url, dest, sha256, { signal, onBytes }, partial, source.stream);
+    await pipeline(source.stream, hasher, createWriteStream(partial, { flags: have > 0 ? 'a' : 'w' }), { signal });
     const actual = hash.digest('hex');
-    if (actual !== sha256) throw new ArtifactError(`artifact ${url} has sha256 ${actual}, expected ${sha256}`, true, failureTypes.digestMismatch);
+    if (actual !== sha256) {
+      await rm(partial, { force: true });
+      throw new ArtifactError(`artifact ${url} has sha256 ${actual}, expected ${sha256}`, true, failureTypes.digestMismatch);
+    }
     await rename(partial, dest);
+    return { resumedAt: have };
   } catch (err) {
-    await rm(partial, { force: true });
-    if (err instanceof ArtifactError) throw err;
+    if (err instanceof ArtifactError) {
+      if (err.permanent) await rm(partial, { force: true });
+      throw err;
+    }
     throw new ArtifactError(`cannot fetch artifact ${url}: ${(err as Error).message}`, false);
   }
+}
+
+async function downloadFresh(url: string, dest: string, sha256: string, options: DownloadOptions, partial: string, unused: Readable): Promise<{ resumedAt: number }> {
+  unused.destroy();
+  await rm(partial, { force: true });
+  await downloadVerified(url, dest, sha256, options);
+  return { resumedAt: 0 };
 }
 
 /** Streams the artifact through a hash without keeping it: the orchestrator's check before rollout. */
@@ -52,8 +84,8 @@ export async function sha256Of(url: string, signal?: AbortSignal, onBytes?: (tot
   const hash = createHash('sha256');
   let total = 0;
   try {
-    const source = await openSource(url, signal);
-    for await (const chunk of source as AsyncIterable<Buffer>) {
+    const { stream } = await openSource(url, signal);
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
       hash.update(chunk);
       total += chunk.length;
       onBytes?.(total);
@@ -72,7 +104,7 @@ export async function sha256Of(url: string, signal?: AbortSignal, onBytes?: (tot
 export async function readChecksumFile(url: string, signal?: AbortSignal): Promise<string> {
   let text = '';
   try {
-    for await (const chunk of (await openSource(url, signal)) as AsyncIterable<Buffer>) {
+    for await (const chunk of (await openSource(url, signal)).stream as AsyncIterable<Buffer>) {
       text += chunk.toString('utf8');
       if (text.length > 4096) throw new ArtifactError(`${url} is larger than 4 KiB: not a checksum file`, true);
     }
@@ -85,7 +117,8 @@ export async function readChecksumFile(url: string, signal?: AbortSignal): Promi
   return digest;
 }
 
-async function openSource(url: string, signal?: AbortSignal): Promise<Readable> {
+/** The source from byte `from` on when it can seek (file://, or an HTTP server answering 206), else from 0. */
+async function openSource(url: string, signal?: AbortSignal, from = 0): Promise<{ stream: Readable; from: number }> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -93,21 +126,26 @@ async function openSource(url: string, signal?: AbortSignal): Promise<Readable> 
     throw new ArtifactError(`artifact URL "${url}" is not a URL (expected file://, http:// or https://)`, true, failureTypes.invalidArtifactUrl);
   }
   if (parsed.protocol === 'file:') {
-    const stream = createReadStream(fileURLToPath(parsed));
+    const stream = createReadStream(fileURLToPath(parsed), { start: from });
     // Surface "no such file" as a permanent error before the pipeline starts.
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());
       stream.once('error', (err) => reject(new ArtifactError(`cannot read artifact ${url}: ${err.message}`, true)));
     });
-    return stream;
+    return { stream, from };
   }
   if (parsed.protocol === 'http:' || parsed.protocol === 'https:') {
-    const response = await fetch(parsed, { signal });
+    const response = await fetch(parsed, { signal, ...(from > 0 ? { headers: { range: `bytes=${from}-` } } : {}) });
+    // 416: the partial file is not a prefix the server knows (the artifact changed): from the start.
+    if (response.status === 416 && from > 0) {
+      await response.body?.cancel();
+      return openSource(url, signal, 0);
+    }
     if (!response.ok || !response.body) {
       const permanent = response.status === 404 || response.status === 410 || response.status === 403 || response.status === 401;
       throw new ArtifactError(`artifact ${url} answered HTTP ${response.status}`, permanent);
     }
-    return Readable.fromWeb(response.body);
+    return { stream: Readable.fromWeb(response.body), from: response.status === 206 ? from : 0 };
   }
   throw new ArtifactError(`artifact URL scheme ${parsed.protocol} is not supported (use file://, http:// or https://)`, true, failureTypes.invalidArtifactUrl);
 }

@@ -88,6 +88,11 @@ export class ReleaseStore {
         if (!name.includes(`-${process.pid}-`)) await rm(path.join(this.releasesDir, name), { recursive: true, force: true });
         continue;
       }
+      // A download an abandoned attempt left (kept only so a retry of the same release can resume).
+      if (name.startsWith('.download-')) {
+        if (!alsoKeep.some((r) => name.startsWith(`.download-${r}-`))) await rm(path.join(this.releasesDir, name), { force: true });
+        continue;
+      }
       const marker = await stat(path.join(this.releasesDir, name, STAGED_MARKER)).catch(() => undefined);
       if (marker) staged.push({ name, time: marker.mtimeMs });
     }

@@ -20,10 +20,10 @@ export function notifications(timeoutMs: number, attempts: number) {
   });
 }
 
-/** Git verification and the change list: fetching a mirror can take a while on a big repository. */
+/** Git verification and the change list: fetching a mirror can take a while on a big repository; git heartbeats every 2 s. */
 export const verification = proxyActivities<VerificationActivities>({
   startToCloseTimeout: '10m',
-  heartbeatTimeout: '2m',
+  heartbeatTimeout: '30s',
   retry: { initialInterval: '2s', maximumAttempts: 5 },
 });
 
@@ -39,7 +39,7 @@ export const artifactCheck = proxyActivities<VerificationActivities>({
   retry: patientDownloads,
 });
 
-/** Staging a release on a node: a download, then an unpack. */
+/** Staging a release on a node: a download (heartbeating its bytes every 2 s; a retry resumes them), then an unpack. */
 export function agentDownload(environment: string, node: string) {
   return proxyActivities<AgentActivities>({
     taskQueue: agentTaskQueue(environment, node),
@@ -54,9 +54,11 @@ export function agentDownload(environment: string, node: string) {
 /** CI checks may be pending for up to the environment's deadline. */
 export function ciChecks(ci: CiConfig) {
   const deadline = ci.provider === 'github' ? ci.deadline : 0;
+  const poll = ci.provider === 'github' ? ci.pollInterval : 0;
   return proxyActivities<VerificationActivities>({
     startToCloseTimeout: deadline + 120_000,
-    heartbeatTimeout: '1m',
+    // One heartbeat per poll; a request may take up to 30 s.
+    heartbeatTimeout: Math.max(60_000, 2 * poll + 30_000),
     retry: { initialInterval: '2s', maximumAttempts: 5 },
   });
 }
