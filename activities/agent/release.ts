@@ -1,0 +1,103 @@
+// The agent's release activities: what the node runs, staging a verified artifact, switching the
+// release and stopping the app. Idempotent: asking for what is already there is a no-op that says so.
+import { ApplicationFailure } from '@temporalio/activity';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { failureTypes } from '../../lib/core/failure-types';
+import { AppStartError } from '../../lib/node/app-supervisor';
+import { ArtifactError, downloadVerified } from '../../lib/release/artifact';
+import { extractSafely, UnsafeArchiveError } from '../../lib/release/safe-untar';
+import { withHeartbeat } from '../heartbeat';
+import { requireRelease, type AgentDeps, type Exclusive } from './common';
+
+export interface StageInput {
+  release: string;
+  url: string;
+  sha256: string;
+}
+
+export function createReleaseActivities({ store, app, logger, keepReleases }: AgentDeps, exclusive: Exclusive) {
+  return {
+    async currentRelease(): Promise<{ release: string | null; running: string | null }> {
+      return { release: await store.current(), running: await app.running() };
+    },
+
+    async isStaged({ release }: { release: string }): Promise<boolean> {
+      requireRelease(release);
+      return store.isStaged(release);
+    },
+
+    /** Stops the app and removes `current`: the node serves nothing. */
+    async deactivate(): Promise<{ changed: boolean }> {
+      return exclusive(async () => {
+        const had = (await store.current()) !== null || (await app.running()) !== null;
+        await withHeartbeat(() => app.stop());
+        await store.clearCurrent();
+        if (had) logger.info('app stopped and current release cleared');
+        return { changed: had };
+      });
+    },
+
+    async stage({ release, url, sha256 }: StageInput): Promise<{ staged: boolean; removed: string[] }> {
+      requireRelease(release);
+      return exclusive(async () => {
+        if (await store.isStaged(release)) {
+          logger.info({ release }, 'release already staged; nothing to do');
+          return { staged: false, removed: [] };
+        }
+        // One download file per release and digest, outside the attempt's scratch folder: a retry
+        // resumes the bytes an earlier attempt fetched (its heartbeat says how many).
+        const tarball = path.join(store.releasesDir, `.download-${release}-${sha256.slice(0, 16)}.tgz`);
+        let bytes = 0;
+        await withHeartbeat(
+          async (signal) => {
+            await store.stage(release, async (scratch) => {
+              try {
+                const { resumedAt } = await downloadVerified(url, tarball, sha256, { signal, onBytes: (n) => (bytes = n) });
+                if (resumedAt > 0) logger.info({ release, resumedAt }, 'download resumed where an earlier attempt stopped');
+                await extractSafely(tarball, scratch);
+              } catch (err) {
+                if (err instanceof UnsafeArchiveError || (err instanceof ArtifactError && err.permanent)) await rm(tarball, { force: true });
+                if (err instanceof ArtifactError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, err.code);
+                if (err instanceof UnsafeArchiveError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.unsafeArchive);
+                throw err;
+              }
+            });
+            await rm(tarball, { force: true });
+          },
+          () => ({ bytes }),
+        );
+        const current = await store.current();
+        const removed = await store.prune(keepReleases, [release, ...(current ? [current] : [])]);
+        logger.info({ release, removed }, 'release staged');
+        return { staged: true, removed };
+      });
+    },
+
+    async activate({ release }: { release: string }): Promise<{ changed: boolean; previous: string | null }> {
+      requireRelease(release);
+      return exclusive(async () => {
+        const previous = await store.current();
+        if (previous === release && (await app.running()) === release) {
+          logger.info({ release }, 'release already active and running; nothing to do');
+          return { changed: false, previous };
+        }
+        if (!(await store.isStaged(release))) {
+          throw ApplicationFailure.nonRetryable(`release ${release} is not staged on this node; stage it first`, failureTypes.notStaged);
+        }
+        await withHeartbeat(async () => {
+          await app.stop();
+          await store.switchCurrent(release);
+          try {
+            await app.start(release, store.releaseDir(release));
+          } catch (err) {
+            if (err instanceof AppStartError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.appStart);
+            throw err;
+          }
+        });
+        logger.info({ release, previous }, 'release activated');
+        return { changed: true, previous };
+      });
+    },
+  };
+}
