@@ -20,8 +20,8 @@ const SCENARIOS = [
 ];
 
 interface Saved {
+  /** The file's name stands for the workflow in failure messages. */
   file: string;
-  workflowId: string;
   type: string;
   /** The canonical proto JSON the temporal CLI writes; the SDK converts it. */
   history: { events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[] };
@@ -35,7 +35,7 @@ function load(scenario: string): Saved[] {
     .map((file) => {
       const history = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Saved['history'];
       const started = history.events[0]?.workflowExecutionStartedEventAttributes;
-      return { file, workflowId: file, type: started?.workflowType?.name ?? '?', history };
+      return { file, type: started?.workflowType?.name ?? '?', history };
     });
 }
 
@@ -56,7 +56,7 @@ describe('replay of saved histories', () => {
     for (const bundle of ['deployment', 'fleet'] as const) {
       const mine = saved.filter((s) => (s.type === 'deployment') === (bundle === 'deployment'));
       if (mine.length === 0) continue;
-      const results = Worker.runReplayHistories({ workflowBundle: bundles[bundle] }, mine.map(({ workflowId, history }) => ({ workflowId, history })));
+      const results = Worker.runReplayHistories({ workflowBundle: bundles[bundle] }, mine.map(({ file, history }) => ({ workflowId: file, history })));
       for await (const result of results) {
         if (result.error) failures.push(`${scenario}/${result.workflowId}: ${result.error.name}: ${result.error.message}`);
       }

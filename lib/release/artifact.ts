@@ -39,30 +39,27 @@ export interface DownloadOptions {
 export async function downloadVerified(url: string, dest: string, sha256: string, { signal, onBytes }: DownloadOptions = {}): Promise<{ resumedAt: number }> {
   if (!isSha256(sha256)) throw new ArtifactError(`sha256 must be 64 lowercase hex digits, got "${sha256}"`, true, failureTypes.invalidArtifactUrl);
   const partial = `${dest}.partial`;
-  const hash = createHash('sha256');
   const have = await stat(partial).then((s) => s.size, () => 0);
-  if (have > 0) for await (const chunk of createReadStream(partial) as AsyncIterable<Buffer>) hash.update(chunk);
-  let total = have;
-  const hasher = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      total += chunk.length;
-      onBytes?.(total);
-      done(null, chunk);
-    },
-  });
   try {
     const source = await openSource(url, signal, have);
-    // The server sent the whole artifact (it does not do ranges): start over.
-    if (source.from !== have) return await downloadFresh(url, dest, sha256, { signal, onBytes }, partial, source.stream);
-    await pipeline(source.stream, hasher, createWriteStream(partial, { flags: have > 0 ? 'a' : 'w' }), { signal });
+    // `from` is 0 when the server sent the whole artifact (no ranges): then the partial file is rewritten.
+    const resumedAt = source.from;
+    const hash = createHash('sha256');
+    if (resumedAt > 0) for await (const chunk of createReadStream(partial) as AsyncIterable<Buffer>) hash.update(chunk);
+    let total = resumedAt;
+    const hasher = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        total += chunk.length;
+        onBytes?.(total);
+        done(null, chunk);
+      },
+    });
+    await pipeline(source.stream, hasher, createWriteStream(partial, { flags: resumedAt > 0 ? 'a' : 'w' }), { signal });
     const actual = hash.digest('hex');
-    if (actual !== sha256) {
-      await rm(partial, { force: true });
-      throw new ArtifactError(`artifact ${url} has sha256 ${actual}, expected ${sha256}`, true, failureTypes.digestMismatch);
-    }
+    if (actual !== sha256) throw new ArtifactError(`artifact ${url} has sha256 ${actual}, expected ${sha256}`, true, failureTypes.digestMismatch);
     await rename(partial, dest);
-    return { resumedAt: have };
+    return { resumedAt };
   } catch (err) {
     if (err instanceof ArtifactError) {
       if (err.permanent) await rm(partial, { force: true });
@@ -70,13 +67,6 @@ export async function downloadVerified(url: string, dest: string, sha256: string
     }
     throw new ArtifactError(`cannot fetch artifact ${url}: ${(err as Error).message}`, false);
   }
-}
-
-async function downloadFresh(url: string, dest: string, sha256: string, options: DownloadOptions, partial: string, unused: Readable): Promise<{ resumedAt: number }> {
-  unused.destroy();
-  await rm(partial, { force: true });
-  await downloadVerified(url, dest, sha256, options);
-  return { resumedAt: 0 };
 }
 
 /** Streams the artifact through a hash without keeping it: the orchestrator's check before rollout. */
