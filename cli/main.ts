@@ -1,7 +1,8 @@
 // The `gantry` command. Each command lives in its own file; this one registers them and maps errors
 // to exit codes and one-line messages.
 import { Command, InvalidArgumentError } from 'commander';
-import { loadEnvironmentFile } from '../lib/config/environment-file';
+import path from 'node:path';
+import { loadNodeConfig } from '../lib/config/node-config';
 import { GantryError } from '../lib/core/errors';
 import { createLogger } from '../lib/core/logger';
 import { runAgent } from '../workers/agent';
@@ -9,7 +10,9 @@ import { ConnectionError } from '../client/connection';
 import { DEFAULT_DEPLOYMENT_NAME } from '../client/worker-deployment';
 import { runOrchestratorWorker } from '../workers/orchestrator';
 import { installRuntime } from '../workers/runtime';
+import { checkCommand } from './commands/check';
 import { deployCommand } from './commands/deploy';
+import { environmentsCommand } from './commands/environments';
 import { listCommand } from './commands/list';
 import { operatorCommand, type OperatorAction, type OperatorOptions } from './commands/operator';
 import { rollbackCommand } from './commands/rollback';
@@ -58,23 +61,22 @@ function withOutcomeOptions(command: Command): Command {
 
 const deploy = program
   .command('deploy')
-  .description('deploy a release (a pushed git tag) to an environment')
-  .argument('<env-file>', 'environment file (YAML)')
+  .description("deploy a release (a pushed git tag) to an environment, under the orchestrator's definition of it")
+  .argument('<env>', 'environment name, e.g. prod (gantry environments lists them)')
   .argument('<tag>', 'release tag, e.g. v1.4.2')
-  .option('--artifact <url>', 'artifact URL (file://, http://, https://); default: the environment\'s artifact.url template')
-  .requiredOption('--sha256 <hex>', 'sha256 of the artifact')
+  .requiredOption('--sha256 <hex>', "sha256 of the artifact (fetched from the definition's artifact.url)")
   .option('--commit <sha>', 'the commit the tag must point at (refused on mismatch)');
-withOutcomeOptions(deploy).action(async (envFile: string, tag: string, options: Parameters<typeof deployCommand>[2]) => {
-    exitCode = await deployCommand(envFile, tag, options);
+withOutcomeOptions(deploy).action(async (environment: string, tag: string, options: Parameters<typeof deployCommand>[2]) => {
+    exitCode = await deployCommand(environment, tag, options);
   });
 
 const rollback = program
   .command('rollback')
   .description('go back to the release the latest deployment replaced (or --to one every node still keeps); downloads nothing')
-  .argument('<env-file>', 'environment file (YAML)')
+  .argument('<env>', 'environment name')
   .option('--to <release>', 'release to return to');
-withOutcomeOptions(rollback).action(async (envFile: string, options: Parameters<typeof rollbackCommand>[1]) => {
-    exitCode = await rollbackCommand(envFile, options);
+withOutcomeOptions(rollback).action(async (environment: string, options: Parameters<typeof rollbackCommand>[1]) => {
+    exitCode = await rollbackCommand(environment, options);
   });
 
 const operatorActions: [OperatorAction, string][] = [
@@ -87,23 +89,42 @@ for (const [action, description] of operatorActions) {
   const command = program
     .command(action)
     .description(description)
-    .argument('<env-file>', 'environment file (YAML)')
-    .requiredOption('--as <name>', 'who you are (checked against the approvers)')
+    .argument('<env>', 'environment name')
+    .requiredOption('--as <name>', 'who you are')
     .option('--json', 'print the new status as one JSON object', false);
   if (action === 'approve') command.option('--comment <text>', 'a note kept in the event log');
   if (action === 'abort') command.requiredOption('--reason <text>', 'why; kept in the event log and the notification');
-  command.action(async (envFile: string, options: OperatorOptions) => {
-    exitCode = await operatorCommand(action, envFile, options);
+  command.action(async (environment: string, options: OperatorOptions) => {
+    exitCode = await operatorCommand(action, environment, options);
   });
 }
 
 program
   .command('status')
   .description("show an environment's latest deployment")
-  .argument('<env-file>', 'environment file (YAML)')
+  .argument('<env>', 'environment name')
   .option('--json', 'print one JSON object on stdout', false)
-  .action(async (envFile: string, options: { json: boolean }) => {
-    exitCode = await statusCommand(envFile, options);
+  .action(async (environment: string, options: { json: boolean }) => {
+    exitCode = await statusCommand(environment, options);
+  });
+
+program
+  .command('environments')
+  .description('list the environment definitions the orchestrator deploys by, with their sha256')
+  .option('--task-queue <name>', 'orchestrator task queue', defaultTaskQueue())
+  .option('--json', 'print one JSON object', false)
+  .action(async (options: { taskQueue: string; json: boolean }) => {
+    exitCode = await environmentsCommand(options);
+  });
+
+program
+  .command('check')
+  .description("validate environment definitions offline (for the config repository's CI); --node: node configs")
+  .argument('<file...>', 'definition files (<name>.yaml)')
+  .option('--node', 'the files are node configs (gantry agent --config)', false)
+  .option('--json', 'print one JSON array', false)
+  .action(async (files: string[], options: { node: boolean; json: boolean }) => {
+    exitCode = await checkCommand(files, options);
   });
 
 program
@@ -142,10 +163,12 @@ program
   .option('--deployment-name <name>', 'Worker Deployment this build belongs to', setting('GANTRY_DEPLOYMENT_NAME') ?? DEFAULT_DEPLOYMENT_NAME)
   .option('--make-current', 'make this build current once it polls, so new deployments start on it (an upgrade); without it, only when none is', false)
   .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics', setting('GANTRY_METRICS_ADDRESS'))
-  .action(async (options: { taskQueue: string; deploymentName: string; makeCurrent: boolean; metrics?: string }) => {
+  .option('--environments <dir>', 'directory of environment definitions (<name>.yaml) this orchestrator deploys by', setting('GANTRY_ENVIRONMENTS'))
+  .action(async (options: { taskQueue: string; deploymentName: string; makeCurrent: boolean; metrics?: string; environments?: string }) => {
+    if (!options.environments) throw new CliExit('the orchestrator needs its environment definitions: set GANTRY_ENVIRONMENTS (or --environments) to their directory', ExitCode.rejected);
     const logger = createLogger('gantry-worker');
     installRuntime(logger, options.metrics);
-    await runOrchestratorWorker(logger, options);
+    await runOrchestratorWorker(logger, { ...options, environments: path.resolve(options.environments) });
   });
 
 program
@@ -159,13 +182,13 @@ program
 
 program
   .command('agent')
-  .description("run a node's agent (polls the node's own task queue)")
-  .requiredOption('--env <file>', 'environment file (YAML)')
-  .requiredOption('--node <id>', 'this node\'s id in the environment file')
-  .action(async (options: { env: string; node: string }) => {
+  .description("run a node's agent (polls the node's own task queue); what it may run comes from its node config only")
+  .requiredOption('--config <file>', 'node config (YAML): environment, node, root, app, migrations, allowed artifact sources, secrets')
+  .action(async (options: { config: string }) => {
+    const config = await loadNodeConfig(options.config);
     const logger = createLogger('gantry-agent');
     installRuntime(logger);
-    await runAgent(await loadEnvironmentFile(options.env), options.node, logger);
+    await runAgent(config, logger);
   });
 
 program

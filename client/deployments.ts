@@ -37,6 +37,8 @@ export interface DeployOutcome {
   status: 'started' | DeployOutcomeStatus;
   release: string;
   commit?: string | null;
+  /** sha256 of the orchestrator's definition the deployment ran under. */
+  definitionSha256?: string | null;
   nodes?: { id: string; release: string | null; lb: string }[];
   error?: string;
   cause?: FailureCause;
@@ -47,21 +49,21 @@ export async function startOrAttach(client: Client, { input: request, taskQueue 
   // The shape of today's code travels in the input, so a later default never changes this run on replay.
   const input: DeployInput = { ...request, shape: request.shape ?? { ...DEFAULT_SHAPE } };
   const { environment, requestedBy, release: tag } = input;
-  const workflowId = deploymentWorkflowId(environment.name);
+  const workflowId = deploymentWorkflowId(environment);
   try {
     return await client.workflow.start<DeploymentWorkflow>('deployment', {
       workflowId,
       taskQueue,
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
-      staticSummary: `${input.kind === 'rollback' ? 'Roll back' : 'Deploy'} ${tag} to ${environment.name}, requested by ${requestedBy}`,
+      staticSummary: `${input.kind === 'rollback' ? 'Roll back' : 'Deploy'} ${tag} to ${environment}, requested by ${requestedBy}`,
       staticDetails: [
-        `**${tag}** → **${environment.name}** (${environment.nodes.length} nodes: ${environment.nodes.map((n) => n.id).join(', ')})`,
+        `**${tag}** → **${environment}** (nodes and policy from the orchestrator's definition; see current details)`,
         `requested by ${requestedBy}${input.commit ? `, commit ${input.commit}` : ''}`,
-        input.artifact ? `artifact ${input.artifact.url} (sha256 ${input.artifact.sha256.slice(0, 12)}…)` : 'no download: every node keeps this release',
+        input.artifactSha256 ? `artifact sha256 ${input.artifactSha256.slice(0, 12)}…` : 'no download: every node keeps this release',
       ].join('\n\n'),
       typedSearchAttributes: [
-        { key: searchAttributes.environment, value: environment.name },
+        { key: searchAttributes.environment, value: environment },
         { key: searchAttributes.release, value: tag },
         { key: searchAttributes.phase, value: 'verify' },
         { key: searchAttributes.requestedBy, value: requestedBy },
@@ -77,7 +79,7 @@ export async function startOrAttach(client: Client, { input: request, taskQueue 
       return Object.assign(handle, { firstExecutionRunId: running.runId });
     }
     throw new DeploymentRunning(
-      `another deployment is running on ${environment.name}: ${workflowId}${running ? ` (run ${running.runId}` : ''}${release ? `, release ${release}` : ''}${running ? ')' : ''}; wait for it to finish first`,
+      `another deployment is running on ${environment}: ${workflowId}${running ? ` (run ${running.runId}` : ''}${release ? `, release ${release}` : ''}${running ? ')' : ''}; wait for it to finish first`,
     );
   }
 }
@@ -127,6 +129,7 @@ function summarize(r: DeployResult): Omit<DeployOutcome, 'workflowId' | 'runId'>
     status: r.status,
     release: r.release,
     commit: r.commit,
+    definitionSha256: r.definitionSha256 ?? null,
     nodes: r.nodes.map(({ id, release, lb }) => ({ id, release, lb })),
     ...(r.error ? { error: r.error } : {}),
     ...(r.cause ? { cause: r.cause } : {}),

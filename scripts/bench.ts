@@ -103,12 +103,14 @@ async function runScenario(
     for (let e = 0; e < envCount; e++) {
       const name = `bench${index}-${e}`;
       const stackDir = path.join(dir, name);
-      stacks.push(await startSimStack({ address, dir: stackDir, name, nodeCount: scenario.nodes, batchSize: scenario.batch, delays, drainMs, pollMs, taskQueue }));
+      stacks.push(
+        await startSimStack({ address, dir: stackDir, name, nodeCount: scenario.nodes, batchSize: scenario.batch, delays, drainMs, pollMs, taskQueue, environmentsDir: path.join(dir, `environments-${index}`) }),
+      );
     }
     await writeFile(fleetFile, JSON.stringify(Object.fromEntries(stacks.map((s) => [s.env.name, s.env.nodes.map((n) => n.id)]))));
     orchestrator = startProcess(process.execPath, ['--import', 'tsx', ORCHESTRATOR], {
       logFile: path.join(dir, `orchestrator-${index}.log`),
-      env: { ...process.env, TEMPORAL_ADDRESS: address, GANTRY_TASK_QUEUE: taskQueue, BENCH_DRAIN_MS: String(drainMs), BENCH_FLEET_FILE: fleetFile },
+      env: { ...process.env, TEMPORAL_ADDRESS: address, GANTRY_TASK_QUEUE: taskQueue, BENCH_DRAIN_MS: String(drainMs), BENCH_FLEET_FILE: fleetFile, GANTRY_ENVIRONMENTS: path.join(dir, `environments-${index}`) },
     });
     const ready = await waitUntil(async () => (await readFile(orchestrator!.logFile, 'utf8')).includes('ready'), 60_000, 100);
     if (!ready) throw new Error(`orchestrator did not start:\n${await orchestrator.logTail()}`);

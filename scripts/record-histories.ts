@@ -6,11 +6,10 @@
 import { Client, Connection } from '@temporalio/client';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
 import { awaitOutcome, startOrAttach, type DeploymentHandle, type DeployOutcome } from '../client/deployments';
 import { prepareDeployment } from '../cli/commands/deploy';
 import { prepareRollback } from '../cli/commands/rollback';
@@ -33,8 +32,8 @@ interface Scenario {
 interface Session {
   stack: LocalStack;
   client: Client;
-  deploy(release: string, file?: string, requestedBy?: string): Promise<DeploymentHandle>;
-  variant(name: string, patch: Record<string, unknown>): Promise<string>;
+  /** Deploys under the stack's definition with `patch` merged in. */
+  deploy(release: string, patch?: Record<string, unknown>, requestedBy?: string): Promise<DeploymentHandle>;
 }
 
 const plain: Scenario[] = [
@@ -44,14 +43,13 @@ const plain: Scenario[] = [
   {
     name: 'manual-rollback',
     expect: 'live',
-    run: async (s) => startOrAttach(s.client, await prepareRollback(s.client, s.stack.envFile, { to: 'v1', requestedBy: 'recorder', taskQueue: s.stack.taskQueue })),
+    run: async (s) => startOrAttach(s.client, await prepareRollback(s.client, await s.stack.define(), { to: 'v1', requestedBy: 'recorder', taskQueue: s.stack.taskQueue })),
   },
   {
     name: 'abort-during-approval',
     expect: 'aborted',
     run: async (s) => {
-      const file = await s.variant('approval', { approval: { required: true, approvers: ['bob'], timeout: '10m' } });
-      const handle = await s.deploy('v2', file, 'alice');
+      const handle = await s.deploy('v2', { approval: { required: true, approvers: ['bob'], timeout: '10m' } }, 'alice');
       await waitUntil(async () => (await handle.query(statusQuery)).phase === 'awaiting-approval', 60_000, 100);
       await handle.executeUpdate(abortUpdate, { args: [{ by: 'bob', reason: 'recording an abort' }] });
       return handle;
@@ -60,15 +58,14 @@ const plain: Scenario[] = [
   {
     name: 'approval-timeout',
     expect: 'aborted',
-    run: async (s) => s.deploy('v2', await s.variant('approval-timeout', { approval: { required: true, approvers: ['bob'], timeout: '2s' } })),
+    run: async (s) => s.deploy('v2', { approval: { required: true, approvers: ['bob'], timeout: '2s' } }),
   },
   {
     name: 'downtime-mode',
     expect: 'live',
     run: async (s) => {
-      // The history is what is replayed: a migration command that needs no database is enough.
-      const migrations = { command: [process.execPath, '-e', 'process.exit(0)'], phases: { expand: ['expand'] }, backup: { enabled: false }, mode: 'downtime' };
-      return s.deploy('v2', await s.variant('downtime', { migrations }));
+      // The history is what is replayed: the nodes' migration command needs no database (see `node` below).
+      return s.deploy('v2', { migrations: { backup: { enabled: false }, mode: 'downtime' } });
     },
   },
 ];
@@ -100,6 +97,7 @@ async function session(tools: ReturnType<typeof setup>, serverArgs: string[], sc
     temporalPath: tools.temporal,
     temporalServerArgs: serverArgs,
     taskQueue: 'gantry-record',
+    node: { migrations: { command: [process.execPath, '-e', 'process.exit(0)'], expand: ['expand'] } },
   });
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection, namespace: 'default' });
@@ -107,13 +105,8 @@ async function session(tools: ReturnType<typeof setup>, serverArgs: string[], sc
     const s: Session = {
       stack,
       client,
-      deploy: async (release, file = stack.envFile, requestedBy = 'recorder') =>
-        startOrAttach(client, await prepareDeployment(file, release, { sha256: stack.repo.releases[release]!.sha256, requestedBy, taskQueue: stack.taskQueue })),
-      variant: async (name, patch) => {
-        const file = path.join(dir, `${name}.yaml`);
-        await writeFile(file, stringify({ ...(parse(await readFile(stack.envFile, 'utf8')) as object), ...patch }));
-        return file;
-      },
+      deploy: async (release, patch = {}, requestedBy = 'recorder') =>
+        startOrAttach(client, prepareDeployment(await stack.define(patch), release, { sha256: stack.repo.releases[release]!.sha256, requestedBy, taskQueue: stack.taskQueue })),
     };
     for (const scenario of scenarios) {
       const handle = await scenario.run(s);

@@ -33,10 +33,11 @@ type Handle = WorkflowHandleWithFirstExecutionRunId<typeof deployment>;
 
 let stack: TestStack;
 let env: Environment;
-let approvalFile: string;
+let approvalFile: Record<string, unknown>;
 
-const deployFrom = (file: string, release: string, requestedBy = 'alice') =>
-  startDeployment(stack.client, file, release, { sha256: stack.repo.releases[release]!.sha256, requestedBy, taskQueue: stack.taskQueue });
+/** Deploys under the orchestrator's definition with `patch` merged in ({}: the stack's own). */
+const deployFrom = async (patch: Record<string, unknown>, release: string, requestedBy = 'alice') =>
+  startDeployment(stack.client, await stack.define(patch), release, { sha256: stack.repo.releases[release]!.sha256, requestedBy, taskQueue: stack.taskQueue });
 const everyNode = <T>(value: T) => Object.fromEntries(stack.nodeIds.map((id) => [id, value]));
 
 async function waitForStatus(handle: Handle, ok: (s: DeployStatus) => boolean, what: string): Promise<DeployStatus> {
@@ -63,10 +64,10 @@ describe('approvals, abort and rollback', () => {
   beforeAll(async () => {
     stack = await startTestStack({ releases: ['v1', 'v2', 'v3', { release: 'v-bad', unhealthyOn: ['web-2'] }] });
     env = await loadEnvironmentFile(stack.envFile);
-    approvalFile = await stack.variant('with-approval', {
+    approvalFile = {
       approval: { required: true, approvers: ['alice', 'bob', 'carol'], minApprovals: 2, timeout: '60s' },
-    });
-    const first = await awaitOutcome(await deployFrom(stack.envFile, 'v1'));
+    };
+    const first = await awaitOutcome(await deployFrom({}, 'v1'));
     expect(first.status).toBe('live');
   });
   afterAll(async () => {
@@ -104,7 +105,7 @@ describe('approvals, abort and rollback', () => {
   });
 
   it('ends aborted when approval times out, touching no node', async () => {
-    const quick = await stack.variant('approval-timeout', { approval: { required: true, approvers: ['bob'], timeout: '2s' } });
+    const quick = { approval: { required: true, approvers: ['bob'], timeout: '2s' } };
     const handle = await deployFrom(quick, 'v3');
     const outcome = await awaitOutcome(handle);
     expect(outcome.status).toBe('aborted');
@@ -116,14 +117,14 @@ describe('approvals, abort and rollback', () => {
   it('aborts from the CLI while awaiting approval, touching no node; the CLI shows rejections at once', async () => {
     const handle = await deployFrom(approvalFile, 'v3', 'alice');
     await waitForStatus(handle, (s) => s.phase === 'awaiting-approval', 'awaiting-approval');
-    const refused = await runGantry(['approve', approvalFile, '--as', 'mallory'], stack.clientEnv);
+    const refused = await runGantry(['approve', stack.name, '--as', 'mallory'], stack.clientEnv);
     expect(refused.code).toBe(4);
     expect(refused.stderr).toContain('approve rejected: mallory is not an approver');
-    const missingReason = await runGantry(['abort', approvalFile, '--as', 'bob'], stack.clientEnv);
+    const missingReason = await runGantry(['abort', stack.name, '--as', 'bob'], stack.clientEnv);
     expect(missingReason.code).toBe(4);
     expect(missingReason.stderr).toContain("required option '--reason <text>'");
 
-    const aborted = await runGantry(['abort', approvalFile, '--as', 'bob', '--reason', 'wrong tag', '--json'], stack.clientEnv);
+    const aborted = await runGantry(['abort', stack.name, '--as', 'bob', '--reason', 'wrong tag', '--json'], stack.clientEnv);
     expect(aborted.code).toBe(0);
     expect((JSON.parse(aborted.stdout) as DeployStatus).events.at(-1)?.what).toBe('abort requested by bob: wrong tag');
     const outcome = await awaitOutcome(handle);
@@ -131,12 +132,12 @@ describe('approvals, abort and rollback', () => {
     expect(await startedChildren(handle.workflowId)).toBe(0);
     await expectInvariant(env, outcome.nodes!.map((n) => ({ ...n, lb: undefined })));
     expect(await servedReleases(env)).toEqual(everyNode('v2'));
-    const late = await runGantry(['abort', approvalFile, '--as', 'bob', '--reason', 'again'], stack.clientEnv);
+    const late = await runGantry(['abort', stack.name, '--as', 'bob', '--reason', 'again'], stack.clientEnv);
     expect(late.code).toBe(4);
   });
 
   it('aborted mid-rollout after one node is on the new release: every node goes back and stays enabled', async () => {
-    const handle = await deployFrom(stack.envFile, 'v3');
+    const handle = await deployFrom({}, 'v3');
     await waitForStatus(handle, (s) => s.nodes[0]!.state === 'live', 'web-1 live on v3');
     const accepted = await handle.executeUpdate(abortUpdate, { args: [{ by: 'carol', reason: 'error rate up' }] });
     expect(accepted.events.at(-1)?.what).toBe('abort requested by carol: error rate up');
@@ -155,9 +156,9 @@ describe('approvals, abort and rollback', () => {
   });
 
   it('rolls back by itself when a node fails its health check, with zero failed requests through HAProxy', async () => {
-    const strict = await stack.variant('short-health', {
+    const strict = {
       healthCheck: { path: '/healthz', reportsRelease: true, interval: '200ms', successThreshold: 2, deadline: '4s' },
-    });
+    };
     const load = startLoad(stack.haproxy.url);
     const handle = await deployFrom(strict, 'v-bad');
     const outcome = await awaitOutcome(handle);
@@ -177,7 +178,7 @@ describe('approvals, abort and rollback', () => {
   });
 
   it('`temporal workflow cancel` mid-rollout still rolls every changed node back', async () => {
-    const handle = await deployFrom(stack.envFile, 'v3');
+    const handle = await deployFrom({}, 'v3');
     await waitForStatus(handle, (s) => s.nodes[0]!.state === 'live', 'web-1 live on v3');
     await temporal('workflow', 'cancel', '--workflow-id', handle.workflowId);
     const outcome = await awaitOutcome(handle);
@@ -188,7 +189,7 @@ describe('approvals, abort and rollback', () => {
   });
 
   it('pauses between batches and resumes', async () => {
-    const handle = await deployFrom(stack.envFile, 'v3');
+    const handle = await deployFrom({}, 'v3');
     await waitForStatus(handle, (s) => s.nodes[0]!.state === 'deploying', 'web-1 deploying');
     await handle.executeUpdate(pauseUpdate, { args: [{ by: 'bob' }] });
     expect(await rejection(handle.executeUpdate(pauseUpdate, { args: [{ by: 'carol' }] }))).toBe('already paused by bob');
@@ -211,7 +212,7 @@ describe('approvals, abort and rollback', () => {
     const artifact = stack.repo.releases.v2!.file;
     await rename(artifact, `${artifact}.gone`);
     try {
-      const result = await runGantry(['rollback', stack.envFile, '--wait', '--json', '--requested-by', 'oncall'], stack.clientEnv);
+      const result = await runGantry(['rollback', stack.name, '--wait', '--json', '--requested-by', 'oncall'], stack.clientEnv);
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       const outcome = JSON.parse(result.stdout) as { status: string; release: string; runId: string; nodes: { id: string; release: string; lb: string }[] };

@@ -12,7 +12,7 @@ import { startTestStack, type TestStack } from './helpers/stack';
 import { loadEnvironmentFile } from '../lib/config/environment-file';
 
 let stack: TestStack;
-let approvalFile: string;
+let approvalFile: Record<string, unknown>;
 
 const sha = (release: string) => stack.repo.releases[release]!.sha256;
 const gantry = (...args: string[]) => runGantry(args, stack.clientEnv);
@@ -27,8 +27,8 @@ function onlyJson(stdout: string): DeployOutcome {
 describe('gantry deploy --wait --json for CI', () => {
   beforeAll(async () => {
     stack = await startTestStack({ releases: ['v1', 'v2', 'v3', { release: 'v4', unhealthyOn: ['web-2'] }] });
-    approvalFile = await stack.variant('with-approval', { approval: { required: true, approvers: ['alice', 'bob'], minApprovals: 1, timeout: '5m' } });
-    const first = await startDeployment(stack.client, stack.envFile, 'v1', { sha256: sha('v1'), requestedBy: 'setup', taskQueue: stack.taskQueue });
+    approvalFile = { approval: { required: true, approvers: ['alice', 'bob'], minApprovals: 1, timeout: '5m' } };
+    const first = await startDeployment(stack.client, stack.name, 'v1', { sha256: sha('v1'), requestedBy: 'setup', taskQueue: stack.taskQueue });
     expect((await awaitOutcome(first)).status).toBe('live');
   });
   afterAll(async () => {
@@ -36,7 +36,7 @@ describe('gantry deploy --wait --json for CI', () => {
   });
 
   it('exit 2 and status rolled-back when the release fails its health check', async () => {
-    const run = await gantry('deploy', stack.envFile, 'v4', '--sha256', sha('v4'), '--wait', '--json', '--requested-by', 'ci-bot');
+    const run = await gantry('deploy', stack.name, 'v4', '--sha256', sha('v4'), '--wait', '--json', '--requested-by', 'ci-bot');
     expect(run.code).toBe(ExitCode.failed);
     const outcome = onlyJson(run.stdout);
     expect(outcome).toMatchObject({ workflowId: deploymentWorkflowId(stack.name), status: 'rolled-back', release: 'v4', cause: { node: 'web-2' } });
@@ -45,27 +45,28 @@ describe('gantry deploy --wait --json for CI', () => {
   });
 
   it('a retried call attaches (exit 0, same run), another request is rejected (exit 4), an abort ends in exit 3', async () => {
-    const waiting = gantry('deploy', approvalFile, 'v2', '--sha256', sha('v2'), '--wait', '--json', '--requested-by', 'ci-bot');
+    await stack.define(approvalFile);
+    const waiting = gantry('deploy', stack.name, 'v2', '--sha256', sha('v2'), '--wait', '--json', '--requested-by', 'ci-bot');
     const handle = stack.client.workflow.getHandle(deploymentWorkflowId(stack.name));
     const awaiting = await waitUntil(async () => (await handle.query(statusQuery).catch(() => undefined))?.phase === 'awaiting-approval', 60_000, 100);
     expect(awaiting).toBe(true);
     const runId = (await handle.describe()).runId;
 
-    const retried = await gantry('deploy', approvalFile, 'v2', '--sha256', sha('v2'), '--json', '--requested-by', 'ci-bot');
+    const retried = await gantry('deploy', stack.name, 'v2', '--sha256', sha('v2'), '--json', '--requested-by', 'ci-bot');
     expect(retried.code).toBe(ExitCode.ok);
     expect(onlyJson(retried.stdout)).toMatchObject({ status: 'started', runId, release: 'v2' });
 
-    const other = await gantry('deploy', stack.envFile, 'v3', '--sha256', sha('v3'), '--wait', '--json', '--requested-by', 'someone-else');
+    const other = await gantry('deploy', stack.name, 'v3', '--sha256', sha('v3'), '--wait', '--json', '--requested-by', 'someone-else');
     expect(other.code).toBe(ExitCode.rejected);
     const rejected = onlyJson(other.stdout);
     expect(rejected.status).toBe('rejected');
     expect(rejected.error).toContain(`another deployment is running on ${stack.name}: ${deploymentWorkflowId(stack.name)} (run ${runId}, release v2)`);
 
-    const invalid = await gantry('deploy', stack.envFile, 'v3', '--sha256', 'not-a-digest', '--json');
+    const invalid = await gantry('deploy', stack.name, 'v3', '--sha256', 'not-a-digest', '--json');
     expect(invalid.code).toBe(ExitCode.rejected);
     expect(onlyJson(invalid.stdout)).toMatchObject({ status: 'rejected', error: expect.stringContaining('--sha256') as unknown });
 
-    const abort = await gantry('abort', approvalFile, '--as', 'alice', '--reason', 'wrong day');
+    const abort = await gantry('abort', stack.name, '--as', 'alice', '--reason', 'wrong day');
     expect(abort.code).toBe(ExitCode.ok);
     const finished = await waiting;
     expect(finished.code).toBe(ExitCode.aborted);

@@ -21,7 +21,7 @@ let env: Environment;
 
 const sha = (release: string) => stack.repo.releases[release]!.sha256;
 const deploy = (release: string, sha256 = sha(release)) =>
-  startDeployment(stack.client, stack.envFile, release, { sha256, requestedBy: 'test', taskQueue: stack.taskQueue });
+  startDeployment(stack.client, stack.name, release, { sha256, requestedBy: 'test', taskQueue: stack.taskQueue });
 
 const servedReleases = () => servedNow(env);
 
@@ -50,7 +50,7 @@ describe('rolling deployment on the local stack', () => {
   it('rolls v1 → v2 across 3 nodes through the CLI with zero failed requests through HAProxy', async () => {
     expect(await servedReleases()).toEqual(everyNode('v1'));
     const load = startLoad(stack.haproxy.url);
-    const run = await runGantry(['deploy', stack.envFile, 'v2', '--sha256', sha('v2'), '--wait', '--json', '--requested-by', 'ci-bot'], stack.clientEnv);
+    const run = await runGantry(['deploy', stack.name, 'v2', '--sha256', sha('v2'), '--wait', '--json', '--requested-by', 'ci-bot'], stack.clientEnv);
     const report = await load.stop();
 
     expect(run.stderr).not.toContain('Error');

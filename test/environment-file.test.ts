@@ -1,9 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadEnvironmentFile } from '../lib/config/environment-file';
+import { loadNodeConfig } from '../lib/config/node-config';
 import { InputError } from '../lib/core/errors';
 import { runGantry } from './helpers/cli';
 import { caught } from './helpers/caught';
@@ -12,10 +13,9 @@ let dir: string;
 const valid = {
   name: 'prod',
   nodes: [
-    { id: 'web-1', address: '10.0.0.1:8080', root: 'nodes/web-1' },
-    { id: 'web-2', address: '10.0.0.2:8080', server: 'srv2', root: '/srv/shop' },
+    { id: 'web-1', address: '10.0.0.1:8080' },
+    { id: 'web-2', address: '10.0.0.2:8080', server: 'srv2' },
   ],
-  app: { command: ['node', 'server.js'] },
   loadBalancer: { type: 'haproxy', socket: '/run/haproxy/admin.sock', backend: 'shop' },
   rollout: { batchSize: '50%' },
   healthCheck: { path: '/healthz', interval: '500ms', deadline: '2m' },
@@ -44,8 +44,6 @@ describe('environment file', () => {
     const env = await load(valid);
     expect(env.healthCheck).toMatchObject({ interval: 500, deadline: 120_000, successThreshold: 2, expectStatus: 200 });
     expect(env.app.stopGrace).toBe(10_000);
-    expect(env.nodes[0]!.root).toBe(path.join(dir, 'nodes/web-1'));
-    expect(env.nodes[1]!.root).toBe('/srv/shop');
     expect(env.source.remote).toBe(path.join(dir, 'repo.git'));
     expect(env.rollout.batchSize).toBe('50%');
   });
@@ -54,28 +52,56 @@ describe('environment file', () => {
     const env = await loadEnvironmentFile(path.join(import.meta.dirname, '../examples/environments/prod.yaml'));
     expect(env.nodes.map((n) => n.id)).toEqual(['web-1', 'web-2']);
     expect(env.approval).toMatchObject({ minApprovals: 2, timeout: 4 * 3_600_000 });
+    const node = await loadNodeConfig(path.join(import.meta.dirname, '../examples/nodes/web-1.yaml'));
+    expect(node).toMatchObject({ environment: 'prod', node: 'web-1', root: '/srv/shop', app: { stopGrace: 10_000 } });
+  });
+
+  it('refuses a misspelt key in a node config with the nearest valid key', async () => {
+    const file = path.join(dir, 'node.yaml');
+    await writeFile(file, stringify({ environment: 'prod', node: 'web-1', root: '/srv', app: { command: ['x'], address: '127.0.0.1:1' }, artifacts: { allowedSource: [] } }));
+    const err = await caught(loadNodeConfig(file));
+    expect((err as Error).message).toContain('artifacts.allowedSource: unknown key; did you mean allowedSources?');
   });
 
   it.each([
     [{ ...valid, nodes: [{ ...valid.nodes[0], address: 'web-1' }] }, 'nodes[0].address: expected host:port'],
     [{ ...valid, rollout: { batchSize: '150%' } }, 'rollout.batchSize'],
-    [{ ...valid, app: { command: 'node server.js' } }, 'app.command'],
+    [{ ...valid, app: { command: ['node', 'server.js'] } }, 'app.command: unknown key; valid keys: stopGrace, startTimeout'],
+    [{ ...valid, loadBalancer: { ...valid.loadBalancer, drainTimout: '5s' } }, 'loadBalancer.drainTimout: unknown key; did you mean drainTimeout?'],
+    [{ ...valid, healthCheck: { ...valid.healthCheck, sucessThreshold: 3 } }, 'healthCheck.sucessThreshold: unknown key; did you mean successThreshold?'],
+    [{ ...valid, aproval: { approvers: ['a'] } }, 'aproval: unknown key; did you mean approval?'],
+    [{ ...valid, nodes: [{ ...valid.nodes[0], root: '/srv/shop' }] }, 'nodes[0].root: unknown key'],
+    [{ ...valid, ci: { provider: 'github', repository: 'a/b', apiUrl: 'http://ci.example.com' } }, 'ci.apiUrl: the token only goes over https'],
+    [{ ...valid, source: { remote: 'r', artifactDigestInTag: true } }, 'source.artifactDigestInTag: only a signed tag can vouch for the artifact'],
     [{ ...valid, healthCheck: { interval: 'soon' } }, 'healthCheck.interval: expected a duration such as "500ms"'],
     [{ ...valid, nodes: [valid.nodes[0], { ...valid.nodes[0], address: '10.0.0.3:80' }] }, 'nodes[1].id: duplicate id "web-1"'],
     [{ ...valid, loadBalancer: { ...valid.loadBalancer, type: 'nginx' } }, 'loadBalancer.type'],
     [{ ...valid, colour: 'blue' }, 'colour'],
-    [{ ...valid, migrations: { command: ['npm', 'run', 'migrate'], phases: { expand: ['up'] }, runner: 'db-1' } }, 'migrations.runner: no node has id "db-1"'],
-    [{ ...valid, migrations: { command: ['m'], phases: { expand: ['up'] }, onRollback: 'down' } }, 'migrations.downCommand: required when onRollback is "down"'],
+    [{ ...valid, migrations: { runner: 'db-1' } }, 'migrations.runner: no node has id "db-1"'],
+    [{ ...valid, migrations: { command: ['npm', 'run', 'migrate'] } }, 'migrations.command: unknown key'],
     ['name: [unclosed', 'not valid YAML'],
   ])('rejects a bad file naming the field (%#)', async (content, expected) => {
     expect(await errorOf(content)).toContain(expected);
   });
 
-  it('the CLI exits 4 and names the bad field', async () => {
-    const file = path.join(dir, 'bad.yaml');
-    await writeFile(file, stringify({ ...valid, nodes: [{ ...valid.nodes[0], address: 'nowhere' }] }));
-    const run = await runGantry(['deploy', file, 'v1', '--sha256', 'a'.repeat(64)]);
+  it('gantry check exits 4 naming the bad field and the nearest key, and 0 on a valid definition', async () => {
+    const bad = path.join(dir, 'prod.yaml');
+    await writeFile(bad, stringify({ ...valid, nodes: [{ ...valid.nodes[0], address: 'nowhere' }], loadBalancer: { ...valid.loadBalancer, drainTimout: '5s' } }));
+    const run = await runGantry(['check', bad]);
     expect(run.code).toBe(4);
     expect(run.stderr).toContain('nodes[0].address: expected host:port');
+    expect(run.stderr).toContain('loadBalancer.drainTimout: unknown key; did you mean drainTimeout?');
+    const good = path.join(dir, 'good', 'prod.yaml');
+    await mkdir(path.dirname(good), { recursive: true });
+    await writeFile(good, stringify(valid));
+    const ok = await runGantry(['check', good]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/environment prod: 2 nodes, sha256 [0-9a-f]{64}/);
+  });
+
+  it('the CLI takes an environment name, not a file', async () => {
+    const run = await runGantry(['deploy', path.join(dir, 'prod.yaml'), 'v1', '--sha256', 'a'.repeat(64)]);
+    expect(run.code).toBe(4);
+    expect(run.stderr).toContain('a file is not accepted: definitions live with the orchestrator');
   });
 });

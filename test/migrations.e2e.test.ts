@@ -33,14 +33,12 @@ const RELEASES: SampleReleaseSpec[] = [
     files: { ...slow, 'migrations/expand/007_rename_name.js': fixture('007_rename_name.js') },
   },
 ];
-const MIGRATIONS = {
-  runner: 'web-1',
+/** The orchestrator's policy; the commands are each node's own (NODE_MIGRATIONS). */
+const MIGRATIONS = { runner: 'web-1', timeout: '2m' };
+const NODE_MIGRATIONS = {
   command: [process.execPath, 'node_modules/node-pg-migrate/bin/node-pg-migrate.js'],
-  phases: {
-    expand: ['up', '-m', 'migrations/expand', '-t', 'expand_migrations'],
-    contract: ['up', '-m', 'migrations/contract', '-t', 'contract_migrations'],
-  },
-  timeout: '2m',
+  expand: ['up', '-m', 'migrations/expand', '-t', 'expand_migrations'],
+  contract: ['up', '-m', 'migrations/contract', '-t', 'contract_migrations'],
 };
 
 let stack: TestStack;
@@ -48,8 +46,9 @@ let env: Environment;
 let databaseUrl: string;
 let db: pg.Client;
 
-const deploy = (file: string, release: string) =>
-  startDeployment(stack.client, file, release, { sha256: stack.repo.releases[release]!.sha256, requestedBy: 'test', taskQueue: stack.taskQueue });
+/** Deploys under the orchestrator's definition with `patch` merged in ({}: the stack's own). */
+const deploy = async (patch: Record<string, unknown>, release: string) =>
+  startDeployment(stack.client, await stack.define({ migrations: MIGRATIONS, ...patch }), release, { sha256: stack.repo.releases[release]!.sha256, requestedBy: 'test', taskQueue: stack.taskQueue });
 const ledger = async (table: string) => (await db.query<{ name: string; run_on: Date }>(`SELECT name, run_on FROM ${table} ORDER BY id`)).rows;
 const columns = async () =>
   (await db.query<{ column_name: string }>("SELECT column_name FROM information_schema.columns WHERE table_name = 'items' ORDER BY column_name")).rows.map((r) => r.column_name);
@@ -65,9 +64,9 @@ describe('migrations', () => {
     databaseUrl = inject('postgresUrl').replace(/\/postgres$/, `/${name}`);
     db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
-    stack = await startTestStack({ releases: RELEASES, agentEnv: { DATABASE_URL: databaseUrl }, environment: { migrations: MIGRATIONS } });
+    stack = await startTestStack({ releases: RELEASES, agentEnv: { DATABASE_URL: databaseUrl }, environment: { migrations: MIGRATIONS }, node: { migrations: NODE_MIGRATIONS } });
     env = await loadEnvironmentFile(stack.envFile);
-    const first = await awaitOutcome(await deploy(stack.envFile, 'v1'));
+    const first = await awaitOutcome(await deploy({}, 'v1'));
     expect(first.status).toBe('live');
   });
   afterAll(async () => {
@@ -77,7 +76,7 @@ describe('migrations', () => {
 
   it('expands once before rollout while v1 keeps serving, with a backup first', async () => {
     const load = startLoad(stack.haproxy.url);
-    const handle = await deploy(stack.envFile, 'v2');
+    const handle = await deploy({}, 'v2');
     const outcome = await awaitOutcome(handle);
     const report = await load.stop();
     expect(outcome.status).toBe('live');
@@ -96,7 +95,7 @@ describe('migrations', () => {
   });
 
   it('stops before any node changes when a migration fails, with its output; `restore` puts the schema back', async () => {
-    const restoring = await stack.variant('restore', { migrations: { ...MIGRATIONS, onRollback: 'restore' } });
+    const restoring = { migrations: { ...MIGRATIONS, onRollback: 'restore' } };
     const before = await schemaFingerprint(databaseUrl);
     const handle = await deploy(restoring, 'v2-fail');
     const outcome = await awaitOutcome(handle);
@@ -112,7 +111,7 @@ describe('migrations', () => {
   });
 
   it('applies a migration once when its agent is killed in the middle and restarted', async () => {
-    const handle = await deploy(stack.envFile, 'v2-slow');
+    const handle = await deploy({}, 'v2-slow');
     const running = await waitUntil(async () => (await handle.query(statusQuery)).events.some((e) => e.what.startsWith('database backed up')), 30_000, 50);
     expect(running).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 1_500)); // inside pg_sleep(6)
@@ -126,7 +125,7 @@ describe('migrations', () => {
 
   it('stops at the compatibility check when the expand breaks the running release, and undoes the migration', async () => {
     const before = await schemaFingerprint(databaseUrl);
-    const handle = await deploy(stack.envFile, 'v2-breaks');
+    const handle = await deploy({}, 'v2-breaks');
     const outcome = await awaitOutcome(handle);
     expect(outcome.status).toBe('rolled-back');
     expect(outcome.error).toMatch(/the old release does not work on the expanded schema: web-\d on v2-slow/);
@@ -138,7 +137,7 @@ describe('migrations', () => {
   });
 
   it('contracts only after every node is healthy on v3', async () => {
-    const handle = await deploy(stack.envFile, 'v3');
+    const handle = await deploy({}, 'v3');
     const outcome = await awaitOutcome(handle);
     expect(outcome.status).toBe('live');
     await expectInvariant(env, outcome.nodes!);
@@ -153,7 +152,7 @@ describe('migrations', () => {
   });
 
   it('downtime mode: the maintenance page answers 503 with Retry-After, no connection errors, and the reported downtime matches', async () => {
-    const downtime = await stack.variant('downtime', { migrations: { ...MIGRATIONS, mode: 'downtime' } });
+    const downtime = { migrations: { ...MIGRATIONS, mode: 'downtime' } };
     const load = startLoad(stack.haproxy.url, { pauseMs: 5 });
     const handle = await deploy(downtime, 'v4');
     const outcome = await awaitOutcome(handle);

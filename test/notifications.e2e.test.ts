@@ -17,9 +17,11 @@ let stack: TestStack;
 let secretsDir: string;
 let receivers: Record<'slack' | 'signed' | 'failing' | 'hung', Awaited<ReturnType<typeof startReceiver>>>;
 
-async function timedDeploy(file: string, release: string) {
+/** A deployment under the orchestrator's definition with `patch` merged in. */
+async function timedDeploy(patch: Record<string, unknown>, release: string) {
+  await stack.define(patch);
   const started = Date.now();
-  const handle = await startDeployment(stack.client, file, release, { sha256: stack.repo.releases[release]!.sha256, requestedBy: 'dana', taskQueue: stack.taskQueue });
+  const handle = await startDeployment(stack.client, stack.name, release, { sha256: stack.repo.releases[release]!.sha256, requestedBy: 'dana', taskQueue: stack.taskQueue });
   const outcome = await awaitOutcome(handle);
   return { handle, outcome, ms: Date.now() - started };
 }
@@ -37,7 +39,7 @@ describe('notifications', () => {
     stack = await startTestStack({
       workerEnv: { SLACK_URL: receivers.slack.url, SIGNED_URL: receivers.signed.url, FAILING_URL: receivers.failing.url, HUNG_URL: receivers.hung.url },
     });
-    expect((await awaitOutcome(await startDeployment(stack.client, stack.envFile, 'v1', { sha256: stack.repo.releases.v1!.sha256, taskQueue: stack.taskQueue }))).status).toBe('live');
+    expect((await awaitOutcome(await startDeployment(stack.client, stack.name, 'v1', { sha256: stack.repo.releases.v1!.sha256, taskQueue: stack.taskQueue }))).status).toBe('live');
   });
   afterAll(async () => {
     await stack?.close();
@@ -49,19 +51,19 @@ describe('notifications', () => {
     const settings = { timeout: '2s', attempts: 3 };
     const slack = { type: 'slack', url: { fromEnv: 'SLACK_URL' }, events: ['started', 'succeeded', 'failed'] };
     const signed = { type: 'webhook', url: { fromEnv: 'SIGNED_URL' }, secret: { fromFile: path.join(secretsDir, 'hook-secret') } };
-    const healthy = await stack.variant('healthy-receivers', { notifications: { ...settings, channels: [slack, signed] } });
-    const broken = await stack.variant('broken-receivers', {
+    const healthy = { notifications: { ...settings, channels: [slack, signed] } };
+    const broken = {
       notifications: {
         ...settings,
         channels: [slack, signed, { type: 'webhook', url: { fromEnv: 'FAILING_URL' } }, { type: 'webhook', url: { fromEnv: 'HUNG_URL' } }],
       },
-    });
+    };
 
     const baseline = await timedDeploy(healthy, 'v2');
     expect(baseline.outcome.status).toBe('live');
     const withBroken = await timedDeploy(broken, 'v3');
     expect(withBroken.outcome.status).toBe('live');
-    const env = await loadEnvironmentFile(broken);
+    const env = await loadEnvironmentFile(stack.envFile);
     await expectInvariant(env, withBroken.outcome.nodes!);
 
     const budgetMs = 2_000 * 3;

@@ -13,7 +13,7 @@ let stack: TestStack;
 let metrics: string;
 
 const deploy = (release: string) =>
-  startDeployment(stack.client, stack.envFile, release, { sha256: stack.repo.releases[release]!.sha256, requestedBy: 'ops', taskQueue: stack.taskQueue });
+  startDeployment(stack.client, stack.name, release, { sha256: stack.repo.releases[release]!.sha256, requestedBy: 'ops', taskQueue: stack.taskQueue });
 
 async function found(query: string): Promise<string[]> {
   const ids: string[] = [];

@@ -5,7 +5,7 @@ import type { DeployStatus, NodeState } from '../workflows/api';
 
 function statusWith(nodes: NodeState[]): DeployStatus {
   return {
-    workflowId: 'deploy/prod', runId: 'r1', environment: 'prod', release: 'v2', commit: null, changes: null, requestedBy: 'ci',
+    workflowId: 'deploy/prod', runId: 'r1', environment: 'prod', release: 'v2', commit: null, changes: null, definitionSha256: null, requestedBy: 'ci',
     phase: 'rollout', paused: false, approvals: [], approvalsNeeded: 0, nodes, migration: null,
     events: [1, 2, 3, 4].map((i) => ({ time: `2026-11-22T10:00:0${i}.000Z`, what: `event ${i}` })),
   };

@@ -32,7 +32,7 @@ async function startRun(address: string, options: Partial<SimRunOptions> & { nod
   const taskQueue = `gantry-scale-${suffix}`;
   const stack = await startSimStack({ address, dir, name: `s-${suffix}`, delays, drainMs: 100, pollMs: 50, taskQueue, ...options });
   const native = await NativeConnection.connect({ address });
-  const worker = await createOrchestratorWorker({ connection: native, namespace: 'default', taskQueue, logger, loadBalancer: simLoadBalancers(100, () => stack.env.nodes.map((n) => n.id)) });
+  const worker = await createOrchestratorWorker({ connection: native, namespace: 'default', taskQueue, logger, environmentsDir: stack.environmentsDir, loadBalancer: simLoadBalancers(100, () => stack.env.nodes.map((n) => n.id)) });
   return { stack, worker, native, dir, done: worker.run() };
 }
 

@@ -38,7 +38,7 @@ describe('the deployment in the Temporal Web UI', () => {
   });
 
   it('filters by GantryEnvironment, opens the run and shows its summary and current details', async () => {
-    const handle = await startDeployment(stack.client, stack.envFile, 'v1', { sha256: stack.repo.releases.v1!.sha256, requestedBy: 'ui-check', taskQueue: stack.taskQueue });
+    const handle = await startDeployment(stack.client, stack.name, 'v1', { sha256: stack.repo.releases.v1!.sha256, requestedBy: 'ui-check', taskQueue: stack.taskQueue });
     expect((await awaitOutcome(handle)).status).toBe('live');
 
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });

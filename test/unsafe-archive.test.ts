@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentActivities } from '../activities/agent';
 import { AppSupervisor } from '../lib/node/app-supervisor';
 import { createLogger } from '../lib/core/logger';
+import { nodeConfigSchema } from '../lib/config/node-config';
 import { ReleaseStore } from '../lib/release/release-store';
 import { caught } from './helpers/caught';
 
@@ -40,7 +41,14 @@ describe('staging an unsafe archive', () => {
     await store.init();
     const logger = createLogger('test', 'silent');
     const app = new AppSupervisor(root, { command: ['true'], env: {}, stopSignal: 'SIGTERM', stopGraceMs: 1000, startTimeoutMs: 1000, address: '127.0.0.1:1' }, logger);
-    activities = createAgentActivities({ store, app, logger, keepReleases: 5, commandEnv: {} });
+    const config = nodeConfigSchema.parse({
+      environment: 'test',
+      node: 'web-1',
+      root,
+      app: { command: ['true'], address: '127.0.0.1:1' },
+      artifacts: { allowedSources: [`file://${dir}/`] },
+    });
+    activities = createAgentActivities({ store, app, logger, config, commandEnv: {}, secretValues: [] });
   });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 

@@ -26,8 +26,9 @@ let native: NativeConnection | undefined;
 let buildB: OrchestratorWorkers | undefined;
 let runningB: Promise<void> | undefined;
 
-const deploy = (file: string, release: string) =>
-  startDeployment(stack.client, file, release, { sha256: stack.repo.releases[release]!.sha256, requestedBy: 'upgrader', taskQueue: stack.taskQueue });
+/** Deploys under the orchestrator's definition with `patch` merged in ({}: the stack's own). */
+const deploy = async (patch: Record<string, unknown>, release: string) =>
+  startDeployment(stack.client, await stack.define(patch), release, { sha256: stack.repo.releases[release]!.sha256, requestedBy: 'upgrader', taskQueue: stack.taskQueue });
 
 /** The build that ran each workflow task of the run, and whether any task failed (a non-determinism error would). */
 async function tasksOf(workflowId: string, runId?: string): Promise<{ builds: Set<string>; failedTasks: number; firstCommand: string | undefined }> {
@@ -57,10 +58,10 @@ describe('upgrading the orchestrator under a running deployment', () => {
     expect(first.versions).toHaveLength(1);
     const buildA = first.current!;
     expect(first.versions[0]).toMatchObject({ buildId: buildA, status: 'current' });
-    expect((await awaitOutcome(await deploy(stack.envFile, 'v1'))).status).toBe('live');
+    expect((await awaitOutcome(await deploy({}, 'v1'))).status).toBe('live');
 
     // Started on A, paused once its first node is live.
-    const paced = await stack.variant('paced', { rollout: { batchSize: 1, pauseBetweenBatches: '2s' } });
+    const paced = { rollout: { batchSize: 1, pauseBetweenBatches: '2s' } };
     const handle = await deploy(paced, 'v2');
     await waitUntil(async () => (await handle.query(statusQuery)).nodes[0]!.state === 'live', 60_000, 50);
     await handle.executeUpdate(pauseUpdate, { args: [{ by: 'upgrader' }] });
@@ -73,7 +74,7 @@ describe('upgrading the orchestrator under a running deployment', () => {
       fleet: await workflowBundle(Runtime.instance().logger, 'fleet'),
     };
     native = await NativeConnection.connect({ address: stack.temporalAddress });
-    buildB = await createOrchestratorWorker({ connection: native, namespace: 'default', taskQueue: stack.taskQueue, logger, bundles, versioning: { deploymentName, makeCurrent: true } });
+    buildB = await createOrchestratorWorker({ connection: native, namespace: 'default', taskQueue: stack.taskQueue, logger, bundles, environmentsDir: stack.environmentsDir, versioning: { deploymentName, makeCurrent: true } });
     expect(buildB.buildId).not.toBe(buildA);
     runningB = buildB.run();
     expect((await makeCurrent(client, deploymentName, buildB.buildId, 'versioning-test')).previous).toBe(buildA);
@@ -90,7 +91,7 @@ describe('upgrading the orchestrator under a running deployment', () => {
     expect(info?.deploymentVersion?.buildId).toBe(buildA);
 
     // A new deployment starts on B: its first command is B's extra timer.
-    const next = await deploy(stack.envFile, 'v3');
+    const next = await deploy({}, 'v3');
     const outcome = await awaitOutcome(next);
     expect(outcome.status, outcome.error).toBe('live');
     await expectInvariant(env, outcome.nodes!);

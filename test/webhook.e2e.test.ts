@@ -65,8 +65,8 @@ describe('gantry webhook', () => {
       secret: { fromEnv: 'GITHUB_WEBHOOK_SECRET' },
       maxBodyBytes: 65_536,
       routes: [
-        { repository: 'acme/shop', event: 'push', environment: stack.envFile, tagPattern: 'v?', sha256: `file://${artifacts}/app-{release}.tgz.sha256` },
-        { repository: 'acme/shop', event: 'check_suite', environment: stack.envFile, sha256: `file://${artifacts}/app-{release}.tgz.sha256` },
+        { repository: 'acme/shop', event: 'push', environment: stack.name, tagPattern: 'v?', sha256: `file://${artifacts}/app-{release}.tgz.sha256` },
+        { repository: 'acme/shop', event: 'check_suite', environment: stack.name, remote: stack.repo.remote, sha256: `file://${artifacts}/app-{release}.tgz.sha256` },
       ],
     }));
     const port = await freePort();

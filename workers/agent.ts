@@ -1,32 +1,38 @@
-// The node agent: a Temporal worker on one node, polling that node's task queue.
+// The node agent: a Temporal worker on one node, polling that node's task queue. What it runs comes
+// from the node's own config file, read here at start; activities only name releases and phases.
 import { Worker } from '@temporalio/worker';
 import { createAgentActivities } from '../activities/agent';
-import { AppSupervisor } from '../lib/node/app-supervisor';
-import type { Environment } from '../lib/config/environment-schema';
+import { secretValuesOf } from '../activities/agent/common';
+import type { NodeConfigFile } from '../lib/config/node-config';
+import { readSecret } from '../lib/config/secrets';
 import { InputError } from '../lib/core/errors';
 import type { Logger } from '../lib/core/logger';
-import { ReleaseStore } from '../lib/release/release-store';
+import { AppSupervisor } from '../lib/node/app-supervisor';
 import { endLeftoverCommand } from '../lib/node/run-command';
+import { ReleaseStore } from '../lib/release/release-store';
 import { agentTaskQueue } from '../workflows/api';
 import { connectWorker } from './connection';
 
-const KEEP_RELEASES = 5;
-
-export async function runAgent(env: Environment, nodeId: string, baseLogger: Logger): Promise<void> {
-  const node = env.nodes.find((n) => n.id === nodeId);
-  if (!node) throw new InputError(`--node ${nodeId}: environment ${env.name} has no such node (nodes: ${env.nodes.map((n) => n.id).join(', ')})`);
-  const logger = baseLogger.child({ environment: env.name, node: node.id });
-  const store = new ReleaseStore(node.root);
+export async function runAgent(config: NodeConfigFile, baseLogger: Logger): Promise<void> {
+  const logger = baseLogger.child({ environment: config.environment, node: config.node });
+  // Secrets are read once, here; a missing one stops the agent before it takes any work.
+  const secrets: Record<string, string> = {};
+  for (const [name, ref] of Object.entries(config.secrets)) {
+    secrets[name] = await readSecret(ref).catch((err: Error) => {
+      throw new InputError(`secrets.${name}: ${err.message}`);
+    });
+  }
+  const store = new ReleaseStore(config.root);
   await store.init();
   const app = new AppSupervisor(
-    node.root,
+    config.root,
     {
-      command: env.app.command,
-      env: { ...env.app.env, ...node.env },
-      stopSignal: env.app.stopSignal,
-      stopGraceMs: env.app.stopGrace,
-      startTimeoutMs: env.app.startTimeout,
-      address: node.address,
+      command: config.app.command,
+      env: { ...config.app.env, ...secrets },
+      stopSignal: config.app.stopSignal,
+      stopGraceMs: config.app.stopGrace,
+      startTimeoutMs: config.app.startTimeout,
+      address: config.app.address,
     },
     logger.child({ component: 'app' }),
   );
@@ -34,9 +40,10 @@ export async function runAgent(env: Environment, nodeId: string, baseLogger: Log
   if (leftover) logger.warn({ pid: leftover }, 'ended a command the previous agent left running');
   await resumeApp(store, app, logger);
 
+  const commandEnv = { ...definedOnly(process.env), ...config.app.env, ...secrets };
   const { connection, namespace } = await connectWorker();
   try {
-    const taskQueue = agentTaskQueue(env.name, node.id);
+    const taskQueue = agentTaskQueue(config.environment, config.node);
     const worker = await Worker.create({
       connection,
       namespace,
@@ -47,12 +54,13 @@ export async function runAgent(env: Environment, nodeId: string, baseLogger: Log
         store,
         app,
         logger,
-        keepReleases: KEEP_RELEASES,
-        commandEnv: { ...definedOnly(process.env), ...env.app.env, ...node.env },
+        config,
+        commandEnv,
+        secretValues: secretValuesOf([...Object.values(secrets), ...(commandEnv.DATABASE_URL ? [commandEnv.DATABASE_URL] : [])]),
       }),
       maxConcurrentActivityTaskExecutions: 4,
     });
-    logger.info({ taskQueue, root: node.root }, 'agent running');
+    logger.info({ taskQueue, root: config.root }, 'agent running');
     await worker.run();
   } finally {
     await connection.close();

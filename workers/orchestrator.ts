@@ -7,9 +7,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createControlActivities, type ControlDeps } from '../activities/orchestrator/control';
+import { createDefinitionActivities } from '../activities/orchestrator/definitions';
 import { createVerificationActivities } from '../activities/orchestrator/verification';
 import { connectSettings } from '../client/connection';
 import { DEFAULT_DEPLOYMENT_NAME, listVersions, makeCurrent } from '../client/worker-deployment';
+import { listDefinitions } from '../lib/config/environment-file';
 import type { Logger } from '../lib/core/logger';
 import { defaultMirrorsDir } from '../lib/source/git-mirror';
 import { fleetTaskQueue, ORCHESTRATOR_TASK_QUEUE } from '../workflows/api';
@@ -34,6 +36,8 @@ export interface OrchestratorOptions {
   versioning?: Versioning;
   /** Tests only: other workflow code than this checkout's (a second build). */
   bundles?: Bundles;
+  /** The directory of environment definitions this orchestrator deploys by (GANTRY_ENVIRONMENTS). */
+  environmentsDir: string | undefined;
   /** Benchmarks only: an in-process load balancer instead of HAProxy. */
   loadBalancer?: ControlDeps['loadBalancer'];
 }
@@ -82,6 +86,7 @@ export async function createOrchestratorWorker(options: OrchestratorOptions): Pr
       workflowBundle: bundles.deployment,
       activities: {
         ...control,
+        ...createDefinitionActivities({ logger: logger.child({ component: 'definitions' }), dir: options.environmentsDir }),
         ...createVerificationActivities({ logger: logger.child({ component: 'verification' }), mirrorsDir: defaultMirrorsDir() }),
       },
     }),
@@ -99,15 +104,25 @@ export async function createOrchestratorWorker(options: OrchestratorOptions): Pr
 }
 
 /** `gantry worker`: runs until SIGINT/SIGTERM (the SDK shuts the workers down gracefully). */
-export async function runOrchestratorWorker(logger: Logger, options: { taskQueue?: string; deploymentName?: string; makeCurrent?: boolean } = {}): Promise<void> {
+export async function runOrchestratorWorker(
+  logger: Logger,
+  options: { taskQueue?: string; deploymentName?: string; makeCurrent?: boolean; environments?: string } = {},
+): Promise<void> {
   const taskQueue = options.taskQueue ?? ORCHESTRATOR_TASK_QUEUE;
   const deploymentName = options.deploymentName ?? DEFAULT_DEPLOYMENT_NAME;
   const { connection, namespace } = await connectWorker();
   const clientConnection = await Connection.connect(connectSettings().connectionOptions);
   try {
     const client = new Client({ connection: clientConnection, namespace });
-    const worker = await createOrchestratorWorker({ connection, namespace, taskQueue, logger, versioning: { deploymentName, makeCurrent: options.makeCurrent ?? false } });
-    const log = logger.child({ taskQueue, fleetTaskQueue: fleetTaskQueue(taskQueue), namespace, deploymentName, buildId: worker.buildId });
+    const worker = await createOrchestratorWorker({
+      connection,
+      namespace,
+      taskQueue,
+      logger,
+      environmentsDir: options.environments,
+      versioning: { deploymentName, makeCurrent: options.makeCurrent ?? false },
+    });
+    const log = logger.child({ taskQueue, fleetTaskQueue: fleetTaskQueue(taskQueue), namespace, deploymentName, buildId: worker.buildId, environments: options.environments });
     const running = worker.run();
     try {
       // The server learns of a version from its first poll; only then can it become current.
@@ -122,6 +137,16 @@ export async function runOrchestratorWorker(logger: Logger, options: { taskQueue
       worker.shutdown();
       await running.catch(() => undefined);
       throw err;
+    }
+    if (options.environments) {
+      const known = await listDefinitions(options.environments).catch((err: Error) => {
+        log.warn({ err: err.message }, 'cannot read the environments directory; every deployment will be refused until it can');
+        return [];
+      });
+      for (const d of known) {
+        if (d.error) log.warn({ environment: d.name, error: d.error }, 'invalid environment definition');
+        else log.info({ environment: d.name, sha256: d.sha256 }, 'environment definition');
+      }
     }
     log.info('orchestrator worker running');
     await running;

@@ -3,7 +3,6 @@
 // workflow logic here, so clients can import it freely; child workflows' types live beside them.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Environment } from '../lib/config/environment-schema';
 import type { DeploymentShape } from '../lib/rollout/batches';
 
 export type { DeploymentShape };
@@ -34,18 +33,27 @@ export interface ArtifactRef {
   sha256: string;
 }
 
+/**
+ * A request: which environment, which release, who asks. It carries no policy, commands, URLs or
+ * nodes — the orchestrator reads those from its own definition of the environment.
+ */
 export interface DeployInput {
-  environment: Environment;
+  /** The environment's name; its definition lives with the orchestrator (GANTRY_ENVIRONMENTS). */
+  environment: string;
   release: string;
   /** When the requester names the commit the tag must point at. */
   commit?: string;
-  /** Absent for a rollback to a release every node still keeps: nothing is downloaded. */
-  artifact?: ArtifactRef;
+  /** sha256 of the artifact, fetched from the definition's artifact.url; absent for a rollback (nothing is downloaded). */
+  artifactSha256?: string;
   requestedBy: string;
   kind?: 'deploy' | 'rollback';
   /** The numbers that shape the workflow's commands; the client fills in the current defaults. */
   shape?: DeploymentShape;
 }
+
+export type { EnvironmentListing } from '../activities/orchestrator/definitions';
+
+export const listEnvironmentsWorkflowId = (id: string) => `environments/${id}`;
 
 export type Phase =
   | 'verify'
@@ -114,6 +122,8 @@ export interface DeployStatus {
   commit: string | null;
   changes: ChangeSummary | null;
   requestedBy: string;
+  /** sha256 of the orchestrator's definition this deployment runs under (null: a deployment from before definitions lived there). */
+  definitionSha256: string | null;
   phase: Phase;
   paused: boolean;
   approvals: Approval[];

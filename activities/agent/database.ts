@@ -1,13 +1,14 @@
 // The agent's migration activities: a backup before expand, a verified restore, and the migration
-// commands, run from a staged release with the agent's own environment (DATABASE_URL lives there).
+// phases. The workflow names a phase; the command, its arguments and its environment are the node's
+// own (node config), run from a staged release with the agent's environment (DATABASE_URL lives there).
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { failureTypes } from '../../lib/core/failure-types';
 import { dumpDatabase, isPostgresUrl, restoreDatabase, schemaFingerprint } from '../../lib/node/postgres-tools';
-import { runCommand } from '../../lib/node/run-command';
+import { runCommand, type CommandResult } from '../../lib/node/run-command';
 import { withHeartbeat } from '../heartbeat';
-import { requireRelease, type AgentDeps, type Exclusive } from './common';
+import { notAllowed, redact, requireRelease, type AgentDeps, type Exclusive } from './common';
 
 export interface BackupResult {
   file: string;
@@ -18,31 +19,41 @@ export interface BackupResult {
   reused: boolean;
 }
 
-export interface RunCommandInput {
-  argv: string[];
+export type MigrationPhase = 'expand' | 'contract' | 'down';
+
+export interface MigrationInput {
+  phase: MigrationPhase;
   /** Runs from this staged release's folder. */
   release: string;
-  env: Record<string, string>;
   timeoutMs: number;
 }
 
-export function createDatabaseActivities({ store, logger, commandEnv }: AgentDeps, exclusive: Exclusive) {
+export function createDatabaseActivities({ store, logger, config, commandEnv, secretValues }: AgentDeps, exclusive: Exclusive) {
+  const node = config.node;
+  const hide = (text: string) => redact(text, secretValues);
+  const failed = (what: string, result: CommandResult) => {
+    const how = result.signal ? `was killed by ${result.signal}` : `exited with ${result.exitCode}`;
+    const output = [...result.errors, ...(result.errors.length > 0 ? ['…'] : []), ...result.tail.slice(-10)].join('\n');
+    return ApplicationFailure.nonRetryable(hide(`${what} ${how}:\n${output}`), failureTypes.commandFailed);
+  };
+
   return {
     /** A backup named by `id` (one per deployment): asking again returns the one already made. */
-    async backupDatabase({ id, command, timeoutMs }: { id: string; command?: string[]; timeoutMs: number }): Promise<BackupResult> {
+    async backupDatabase({ id, timeoutMs }: { id: string; timeoutMs: number }): Promise<BackupResult> {
       return exclusive(async () => {
         const file = path.join(store.backupsDir, `${id.replace(/[^A-Za-z0-9._-]/g, '_')}.dump`);
         const record = `${file}.json`;
         const existing = await readFile(record, 'utf8').catch(() => undefined);
         if (existing) return { ...(JSON.parse(existing) as BackupResult), reused: true };
-        const url = databaseUrl(commandEnv);
+        const url = databaseUrl(commandEnv, node);
+        const command = config.migrations?.backup;
         const started = Date.now();
         await mkdir(store.backupsDir, { recursive: true });
-        const schema = await schemaFingerprint(url);
+        const schema = await guarded(() => schemaFingerprint(url), hide);
         const bytes = await withHeartbeat(async (signal) => {
-          if (!command) return dumpDatabase(url, file);
+          if (!command) return guarded(() => dumpDatabase(url, file), hide);
           const result = await runCommand(command, { cwd: store.root, env: { ...commandEnv, BACKUP_FILE: file }, timeoutMs, signal, pidFile: store.commandPidFile });
-          if (result.exitCode !== 0) throw ApplicationFailure.nonRetryable(`backup command ${command.join(' ')} failed:\n${result.tail.join('\n')}`, failureTypes.commandFailed);
+          if (result.exitCode !== 0) throw failed(`backup command ${command[0]}`, result);
           return (await stat(file)).size;
         });
         const backup: BackupResult = { file, bytes, durationMs: Date.now() - started, schema, reused: false };
@@ -52,13 +63,17 @@ export function createDatabaseActivities({ store, logger, commandEnv }: AgentDep
       });
     },
 
-    /** Restores a backup made by backupDatabase and checks the schema is the one it had. */
+    /** Restores a backup made by backupDatabase (only a file in this node's backups folder) and checks the schema is the one it had. */
     async restoreDatabase({ file, schema }: { file: string; schema: string }): Promise<{ verified: true; durationMs: number }> {
+      const resolved = path.resolve(file);
+      if (path.dirname(resolved) !== store.backupsDir || !resolved.endsWith('.dump')) {
+        throw notAllowed(node, `to restore ${file}: only backups this agent made in ${store.backupsDir} can be restored`);
+      }
       return exclusive(async () => {
-        const url = databaseUrl(commandEnv);
+        const url = databaseUrl(commandEnv, node);
         const started = Date.now();
-        await withHeartbeat(() => restoreDatabase(url, file));
-        const now = await schemaFingerprint(url);
+        await withHeartbeat(() => guarded(() => restoreDatabase(url, resolved), hide));
+        const now = await guarded(() => schemaFingerprint(url), hide);
         if (now !== schema) {
           throw ApplicationFailure.nonRetryable(`after restoring ${file} the schema differs from the backup's`, failureTypes.restoreNotVerified);
         }
@@ -67,40 +82,55 @@ export function createDatabaseActivities({ store, logger, commandEnv }: AgentDep
       });
     },
 
-    async runCommand({ argv, release, env, timeoutMs }: RunCommandInput): Promise<{ exitCode: number; durationMs: number }> {
+    /** The node's own command for `phase`; `ran: false` when the node defines no contract step. */
+    async runMigration({ phase, release, timeoutMs }: MigrationInput): Promise<{ ran: boolean; durationMs: number }> {
       requireRelease(release);
+      const m = config.migrations;
+      if (!m) throw notAllowed(node, `to run ${phase} migrations: its node config has no migrations section`);
+      const args = phase === 'expand' ? m.expand : phase === 'contract' ? m.contract : m.down;
+      if (args === undefined) {
+        if (phase === 'contract') return { ran: false, durationMs: 0 };
+        throw notAllowed(node, `to run down migrations: its node config has no migrations.down`);
+      }
+      const argv = [...m.command, ...args];
       return exclusive(async () => {
-        const log = logger.child({ command: argv[0], release });
+        const log = logger.child({ command: argv[0], phase, release });
         const result = await withHeartbeat((signal) =>
           runCommand(argv, {
             cwd: store.releaseDir(release),
-            env: { ...commandEnv, ...env, GANTRY_RELEASE: release },
+            env: { ...commandEnv, ...m.env, GANTRY_RELEASE: release },
             timeoutMs,
             signal,
-            onLine: (stream, line) => log.info({ stream }, line),
+            onLine: (stream, line) => log.info({ stream }, hide(line)),
             pidFile: store.commandPidFile,
           }),
         );
         Context.current().cancellationSignal.throwIfAborted();
-        if (result.exitCode !== 0) {
-          const how = result.signal ? `was killed by ${result.signal}` : `exited with ${result.exitCode}`;
-          const output = [...result.errors, ...(result.errors.length > 0 ? ['…'] : []), ...result.tail.slice(-10)].join('\n');
-          throw ApplicationFailure.nonRetryable(`${argv.join(' ')} ${how}:\n${output}`, failureTypes.commandFailed);
-        }
-        return { exitCode: 0, durationMs: result.durationMs };
+        if (result.exitCode !== 0) throw failed(`${phase} migrations (${argv.join(' ')})`, result);
+        return { ran: true, durationMs: result.durationMs };
       });
     },
   };
 }
 
 /** The database URL a backup or restore uses: the agent's, never one passed through a workflow. */
-function databaseUrl(env: Record<string, string>): string {
+function databaseUrl(env: Record<string, string>, node: string): string {
   const url = env.DATABASE_URL;
   if (!isPostgresUrl(url)) {
     throw ApplicationFailure.nonRetryable(
-      'DATABASE_URL on the runner node is not a postgres:// URL; set it in the agent\'s environment or give migrations.backup.command',
+      `DATABASE_URL on node ${node} is not a postgres:// URL; set it in the node config's secrets, or give migrations.backup there`,
       failureTypes.backupNotConfigured,
     );
   }
   return url;
+}
+
+/** A tool's failure with secrets removed from its message. */
+async function guarded<T>(work: () => Promise<T>, hide: (text: string) => string): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof Error) err.message = hide(err.message);
+    throw err;
+  }
 }

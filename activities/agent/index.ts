@@ -5,7 +5,7 @@ import { createDatabaseActivities } from './database';
 import { createReleaseActivities } from './release';
 
 export type { AgentDeps } from './common';
-export type { BackupResult, RunCommandInput } from './database';
+export type { BackupResult, MigrationInput, MigrationPhase } from './database';
 export type { StageInput } from './release';
 
 export function createAgentActivities(deps: AgentDeps) {

@@ -1,5 +1,6 @@
 // The agent's release activities: what the node runs, staging a verified artifact, switching the
 // release and stopping the app. Idempotent: asking for what is already there is a no-op that says so.
+// A staged release is its id and its digest: the same id with other content is never reused.
 import { ApplicationFailure } from '@temporalio/activity';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,7 +9,8 @@ import { AppStartError } from '../../lib/node/app-supervisor';
 import { ArtifactError, downloadVerified } from '../../lib/release/artifact';
 import { extractSafely, UnsafeArchiveError } from '../../lib/release/safe-untar';
 import { withHeartbeat } from '../heartbeat';
-import { requireRelease, type AgentDeps, type Exclusive } from './common';
+import { isAllowedSource } from '../../lib/config/node-config';
+import { notAllowed, requireRelease, type AgentDeps, type Exclusive } from './common';
 
 export interface StageInput {
   release: string;
@@ -16,7 +18,8 @@ export interface StageInput {
   sha256: string;
 }
 
-export function createReleaseActivities({ store, app, logger, keepReleases }: AgentDeps, exclusive: Exclusive) {
+export function createReleaseActivities({ store, app, logger, config }: AgentDeps, exclusive: Exclusive) {
+  const node = config.node;
   return {
     async currentRelease(): Promise<{ release: string | null; running: string | null }> {
       return { release: await store.current(), running: await app.running() };
@@ -40,10 +43,24 @@ export function createReleaseActivities({ store, app, logger, keepReleases }: Ag
 
     async stage({ release, url, sha256 }: StageInput): Promise<{ staged: boolean; removed: string[] }> {
       requireRelease(release);
+      if (!isAllowedSource(url, config.artifacts.allowedSources)) {
+        throw notAllowed(node, `to download ${url}: not under its artifacts.allowedSources (${config.artifacts.allowedSources.join(', ')})`);
+      }
       return exclusive(async () => {
         if (await store.isStaged(release)) {
-          logger.info({ release }, 'release already staged; nothing to do');
-          return { staged: false, removed: [] };
+          const held = await store.stagedDigest(release);
+          if (held === sha256) {
+            logger.info({ release }, 'release already staged; nothing to do');
+            return { staged: false, removed: [] };
+          }
+          // The same id with other bytes (an earlier, different artifact): never reuse it.
+          if ((await store.current()) === release) {
+            throw ApplicationFailure.nonRetryable(
+              `node ${node} runs release ${release} with sha256 ${held ?? '(not recorded)'}, not ${sha256}; deploy another release first, or tag this one anew`,
+              failureTypes.releaseConflict,
+            );
+          }
+          logger.warn({ release, held, wanted: sha256 }, 'a release of this id with other content is staged; replacing it');
         }
         // One download file per release and digest, outside the attempt's scratch folder: a retry
         // resumes the bytes an earlier attempt fetched (its heartbeat says how many).
@@ -56,6 +73,7 @@ export function createReleaseActivities({ store, app, logger, keepReleases }: Ag
                 const { resumedAt } = await downloadVerified(url, tarball, sha256, { signal, onBytes: (n) => (bytes = n) });
                 if (resumedAt > 0) logger.info({ release, resumedAt }, 'download resumed where an earlier attempt stopped');
                 await extractSafely(tarball, scratch);
+                await store.recordDigest(scratch, sha256);
               } catch (err) {
                 if (err instanceof UnsafeArchiveError || (err instanceof ArtifactError && err.permanent)) await rm(tarball, { force: true });
                 if (err instanceof ArtifactError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, err.code);
@@ -68,7 +86,7 @@ export function createReleaseActivities({ store, app, logger, keepReleases }: Ag
           () => ({ bytes }),
         );
         const current = await store.current();
-        const removed = await store.prune(keepReleases, [release, ...(current ? [current] : [])]);
+        const removed = await store.prune(config.keepReleases, [release, ...(current ? [current] : [])]);
         logger.info({ release, removed }, 'release staged');
         return { staged: true, removed };
       });

@@ -41,7 +41,7 @@ export async function demoCommand(options: { once?: boolean; nodes: number }): P
       for (const release of ['v1', 'v2']) {
         const t0 = Date.now();
         console.error(`\ndemo: deploying ${release}`);
-        const handle = await startDeployment(client, stack.envFile, release, {
+        const handle = await startDeployment(client, stack.name, release, {
           sha256: stack.repo.releases[release]!.sha256,
           requestedBy: 'demo',
           taskQueue: stack.taskQueue,

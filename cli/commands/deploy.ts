@@ -1,11 +1,12 @@
-// `gantry deploy <env-file> <tag>`: checks the options, starts the deployment workflow, optionally waits and reports.
+// `gantry deploy <env> <tag> --sha256 …`: checks the options, starts the deployment workflow, optionally
+// waits and reports. The request names the environment; its definition lives with the orchestrator.
 import type { Client } from '@temporalio/client';
 import os from 'node:os';
 import { z } from 'zod';
 import { awaitOutcome, DeploymentRunning, printEvents, startOrAttach, type DeploymentHandle, type DeployOutcome, type DeployRequest } from '../../client/deployments';
 import { connectClient } from '../../client/connection';
-import { loadEnvironmentFile } from '../../lib/config/environment-file';
 import { isSha256 } from '../../lib/release/artifact';
+import { requireEnvironmentName } from '../environment-name';
 import { isValidReleaseId } from '../../lib/release/release-store';
 import type { DeployStatus } from '../../workflows/api';
 import { CliExit, ExitCode } from '../exit-codes';
@@ -14,7 +15,6 @@ import { drawProgress } from '../progress-view';
 export type { DeployRequest };
 
 export const deployOptionsSchema = z.object({
-  artifact: z.string().min(1).optional(),
   sha256: z.string().refine(isSha256, 'expected the artifact\'s sha256 as 64 lowercase hex digits (e.g. from `sha256sum app.tgz`)'),
   commit: z
     .string()
@@ -28,23 +28,20 @@ export const deployOptionsSchema = z.object({
 export type DeployOptions = z.input<typeof deployOptionsSchema>;
 
 /** Validates everything a deployment needs before anything is sent to Temporal. */
-export async function prepareDeployment(envFile: string, tag: string, rawOptions: DeployOptions): Promise<DeployRequest> {
+export function prepareDeployment(environment: string, tag: string, rawOptions: DeployOptions): DeployRequest {
   const parsed = deployOptionsSchema.safeParse(rawOptions);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new CliExit(`--${String(issue.path[0])}: ${issue.message}`, ExitCode.rejected);
   }
   const options = parsed.data;
+  requireEnvironmentName(environment);
   if (!isValidReleaseId(tag)) throw new CliExit(`<tag> "${tag}": use letters, digits, ".", "_" or "-" (e.g. v1.4.2)`, ExitCode.rejected);
-  const environment = await loadEnvironmentFile(envFile);
-  const template = options.artifact ?? environment.artifact.url;
-  if (!template) throw new CliExit(`--artifact is required: environment ${environment.name} has no artifact.url template`, ExitCode.rejected);
-  const url = template.replaceAll('{release}', tag);
   return {
     input: {
       environment,
       release: tag,
-      artifact: { url, sha256: options.sha256 },
+      artifactSha256: options.sha256,
       requestedBy: options.requestedBy,
       ...(options.commit ? { commit: options.commit } : {}),
     },
@@ -52,9 +49,9 @@ export async function prepareDeployment(envFile: string, tag: string, rawOptions
   };
 }
 
-/** `gantry deploy`'s request from an environment file and options, started (or attached to). */
-export async function startDeployment(client: Client, envFile: string, tag: string, options: DeployOptions): Promise<DeploymentHandle> {
-  return startRequest(client, await prepareDeployment(envFile, tag, options));
+/** `gantry deploy`'s request from an environment name and options, started (or attached to). */
+export async function startDeployment(client: Client, environment: string, tag: string, options: DeployOptions): Promise<DeploymentHandle> {
+  return startRequest(client, prepareDeployment(environment, tag, options));
 }
 
 /** Starts or attaches; another deployment running is a refusal (exit 4). */
@@ -73,6 +70,7 @@ export function printOutcome(outcome: DeployOutcome, json: boolean, print: (text
   print(`${outcome.workflowId} (run ${outcome.runId}): ${outcome.status}${outcome.error ? ` — ${outcome.error}` : ''}`);
   if (outcome.cause) print(`  cause: ${outcome.cause.node ?? ''} ${outcome.cause.step ?? ''} ${outcome.cause.error}`);
   for (const undo of outcome.undoFailures ?? []) print(`  rollback failed on ${undo.node}: ${undo.error}`);
+  if (outcome.definitionSha256) print(`  definition sha256 ${outcome.definitionSha256}`);
   for (const node of outcome.nodes ?? []) print(`  ${node.id.padEnd(16)} release ${node.release ?? '(none)'}  lb ${node.lb}`);
 }
 
@@ -82,8 +80,8 @@ export function exitCodeOf(outcome: DeployOutcome): number {
   return ExitCode.ok;
 }
 
-export async function deployCommand(envFile: string, tag: string, options: DeployOptions): Promise<number> {
-  const request = await prepareDeployment(envFile, tag, options);
+export async function deployCommand(environment: string, tag: string, options: DeployOptions): Promise<number> {
+  const request = prepareDeployment(environment, tag, options);
   const { client, close } = await connectClient();
   try {
     return await reportDeployment(await startRequest(client, request), request.input.release, { wait: options.wait ?? false, json: options.json ?? false });

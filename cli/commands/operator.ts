@@ -1,7 +1,6 @@
-// `gantry approve|abort|pause|resume <env-file> --as <name>`: through updates, so a rejection (not an
+// `gantry approve|abort|pause|resume <env> --as <name>`: through updates, so a rejection (not an
 // approver, self-approval, nothing to approve, already finished) comes back at once with its reason.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { loadEnvironmentFile } from '../../lib/config/environment-file';
 import { connectClient } from '../../client/connection';
 import {
   abortUpdate,
@@ -11,6 +10,7 @@ import {
   resumeUpdate,
   type DeployStatus,
 } from '../../workflows/api';
+import { requireEnvironmentName } from '../environment-name';
 import { CliExit, ExitCode } from '../exit-codes';
 import { formatStatus } from '../format';
 import { abortPayload, approvePayload, operatorPayload } from '../../workflows/deployment/operator-payloads';
@@ -55,11 +55,11 @@ export async function sendOperatorUpdate(client: Client, environment: string, ac
   }
 }
 
-export async function operatorCommand(action: OperatorAction, envFile: string, options: OperatorOptions): Promise<number> {
-  const environment = await loadEnvironmentFile(envFile);
+export async function operatorCommand(action: OperatorAction, environment: string, options: OperatorOptions): Promise<number> {
+  requireEnvironmentName(environment);
   const { client, close } = await connectClient();
   try {
-    const status = await sendOperatorUpdate(client, environment.name, action, options);
+    const status = await sendOperatorUpdate(client, environment, action, options);
     console.log(options.json ? JSON.stringify(status) : formatStatus(status));
     return ExitCode.ok;
   } finally {

@@ -1,10 +1,10 @@
-// `gantry rollback <env-file> [--to <release>]`: a normal deployment of a release every node still
+// `gantry rollback <env> [--to <release>]`: a normal deployment of a release every node still
 // keeps (by default the one the latest deployment replaced), so nothing is downloaded.
 import type { Client } from '@temporalio/client';
 import os from 'node:os';
-import { loadEnvironmentFile } from '../../lib/config/environment-file';
 import { isValidReleaseId } from '../../lib/release/release-store';
 import { connectClient } from '../../client/connection';
+import { requireEnvironmentName } from '../environment-name';
 import { CliExit, ExitCode } from '../exit-codes';
 import { reportDeployment, startRequest, type DeployRequest } from './deploy';
 import { latestStatus } from './status';
@@ -17,11 +17,11 @@ export interface RollbackOptions {
   taskQueue: string;
 }
 
-export async function prepareRollback(client: Client, envFile: string, options: RollbackOptions): Promise<DeployRequest> {
-  const environment = await loadEnvironmentFile(envFile);
+export async function prepareRollback(client: Client, environment: string, options: RollbackOptions): Promise<DeployRequest> {
+  requireEnvironmentName(environment);
   let release = options.to;
   if (release === undefined) {
-    const last = await latestStatus(client, environment.name);
+    const last = await latestStatus(client, environment);
     const previous = [...new Set(last.nodes.map((n) => n.previousRelease))];
     if (previous.length !== 1 || previous[0] === null || previous[0] === undefined) {
       throw new CliExit(
@@ -38,10 +38,10 @@ export async function prepareRollback(client: Client, envFile: string, options: 
   };
 }
 
-export async function rollbackCommand(envFile: string, options: RollbackOptions): Promise<number> {
+export async function rollbackCommand(environment: string, options: RollbackOptions): Promise<number> {
   const { client, close } = await connectClient();
   try {
-    const request = await prepareRollback(client, envFile, options);
+    const request = await prepareRollback(client, environment, options);
     return await reportDeployment(await startRequest(client, request), request.input.release, { wait: options.wait ?? false, json: options.json ?? false });
   } finally {
     await close();

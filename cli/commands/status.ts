@@ -1,8 +1,8 @@
-// `gantry status <env-file>`: the environment's latest deployment, from its `status` query.
+// `gantry status <env>`: the environment's latest deployment, from its `status` query.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { loadEnvironmentFile } from '../../lib/config/environment-file';
 import { connectClient } from '../../client/connection';
 import { deploymentWorkflowId, statusQuery, type DeployStatus } from '../../workflows/api';
+import { requireEnvironmentName } from '../environment-name';
 import { CliExit, ExitCode } from '../exit-codes';
 import { formatStatus } from '../format';
 
@@ -17,11 +17,11 @@ export async function latestStatus(client: Client, environment: string): Promise
     });
 }
 
-export async function statusCommand(envFile: string, options: { json?: boolean }): Promise<number> {
-  const environment = await loadEnvironmentFile(envFile);
+export async function statusCommand(environment: string, options: { json?: boolean }): Promise<number> {
+  requireEnvironmentName(environment);
   const { client, close } = await connectClient();
   try {
-    const status = await latestStatus(client, environment.name);
+    const status = await latestStatus(client, environment);
     console.log(options.json ? JSON.stringify(status) : formatStatus(status));
     return ExitCode.ok;
   } finally {

@@ -7,7 +7,6 @@ import type { Client } from '@temporalio/client';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readChecksumFile } from '../../lib/release/artifact';
-import { loadEnvironmentFile } from '../../lib/config/environment-file';
 import { GantryError } from '../../lib/core/errors';
 import { remoteTagsAt } from '../../lib/source/git-mirror';
 import { MalformedEvent, signatureValid, triggerOf } from '../../lib/webhook/github-events';
@@ -109,14 +108,14 @@ async function handle(req: IncomingMessage, { config, client, taskQueue }: { con
   const route = config.routes.find((r) => r.repository.toLowerCase() === trigger.repository.toLowerCase() && r.event === event);
   if (!route) return { status: 202, body: { ignored: `no route for ${trigger.repository} ${event}` } };
 
-  const environment = await loadEnvironmentFile(route.environment);
-  const pattern = globToRegExp(route.tagPattern ?? environment.source.tagPattern);
+  const environment = route.environment;
+  const pattern = globToRegExp(route.tagPattern);
   let tag: string;
   if (trigger.kind === 'tag') {
-    if (!pattern.test(trigger.tag)) return { status: 202, body: { ignored: `tag ${trigger.tag} does not match ${route.tagPattern ?? environment.source.tagPattern}` } };
+    if (!pattern.test(trigger.tag)) return { status: 202, body: { ignored: `tag ${trigger.tag} does not match ${route.tagPattern}` } };
     tag = trigger.tag;
   } else {
-    const tags = (await remoteTagsAt(environment.source.remote, trigger.commit)).filter((t) => pattern.test(t));
+    const tags = (await remoteTagsAt(route.remote!, trigger.commit)).filter((t) => pattern.test(t));
     // Several release tags on one commit: the highest version goes out.
     const newest = tags.sort((a, b) => b.localeCompare(a, 'en', { numeric: true }))[0];
     if (!newest) return { status: 202, body: { ignored: `no release tag on commit ${trigger.commit}` } };
@@ -124,11 +123,11 @@ async function handle(req: IncomingMessage, { config, client, taskQueue }: { con
   }
 
   const requestedBy = `github:${trigger.sender}`;
-  const workflowId = deploymentWorkflowId(environment.name);
+  const workflowId = deploymentWorkflowId(environment);
   // The same event (GitHub redelivers with the same body) maps to the deployment it already started.
   const query = `WorkflowId = "${workflowId}" AND ${searchAttributes.release.name} = "${tag}" AND ${searchAttributes.requestedBy.name} = "${requestedBy}"`;
   for await (const existing of client.workflow.list({ query, pageSize: 1 })) {
-    return { status: 200, body: { workflowId, runId: existing.runId, release: tag, environment: environment.name, existing: true } };
+    return { status: 200, body: { workflowId, runId: existing.runId, release: tag, environment, existing: true } };
   }
 
   let sha256: string;
@@ -139,11 +138,10 @@ async function handle(req: IncomingMessage, { config, client, taskQueue }: { con
   }
   let request;
   try {
-    request = await prepareDeployment(route.environment, tag, {
+    request = prepareDeployment(environment, tag, {
       sha256,
       requestedBy,
       taskQueue,
-      ...(route.artifact ? { artifact: route.artifact } : {}),
       ...(trigger.kind === 'commit' ? { commit: trigger.commit } : {}),
     });
   } catch (err) {
@@ -152,7 +150,7 @@ async function handle(req: IncomingMessage, { config, client, taskQueue }: { con
   }
   try {
     const handle = await startOrAttach(client, request);
-    return { status: 201, body: { workflowId, runId: handle.firstExecutionRunId, release: tag, environment: environment.name } };
+    return { status: 201, body: { workflowId, runId: handle.firstExecutionRunId, release: tag, environment } };
   } catch (err) {
     // Another release, or another requester, is deploying to this environment.
     if (err instanceof DeploymentRunning) return { status: 409, body: { error: err.message } };

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { stopRecordedApp } from '../../lib/node/app-supervisor';
 import type { EnvironmentInput } from '../../lib/config/environment-schema';
+import type { nodeConfigSchema } from '../../lib/config/node-config';
+import type { z } from 'zod';
 import { sleep, waitUntil } from '../../lib/core/wait';
 import { startProcess, type ManagedProcess } from './child-process';
 import { reapLater } from './reaper';
@@ -38,13 +40,25 @@ export interface LocalStackOptions {
   agentEnv?: Record<string, string>;
   /** Serve artifacts over HTTP (a server that can be told to fail) instead of file:// URLs. */
   artifactServer?: boolean;
-  /** Extra settings merged into the generated environment file. */
+  /** Extra settings merged into the orchestrator's definition of the environment. */
   environment?: Partial<EnvironmentInput>;
+  /** Extra settings merged into every node's own config (migration commands, secrets). */
+  node?: Partial<NodeConfigInput>;
 }
+
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
 
 export interface LocalStack {
   name: string;
+  /** The orchestrator's definition of this environment, in its definitions directory. */
   envFile: string;
+  /** The orchestrator's definitions directory (GANTRY_ENVIRONMENTS). */
+  environmentsDir: string;
+  /** Rewrites the orchestrator's definition: the stack's own with `patch` merged in (the next deployment reads it). */
+  define(patch?: Partial<EnvironmentInput> | Record<string, unknown>): Promise<string>;
+  /** Each node's own config file (gantry agent --config) and its folder. */
+  nodeConfigFile(id: string): string;
+  nodeRoot(id: string): string;
   taskQueue: string;
   temporalAddress: string;
   uiUrl?: string;
@@ -90,7 +104,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const nodes = [];
     for (let i = 1; i <= o.nodeCount; i++) {
       const id = `web-${i}`;
-      nodes.push({ id, address: `127.0.0.1:${await freePort()}`, root: path.join(o.dir, 'nodes', id), env: { NODE_ID: id } });
+      nodes.push({ id, address: `127.0.0.1:${await freePort()}` });
     }
     const haproxy = await startHaproxy({
       haproxyPath: o.haproxyPath,
@@ -100,24 +114,48 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       startInMaintenance: true,
     });
     stops.push(() => haproxy.stop());
+    const nodeRoot = (id: string) => path.join(o.dir, 'nodes', id);
     for (const node of nodes) {
-      reapLater({ kind: 'app', root: node.root });
-      stops.push(() => stopRecordedApp(node.root));
+      reapLater({ kind: 'app', root: nodeRoot(node.id) });
+      stops.push(() => stopRecordedApp(nodeRoot(node.id)));
+    }
+
+    const artifactPrefix = artifacts ? `${artifacts.url}/` : `file://${path.join(o.dir, 'artifacts')}/`;
+    // Each node's own config: what its agent may run and download. The orchestrator never sends commands.
+    const nodeConfigFile = (id: string) => path.join(o.dir, 'nodes', `${id}.node.yaml`);
+    for (const node of nodes) {
+      const config: NodeConfigInput = {
+        environment: o.name,
+        node: node.id,
+        root: nodeRoot(node.id),
+        app: { command: [process.execPath, 'server.js'], env: { NODE_ID: node.id }, address: node.address, stopGrace: '5s', startTimeout: '15s' },
+        artifacts: { allowedSources: [artifactPrefix] },
+        ...o.node,
+      };
+      await mkdir(path.dirname(nodeConfigFile(node.id)), { recursive: true });
+      await writeFile(nodeConfigFile(node.id), stringify(config));
     }
 
     const environment: EnvironmentInput = {
       name: o.name,
       nodes,
-      app: { command: [process.execPath, 'server.js'], stopGrace: '5s', startTimeout: '15s' },
+      app: { stopGrace: '5s', startTimeout: '15s' },
       loadBalancer: { type: 'haproxy', socket: haproxy.socket, backend: haproxy.backend, drainTimeout: '30s', pollInterval: '100ms' },
       rollout: { batchSize: 1 },
       healthCheck: { path: '/healthz', reportsRelease: true, interval: '200ms', successThreshold: 2, deadline: '20s' },
       source: { remote: repo.remote },
-      artifact: { url: artifacts ? `${artifacts.url}/app-{release}.tgz` : `file://${path.join(o.dir, 'artifacts')}/app-{release}.tgz` },
+      artifact: { url: `${artifactPrefix}app-{release}.tgz` },
       ...o.environment,
     };
-    const envFile = path.join(o.dir, `${o.name}.yaml`);
-    await writeFile(envFile, stringify(environment));
+    // The orchestrator's definitions directory: the worker reads the definition at each deployment's start.
+    const environmentsDir = path.join(o.dir, 'environments');
+    const envFile = path.join(environmentsDir, `${o.name}.yaml`);
+    const define = async (patch: Record<string, unknown> = {}) => {
+      await writeFile(envFile, stringify({ ...environment, ...patch }));
+      return o.name;
+    };
+    await mkdir(environmentsDir, { recursive: true });
+    await define();
 
     const clientEnv = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default', GANTRY_TASK_QUEUE: o.taskQueue };
     const spawnGantry = (logName: string, args: string[], extraEnv: Record<string, string> = {}): ManagedProcess => {
@@ -125,9 +163,9 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       stops.push(() => proc.stop());
       return proc;
     };
-    const spawnAgent = (id: string) => spawnGantry(`agent-${id}.log`, ['agent', '--env', envFile, '--node', id], o.agentEnv);
+    const spawnAgent = (id: string) => spawnGantry(`agent-${id}.log`, ['agent', '--config', nodeConfigFile(id)], o.agentEnv);
     const agents = new Map(nodes.map((n) => [n.id, spawnAgent(n.id)]));
-    const spawnWorker = () => spawnGantry('worker.log', ['worker'], { GANTRY_MIRRORS_DIR: path.join(o.dir, 'mirrors'), ...o.workerEnv });
+    const spawnWorker = () => spawnGantry('worker.log', ['worker'], { GANTRY_MIRRORS_DIR: path.join(o.dir, 'mirrors'), GANTRY_ENVIRONMENTS: environmentsDir, ...o.workerEnv });
     let worker = spawnWorker();
     const started = [worker, ...agents.values()];
     // Workers log "running" once they poll; the orchestrator bundles its workflows first.
@@ -141,6 +179,10 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     return {
       name: o.name,
       envFile,
+      environmentsDir,
+      define,
+      nodeConfigFile,
+      nodeRoot,
       taskQueue: o.taskQueue,
       temporalAddress,
       uiUrl: devServer?.uiUrl,

@@ -34,7 +34,7 @@ export async function prepareSimSource(dir: string, releases: string[]): Promise
     const file = path.join(dir, `app-${release}.tgz`);
     const bytes = Buffer.from(`simulated artifact ${release}\n`);
     await writeFile(file, bytes);
-    artifacts[release] = { url: `file://${file}`, sha256: createHash('sha256').update(bytes).digest('hex') };
+    artifacts[release] = { url: `file://${path.join(dir, 'app-{release}.tgz').replace('{release}', release)}`, sha256: createHash('sha256').update(bytes).digest('hex') };
   }
   await git(work, 'push', '-q', '--tags', remote, 'HEAD:main');
   return { remote, artifacts };
@@ -49,17 +49,19 @@ export interface SimEnvironmentOptions {
   /** How often Gantry polls the load balancer while draining and the node while it starts. */
   pollMs: number;
   healthDeadlineMs?: number;
+  /** The artifacts' URL template ({release}). */
+  artifactUrl: string;
 }
 
 export function simEnvironment(o: SimEnvironmentOptions): Environment {
   const input: EnvironmentInput = {
     name: o.name,
-    nodes: o.nodes.map((n) => ({ id: n.id, address: n.address, root: `/nonexistent/${n.id}` })),
-    app: { command: ['simulated'] },
+    nodes: o.nodes.map((n) => ({ id: n.id, address: n.address })),
     loadBalancer: { type: 'haproxy', socket: `sim:${o.name}`, backend: 'app', pollInterval: o.pollMs },
     rollout: { batchSize: o.batchSize, ...(o.maxUnavailable === undefined ? {} : { maxUnavailable: o.maxUnavailable }) },
     healthCheck: { interval: o.pollMs, successThreshold: 1, reportsRelease: true, deadline: o.healthDeadlineMs ?? 60_000 },
     source: { remote: o.remote },
+    artifact: { url: o.artifactUrl },
   };
   return environmentSchema.parse(input);
 }

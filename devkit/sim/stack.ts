@@ -1,6 +1,9 @@
 // A scale run end to end: the simulated fleet, its environment, the deployment through Temporal, and
 // the same node steps as a plain in-process loop for comparison. Benchmarks and the scale tests use it.
 import { Client, Connection } from '@temporalio/client';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'yaml';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { awaitOutcome, startOrAttach, type DeployOutcome } from '../../client/deployments';
 import { createControlActivities } from '../../activities/orchestrator/control';
@@ -27,11 +30,14 @@ export interface SimRunOptions {
   healthDeadlineMs?: number;
   taskQueue: string;
   unhealthy?: { release: string; nodes: string[] };
+  /** The orchestrator's definitions directory this run's environment is written to (default <dir>/environments). */
+  environmentsDir?: string;
 }
 
 export interface SimStack {
   client: Client;
   env: Environment;
+  environmentsDir: string;
   fleet: SimulatedFleet;
   source: SimSource;
   /** Runs a deployment of `release` and waits for its outcome. */
@@ -49,15 +55,29 @@ export async function startSimStack(o: SimRunOptions): Promise<SimStack> {
   const client = new Client({ connection, namespace });
   const nodeIds = Array.from({ length: o.nodeCount }, (_, i) => `n${String(i + 1).padStart(4, '0')}`);
   const fleet = await startSimulatedFleet({ address: o.address, namespace, environment: o.name, nodeIds, initialRelease: 'v1', delays: o.delays, ...(o.unhealthy ? { unhealthy: o.unhealthy } : {}) });
-  const env = simEnvironment({ name: o.name, nodes: fleet.nodes, remote: source.remote, batchSize: o.batchSize, maxUnavailable: o.maxUnavailable, pollMs: o.pollMs, healthDeadlineMs: o.healthDeadlineMs });
+  const env = simEnvironment({
+    name: o.name,
+    nodes: fleet.nodes,
+    remote: source.remote,
+    batchSize: o.batchSize,
+    maxUnavailable: o.maxUnavailable,
+    pollMs: o.pollMs,
+    healthDeadlineMs: o.healthDeadlineMs,
+    artifactUrl: `file://${path.join(o.dir, 'app-{release}.tgz')}`,
+  });
+  // The orchestrator reads the definition from its directory, as in production.
+  const environmentsDir = o.environmentsDir ?? path.join(o.dir, 'environments');
+  await mkdir(environmentsDir, { recursive: true });
+  await writeFile(path.join(environmentsDir, `${o.name}.yaml`), stringify(env));
   return {
     client,
     env,
+    environmentsDir,
     fleet,
     source,
     async deploy(release) {
       const started = Date.now();
-      const handle = await startOrAttach(client, { input: { environment: env, release, artifact: source.artifacts[release]!, requestedBy: 'bench' }, taskQueue: o.taskQueue });
+      const handle = await startOrAttach(client, { input: { environment: o.name, release, artifactSha256: source.artifacts[release]!.sha256, requestedBy: 'bench' }, taskQueue: o.taskQueue });
       const outcome = await awaitOutcome(handle);
       return { outcome, wallMs: Date.now() - started };
     },

@@ -1,14 +1,28 @@
-// Loads an environment file (YAML), validates it and resolves relative paths against the file's folder.
-import { readFile } from 'node:fs/promises';
+// Loads an environment definition (YAML), validates it and resolves relative paths against the
+// file's folder; the orchestrator keeps them in one directory it owns (GANTRY_ENVIRONMENTS).
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describeIssues, environmentSchema, type Environment } from './environment-schema';
 import { InputError } from '../core/errors';
 
 const isUrl = (value: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
-const isHostPort = (value: string) => /^[^/]+:\d+$/.test(value);
+/** host:port of a TCP stats socket (or another scheme:name), not a path. */
+const isHostPort = (value: string) => /^[^/]+:[^/]+$/.test(value);
+
+export interface Definition {
+  environment: Environment;
+  /** sha256 of the file's bytes: what a deployment ran under, pinned in its history and result. */
+  sha256: string;
+  file: string;
+}
 
 export async function loadEnvironmentFile(file: string): Promise<Environment> {
+  return (await readDefinitionFile(file)).environment;
+}
+
+export async function readDefinitionFile(file: string): Promise<Definition> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -25,7 +39,55 @@ export async function loadEnvironmentFile(file: string): Promise<Environment> {
   if (!parsed.success) {
     throw new InputError(`environment file ${file} is invalid:\n${indent(describeIssues(parsed.error))}`);
   }
-  return resolvePaths(parsed.data, path.dirname(path.resolve(file)));
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  return { environment: resolvePaths(parsed.data, path.dirname(path.resolve(file))), sha256, file };
+}
+
+const DEFINITION_FILE = /^([A-Za-z0-9][A-Za-z0-9._-]{0,62})\.ya?ml$/;
+
+/** The definition of environment `name` in `dir` (<name>.yaml); its `name:` must say the same. */
+export async function readDefinition(dir: string, name: string): Promise<Definition> {
+  const files = await readdir(dir).catch((err: Error) => {
+    throw new InputError(`cannot read the environments directory ${dir}: ${err.message}`);
+  });
+  const file = files.find((f) => DEFINITION_FILE.exec(f)?.[1] === name);
+  if (!file) {
+    const known = files.map((f) => DEFINITION_FILE.exec(f)?.[1]).filter((n): n is string => n !== undefined);
+    throw new UnknownEnvironment(`no environment "${name}" is defined on the orchestrator (${dir} has: ${known.join(', ') || 'none'})`);
+  }
+  const definition = await readDefinitionFile(path.join(dir, file));
+  if (definition.environment.name !== name) {
+    throw new InputError(`environment file ${definition.file} is invalid:\n  name: "${definition.environment.name}" must match its file name ("${name}")`);
+  }
+  return definition;
+}
+
+export interface DefinitionSummary {
+  name: string;
+  file: string;
+  sha256?: string;
+  nodes?: number;
+  error?: string;
+}
+
+/** Every definition in `dir`, the invalid ones with their error. */
+export async function listDefinitions(dir: string): Promise<DefinitionSummary[]> {
+  const files = (await readdir(dir)).filter((f) => DEFINITION_FILE.test(f)).sort();
+  return Promise.all(
+    files.map(async (f) => {
+      const name = DEFINITION_FILE.exec(f)![1]!;
+      try {
+        const d = await readDefinition(dir, name);
+        return { name, file: d.file, sha256: d.sha256, nodes: d.environment.nodes.length };
+      } catch (err) {
+        return { name, file: path.join(dir, f), error: (err as Error).message };
+      }
+    }),
+  );
+}
+
+export class UnknownEnvironment extends InputError {
+  override readonly name = 'UnknownEnvironment';
 }
 
 function resolvePaths(env: Environment, base: string): Environment {
@@ -33,7 +95,6 @@ function resolvePaths(env: Environment, base: string): Environment {
   const artifactUrl = env.artifact.url;
   return {
     ...env,
-    nodes: env.nodes.map((node) => ({ ...node, root: resolve(node.root) })),
     loadBalancer: {
       ...env.loadBalancer,
       socket: isHostPort(env.loadBalancer.socket) ? env.loadBalancer.socket : resolve(env.loadBalancer.socket),

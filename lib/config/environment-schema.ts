@@ -1,7 +1,9 @@
-// The environment file's schema. Pure zod, no Node imports: the client validates the file with it,
-// and the workflow validates its input with it again (input may come from `temporal workflow start`).
+// The environment definition's schema: what the orchestrator's own definitions say about one fleet
+// (nodes, load balancer, policy). Pure zod, no Node imports. Every object is strict: an unknown key
+// is refused with the nearest valid one. What a node may run lives in its own config (node-config.ts).
 import { z } from 'zod';
 import { parseDuration } from './duration';
+import { strictObject } from './strict';
 
 /** A duration as "10s"/"500ms"/"5m" or a number of milliseconds; parsed to milliseconds. */
 const DURATION_HINT = 'expected a duration such as "500ms", "10s" or "5m", or a number of milliseconds';
@@ -22,32 +24,21 @@ const hostPort = z
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected letters, digits, ".", "_" or "-" (at most 63)');
 
-const envVars = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string());
-
-const argv = z.array(z.string().min(1)).min(1, 'expected a command as an array, e.g. ["node", "server.js"]');
-
-export const nodeSchema = z.object({
+export const nodeSchema = strictObject({
   id,
   /** host:port where the app answers; health checks go here. */
   address: hostPort,
   /** The server's name in the load balancer's backend; defaults to the node id. */
   server: z.string().min(1).optional(),
-  /** The agent's working folder on the node: releases/, current, shared/. */
-  root: z.string().min(1),
-  /** Extra app environment for this node only. */
-  env: envVars.default({}),
 });
 
-export const appSchema = z.object({
-  /** argv run from the release folder; no shell. */
-  command: argv,
-  env: envVars.default({}),
-  stopSignal: z.enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP']).default('SIGTERM'),
+/** How long the orchestrator allows a node's app to stop and start; the command itself is the node's. */
+export const appSchema = strictObject({
   stopGrace: duration.default(10_000),
   startTimeout: duration.default(30_000),
 });
 
-export const loadBalancerSchema = z.object({
+export const loadBalancerSchema = strictObject({
   type: z.literal('haproxy'),
   /** Runtime API: a unix socket path, or host:port for a TCP stats socket. */
   socket: z.string().min(1),
@@ -62,18 +53,16 @@ export const loadBalancerSchema = z.object({
 
 const percent = z.string().regex(/^(100|[1-9]\d?)%$/, 'expected a percentage from 1% to 100%, e.g. "25%"');
 
-export const rolloutSchema = z
-  .object({
+export const rolloutSchema = strictObject({
     /** Nodes per batch: a count, or a percentage of the fleet such as "25%". */
     batchSize: z.union([z.number().int().positive(), percent]).default(1),
     /** At most this many nodes of a batch out of rotation at once (a count or a percentage); default: the whole batch. */
     maxUnavailable: z.union([z.number().int().positive(), percent]).optional(),
     /** Wait this long between batches (watch the dashboards); default none. */
     pauseBetweenBatches: duration.optional(),
-  })
-  .strict();
+  });
 
-export const healthCheckSchema = z.object({
+export const healthCheckSchema = strictObject({
   path: z.string().startsWith('/', 'expected a path starting with "/"').default('/healthz'),
   expectStatus: z.number().int().min(100).max(599).default(200),
   /** When true the JSON body's `release` field must equal the release being deployed. */
@@ -84,8 +73,7 @@ export const healthCheckSchema = z.object({
   deadline: duration.default(60_000),
 });
 
-export const sourceSchema = z
-  .object({
+export const sourceSchema = strictObject({
     /** The canonical git remote: a URL or a path to a repository. */
     remote: z.string().min(1),
     /** Which tags may be deployed: `*` any run of characters, `?` one. */
@@ -95,36 +83,48 @@ export const sourceSchema = z
     allowedSignersFile: z.string().min(1).optional(),
     /** GPG signatures: a GNUPGHOME holding the trusted keys, on the orchestrator worker. */
     gpgHome: z.string().min(1).optional(),
+    /** The signed tag's message carries `artifact-sha256: <hex>`, and only that artifact may go out. */
+    artifactDigestInTag: z.boolean().default(false),
   })
-  .strict()
   .superRefine((source, ctx) => {
     if (source.requireSignedTag && !source.allowedSignersFile && !source.gpgHome) {
       ctx.addIssue({ code: 'custom', path: ['requireSignedTag'], message: 'needs trusted keys: set allowedSignersFile (SSH) or gpgHome (GPG)' });
     }
+    if (source.artifactDigestInTag && !source.requireSignedTag) {
+      ctx.addIssue({ code: 'custom', path: ['artifactDigestInTag'], message: 'only a signed tag can vouch for the artifact: set requireSignedTag: true' });
+    }
   });
 
-export const artifactSchema = z.object({
+export const artifactSchema = strictObject({
   /** file:// or http(s):// URL; "{release}" is replaced with the release being deployed. */
   url: z.string().min(1).optional(),
 });
 
+/** A token may leave the worker only over TLS, or to a server on this machine. */
+function isTokenSafeUrl(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
+}
+
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
 
 export const ciSchema = z.discriminatedUnion('provider', [
-  z.object({ provider: z.literal('none') }).strict(),
-  z
-    .object({
+  strictObject({ provider: z.literal('none') }),
+  strictObject({
       provider: z.literal('github'),
       repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/name'),
-      apiUrl: z.url({ protocol: /^https?$/ }).default('https://api.github.com'),
+      /** Receives the token: https, or plain http to this machine's loopback only (a local test server). */
+      apiUrl: z
+        .url({ protocol: /^https?$/ })
+        .refine(isTokenSafeUrl, 'the token only goes over https (plain http only to 127.0.0.1, ::1 or localhost)')
+        .default('https://api.github.com'),
       /** Names of statuses or check runs that must succeed; empty: every reported one must. */
       requiredChecks: z.array(z.string().min(1)).default([]),
       /** The worker reads the token from this variable when it asks; it never enters history. */
       tokenEnv: envName.default('GITHUB_TOKEN'),
       deadline: duration.default(900_000),
       pollInterval: duration.default(10_000),
-    })
-    .strict(),
+    }),
 ]);
 
 export const notificationEvents = [
@@ -143,13 +143,10 @@ export type NotificationEvent = (typeof notificationEvents)[number];
 
 /** Where a secret is read at send time: a variable of the worker's environment, or a file on it. */
 export const secretRef = (what: string) =>
-  z
-    .object({ fromEnv: envName.optional(), fromFile: z.string().min(1).optional() })
-    .strict()
+  strictObject({ fromEnv: envName.optional(), fromFile: z.string().min(1).optional() })
     .refine((ref) => (ref.fromEnv === undefined) !== (ref.fromFile === undefined), `${what}: set exactly one of fromEnv or fromFile`);
 
-export const channelSchema = z
-  .object({
+export const channelSchema = strictObject({
     type: z.enum(['slack', 'webhook']),
     /** The URL is a secret (a Slack webhook URL is a credential): never in the file itself. */
     url: secretRef('url'),
@@ -157,56 +154,34 @@ export const channelSchema = z
     secret: secretRef('secret').optional(),
     events: z.array(z.enum(notificationEvents)).min(1).default([...notificationEvents]),
   })
-  .strict()
   .superRefine((channel, ctx) => {
     if (channel.type === 'slack' && channel.secret) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'Slack webhooks are not signed; remove secret' });
   });
 
-export const notificationsSchema = z
-  .object({
+export const notificationsSchema = strictObject({
     /** Per attempt; a notification gets `attempts` tries, then it is given up and logged. */
     timeout: duration.default(3_000),
     attempts: z.number().int().min(1).max(5).default(3),
     channels: z.array(channelSchema).default([]),
-  })
-  .strict();
+  });
 
-export const migrationsSchema = z
-  .object({
+/** The orchestrator's migration policy; the commands are the runner node's own (node-config.ts). */
+export const migrationsSchema = strictObject({
     /** The node whose agent runs migrations, once per deployment; defaults to the first node. */
     runner: id.optional(),
-    /** argv run from the new release's folder (staged, not yet active), with the agent's environment. */
-    command: argv,
-    /** Arguments added to `command` for each phase: expand before any node changes, contract after all are healthy. */
-    phases: z
-      .object({
-        expand: z.array(z.string()).min(1, 'expected the arguments that apply the expand migrations'),
-        contract: z.array(z.string()).optional(),
-      })
-      .strict(),
-    backup: z
-      .object({
-        enabled: z.boolean().default(true),
-        /** Writes the backup to $BACKUP_FILE; default for postgres:// DATABASE_URLs: pg_dump in custom format. */
-        command: argv.optional(),
-      })
-      .strict()
-      .default({ enabled: true }),
+    /** A backup before expand: pg_dump of the runner's DATABASE_URL, or the node's own backup command. */
+    backup: strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
+    /** keep (expand is backward compatible), restore the backup, or run the node's down command. */
     onRollback: z.enum(['keep', 'restore', 'down']).default('keep'),
-    downCommand: argv.optional(),
     /** downtime: for changes old releases cannot run on; traffic goes to the maintenance page meanwhile. */
     mode: z.enum(['online', 'downtime']).default('online'),
     timeout: duration.default(600_000),
-    env: envVars.default({}),
   })
-  .strict()
   .superRefine((m, ctx) => {
-    if (m.onRollback === 'down' && !m.downCommand) ctx.addIssue({ code: 'custom', path: ['downCommand'], message: 'required when onRollback is "down"' });
     if (m.onRollback === 'restore' && !m.backup.enabled) ctx.addIssue({ code: 'custom', path: ['backup', 'enabled'], message: 'onRollback "restore" needs a backup' });
   });
 
-export const approvalSchema = z
-  .object({
+export const approvalSchema = strictObject({
     required: z.boolean().default(true),
     /** Who may approve; empty means anyone but (unless allowed) the requester. */
     approvers: z.array(z.string().trim().min(1)).default([]),
@@ -215,7 +190,6 @@ export const approvalSchema = z
     timeout: duration.default(3_600_000),
     at: z.enum(['before-rollout', 'after-first-batch']).default('before-rollout'),
   })
-  .strict()
   .superRefine((a, ctx) => {
     if (a.approvers.length > 0 && a.minApprovals > a.approvers.length) {
       ctx.addIssue({
@@ -226,11 +200,10 @@ export const approvalSchema = z
     }
   });
 
-export const environmentSchema = z
-  .object({
+export const environmentSchema = strictObject({
     name: id,
     nodes: z.array(nodeSchema).min(1, 'expected at least one node'),
-    app: appSchema,
+    app: appSchema.default(() => appSchema.parse({})),
     loadBalancer: loadBalancerSchema,
     rollout: rolloutSchema.default({ batchSize: 1 }),
     healthCheck: healthCheckSchema.default(() => healthCheckSchema.parse({})),
@@ -241,7 +214,6 @@ export const environmentSchema = z
     migrations: migrationsSchema.optional(),
     approval: approvalSchema.optional(),
   })
-  .strict()
   .superRefine((env, ctx) => {
     const seen = new Map<string, number>();
     env.nodes.forEach((node, i) => {
@@ -270,3 +242,4 @@ export type CiConfig = Environment['ci'];
 export type Migrations = NonNullable<Environment['migrations']>;
 
 export { describeIssues, isSha256, isValidReleaseId, serverName } from './environment-rules';
+export { envName, duration, id as identifier, hostPort };

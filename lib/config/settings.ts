@@ -4,6 +4,7 @@
 // are named by the environment files themselves ({fromEnv}, ci.tokenEnv).
 export const GANTRY_VARIABLES = {
   GANTRY_TASK_QUEUE: 'orchestrator task queue (default "gantry")',
+  GANTRY_ENVIRONMENTS: "the orchestrator worker's directory of environment definitions (<name>.yaml), e.g. a checkout of a config repository",
   GANTRY_DEPLOYMENT_NAME: 'the Worker Deployment the orchestrator worker belongs to (default "gantry-orchestrator")',
   GANTRY_METRICS_ADDRESS: 'host:port where `gantry worker` serves Prometheus metrics (off when unset)',
   GANTRY_LOG_LEVEL: 'pino level: trace, debug, info (default), warn, error',

@@ -6,5 +6,5 @@ export class GantryError extends Error {
 
 /** Bad user input: a config file, a flag, a payload. */
 export class InputError extends GantryError {
-  override readonly name = 'InputError';
+  override readonly name: string = 'InputError';
 }

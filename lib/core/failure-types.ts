@@ -15,6 +15,11 @@ const spec = <const T extends Record<string, FailureTypeSpec>>(table: T) => tabl
 export const failureTable = spec({
   // The request itself.
   invalidInput: { type: 'InvalidInput', retryable: false, meaning: 'the request or a payload is malformed' },
+  unknownEnvironment: { type: 'UnknownEnvironment', retryable: false, meaning: 'the orchestrator has no definition of the environment' },
+  invalidEnvironment: { type: 'InvalidEnvironment', retryable: false, meaning: "the orchestrator's definition of the environment is invalid" },
+  // What a node's own config does not allow.
+  notAllowed: { type: 'NotAllowedByNode', retryable: false, meaning: "the node's config does not allow what was asked (a source, a command, a file)" },
+  releaseConflict: { type: 'ReleaseConflict', retryable: false, meaning: 'the node holds this release id with other content' },
   // Verification of the release.
   tagNotFound: { type: 'TagNotFound', retryable: false, meaning: 'the tag is not on the canonical remote' },
   tagNotPushed: { type: 'TagNotPushed', retryable: false, meaning: 'the commit was pushed but the tag was not' },
@@ -27,6 +32,7 @@ export const failureTable = spec({
   checksTimedOut: { type: 'ChecksTimedOut', retryable: false, meaning: 'required CI checks were still pending at the deadline' },
   checksUnavailable: { type: 'ChecksUnavailable', retryable: false, meaning: 'the CI provider refused the request (token, repository)' },
   digestMismatch: { type: 'DigestMismatch', retryable: false, meaning: "the artifact's sha256 is not the one given" },
+  digestNotSigned: { type: 'DigestNotSigned', retryable: false, meaning: "the artifact's sha256 is not the one the signed tag names" },
   artifactUnavailable: { type: 'ArtifactUnavailable', retryable: true, meaning: 'the artifact could not be fetched' },
   invalidArtifactUrl: { type: 'InvalidArtifactUrl', retryable: false, meaning: 'the artifact URL is malformed or names nothing' },
   // Preflight and staging.

@@ -1,5 +1,6 @@
 // pg_dump / pg_restore / psql through argument arrays, for backups before migrations and restores
-// after a failed one. The database URL comes from the agent's own environment.
+// after a failed one. The database URL comes from the agent's own environment; its password goes to
+// the tools in PGPASSWORD, never in their argv (which any user of the node can read in ps).
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -13,9 +14,19 @@ export class PostgresToolError extends Error {
 
 export const isPostgresUrl = (url: string | undefined): url is string => /^postgres(ql)?:\/\//.test(url ?? '');
 
-async function tool(program: string, args: string[], timeoutMs = 600_000): Promise<string> {
+/** `--dbname` without the password, and the password for the tools' environment. */
+export function connectionArgs(url: string): { dbname: string; env: Record<string, string> } {
+  const parsed = new URL(url);
+  const password = decodeURIComponent(parsed.password);
+  parsed.password = '';
+  return { dbname: parsed.toString(), env: password ? { PGPASSWORD: password } : {} };
+}
+
+async function tool(program: string, args: string[], timeoutMs = 600_000, url?: string): Promise<string> {
+  const connection = url ? connectionArgs(url) : undefined;
+  const argv = connection ? [...args, '--dbname', connection.dbname] : args;
   try {
-    return (await run(program, args, { timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 })).stdout;
+    return (await run(program, argv, { timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, ...connection?.env } })).stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new PostgresToolError(`${program} failed: ${(e.stderr || e.message).trim().split('\n').slice(-5).join('\n')}`);
@@ -24,7 +35,7 @@ async function tool(program: string, args: string[], timeoutMs = 600_000): Promi
 
 /** The schema as text, without what changes between dumps of the same schema (comments, \restrict keys). */
 export async function schemaText(url: string): Promise<string> {
-  return normalizeSchema(await tool('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', '--dbname', url]));
+  return normalizeSchema(await tool('pg_dump', ['--schema-only', '--no-owner', '--no-privileges'], undefined, url));
 }
 
 export async function schemaFingerprint(url: string): Promise<string> {
@@ -41,7 +52,7 @@ function normalizeSchema(sql: string): string {
 /** pg_dump in custom format to `file` (written aside, then renamed: a crash leaves no half backup). */
 export async function dumpDatabase(url: string, file: string): Promise<number> {
   const partial = `${file}.partial`;
-  await tool('pg_dump', ['--format=custom', '--no-owner', '--file', partial, '--dbname', url]);
+  await tool('pg_dump', ['--format=custom', '--no-owner', '--file', partial], undefined, url);
   await rename(partial, file);
   return (await stat(file)).size;
 }
@@ -86,13 +97,11 @@ export async function restoreDatabase(url: string, file: string): Promise<void> 
       '--single-transaction',
       '--set',
       'ON_ERROR_STOP=1',
-      '--dbname',
-      url,
       '--command',
       EMPTY_PUBLIC_SCHEMA,
       '--file',
       script,
-    ]);
+    ], undefined, url);
   } finally {
     await rm(script, { force: true });
   }

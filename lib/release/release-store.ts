@@ -1,9 +1,11 @@
 // A node's release folders: <root>/releases/<release>/ (verified, unpacked), <root>/current (a symlink
 // switched atomically), <root>/shared/ (survives releases).
-import { mkdir, readdir, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const STAGED_MARKER = '.gantry-staged';
+/** The sha256 of the artifact a release was unpacked from: a release is its id and its digest. */
+const DIGEST_FILE = '.gantry-sha256';
 import { isValidReleaseId } from '../config/environment-schema';
 
 export { isValidReleaseId };
@@ -46,6 +48,17 @@ export class ReleaseStore {
 
   async isStaged(release: string): Promise<boolean> {
     return exists(path.join(this.releaseDir(release), STAGED_MARKER));
+  }
+
+  /** The digest the release was staged from; null for one staged before digests were recorded. */
+  async stagedDigest(release: string): Promise<string | null> {
+    const text = await readFile(path.join(this.releaseDir(release), DIGEST_FILE), 'utf8').catch(() => null);
+    return text?.trim() || null;
+  }
+
+  /** Called while filling a scratch folder (see stage). */
+  async recordDigest(scratchDir: string, sha256: string): Promise<void> {
+    await writeFile(path.join(scratchDir, DIGEST_FILE), `${sha256}\n`);
   }
 
   /**

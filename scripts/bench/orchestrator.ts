@@ -15,6 +15,7 @@ const settings = z
     GANTRY_TASK_QUEUE: z.string().min(1),
     BENCH_DRAIN_MS: z.coerce.number().int().min(0),
     BENCH_FLEET_FILE: z.string().min(1),
+    GANTRY_ENVIRONMENTS: z.string().min(1),
   })
   .parse(process.env);
 
@@ -26,6 +27,7 @@ const worker = await createOrchestratorWorker({
   namespace: 'default',
   taskQueue: settings.GANTRY_TASK_QUEUE,
   logger: createLogger('bench-orchestrator', 'warn'),
+  environmentsDir: settings.GANTRY_ENVIRONMENTS,
   // Read when an environment is first seen: the bench writes the file before each deployment.
   loadBalancer: simLoadBalancers(settings.BENCH_DRAIN_MS, (environment) => fleet()[environment] ?? []),
 });

@@ -32,7 +32,7 @@ export async function startChaosStack(log: (line: string) => void = () => {}): P
   const connection = await Connection.connect({ address: stack.temporalAddress });
   try {
     const client = new Client({ connection, namespace: 'default' });
-    const first = await awaitOutcome(await startDeployment(client, stack.envFile, 'v1', { sha256: stack.repo.releases.v1!.sha256, requestedBy: 'chaos', taskQueue: stack.taskQueue }));
+    const first = await awaitOutcome(await startDeployment(client, stack.name, 'v1', { sha256: stack.repo.releases.v1!.sha256, requestedBy: 'chaos', taskQueue: stack.taskQueue }));
     if (first.status !== 'live') throw new Error(`the first deployment ended ${first.status}: ${first.error}`);
   } finally {
     await connection.close();

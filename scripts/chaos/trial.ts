@@ -33,14 +33,14 @@ export interface TrialResult {
 }
 
 /** Each node's app log size now: starts are counted in what is appended after. */
-async function appLogSizes(env: Environment): Promise<number[]> {
-  return Promise.all(env.nodes.map((n) => stat(path.join(n.root, 'app.log')).then((s) => s.size, () => 0)));
+async function appLogSizes(env: Environment, rootOf: (id: string) => string): Promise<number[]> {
+  return Promise.all(env.nodes.map((n) => stat(path.join(rootOf(n.id), 'app.log')).then((s) => s.size, () => 0)));
 }
 
-async function startsSince(env: Environment, sizes: number[], release: string): Promise<number[]> {
+async function startsSince(env: Environment, rootOf: (id: string) => string, sizes: number[], release: string): Promise<number[]> {
   return Promise.all(
     env.nodes.map(async (n, i) => {
-      const text = (await readFile(path.join(n.root, 'app.log'))).subarray(sizes[i]).toString('utf8');
+      const text = (await readFile(path.join(rootOf(n.id), 'app.log'))).subarray(sizes[i]).toString('utf8');
       return text.split('\n').filter((line) => line.includes('"msg":"listening"') && line.includes(`"release":"${release}"`)).length;
     }),
   );
@@ -82,12 +82,12 @@ export async function runTrial(stack: LocalStack, trial: number, fault: Fault, f
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection, namespace: 'default' });
   try {
-    const sizes = await appLogSizes(env);
+    const sizes = await appLogSizes(env, (id) => stack.nodeRoot(id));
     const load = startLoad(stack.haproxy.url, { clients: 4, pauseMs: 10, maxMs: 300_000 });
     await sleep(1_000);
     const started = Date.now();
     if (fault === 'artifact-503') stack.artifacts?.failWith(0.5, random);
-    const handle = await startDeployment(client, stack.envFile, to, { sha256: stack.repo.releases[to]!.sha256, requestedBy: 'chaos', taskQueue: stack.taskQueue });
+    const handle = await startDeployment(client, stack.name, to, { sha256: stack.repo.releases[to]!.sha256, requestedBy: 'chaos', taskQueue: stack.taskQueue });
     const status = () => client.workflow.getHandle(handle.workflowId).query(statusQuery);
     const injection = await inject(fault, stack, status, random);
     const outcome = await outcomeOf(client, handle.workflowId, handle.firstExecutionRunId, 240_000);
@@ -99,7 +99,7 @@ export async function runTrial(stack: LocalStack, trial: number, fault: Fault, f
 
     const problems = outcome.status === 'live' && outcome.release === to ? [] : [`outcome ${outcome.status} ${outcome.release}: ${outcome.error ?? ''}`];
     problems.push(...(await fleetProblems(env, outcome.nodes ?? [])));
-    const starts = await startsSince(env, sizes, to);
+    const starts = await startsSince(env, (id) => stack.nodeRoot(id), sizes, to);
     starts.forEach((count, i) => count !== 1 && problems.push(`${env.nodes[i]!.id}: ${to} started ${count} times`));
     const failed = report.samples.filter((s) => s.status !== 200);
     if (failed.length > 0) problems.push(`${failed.length} requests failed (${[...new Set(report.failures)].slice(0, 3).join('; ')})`);

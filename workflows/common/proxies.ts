@@ -2,9 +2,16 @@
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { AgentActivities } from '../../activities/agent';
 import type { ControlActivities } from '../../activities/orchestrator/control';
+import type { DefinitionActivities } from '../../activities/orchestrator/definitions';
 import type { VerificationActivities } from '../../activities/orchestrator/verification';
 import type { CiConfig, HealthCheck, LoadBalancer } from '../../lib/config/environment-schema';
 import { agentTaskQueue } from '../api';
+
+/** Reading the orchestrator's own definitions: a local file; an invalid or unknown one fails at once. */
+export const definitions = proxyActivities<DefinitionActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumAttempts: 5 },
+});
 
 /** Quick calls to shared systems: git, the load balancer's stats, a short health check. */
 export const control = proxyActivities<ControlActivities>({

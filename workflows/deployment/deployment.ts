@@ -8,7 +8,7 @@ import type { DeployInput, DeployResult } from '../api';
 import { awaitApproval } from './approval';
 import { downtimeRollout } from './downtime';
 import { finishAfterFailure } from './finish';
-import { validated } from './input';
+import { trustedInput } from './input';
 import { contract } from './migrations';
 import { Notices } from './notices';
 import { handleOperatorMessages } from './operator-messages';
@@ -16,9 +16,9 @@ import { prepare } from './prepare';
 import { rollOutBatch } from './rollout';
 import { DeploymentState, type WorkflowInput } from './state';
 
-export async function deployment(rawInput: DeployInput): Promise<DeployResult> {
-  // Validated once, here: a later change of the schema cannot change what a running deployment does.
-  const input = validated(rawInput);
+export async function deployment(request: DeployInput): Promise<DeployResult> {
+  // Read and checked once, here: a later change of the definition or the schema cannot change what a running deployment does.
+  const input = await trustedInput(request);
   const state = new DeploymentState(input);
   const forward = new CancellationScope();
   handleOperatorMessages(state, () => forward.cancel());

@@ -1,27 +1,61 @@
-// The deployment's input, checked once when the workflow starts; a bad request fails at once, naming
-// the field. The environment is parsed here, so defaults are fixed in this run's history.
-import { ApplicationFailure } from '@temporalio/workflow';
-import { describeIssues, environmentSchema, isSha256, isValidReleaseId } from '../../lib/config/environment-schema';
+// The deployment's input, checked once when the workflow starts. A request names an environment and a
+// release; the environment's definition is read from the orchestrator's own directory through an
+// activity, so it is pinned in this run's history (with its sha256) and no caller can change policy.
+import { ActivityFailure, ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
+import { describeIssues } from '../../lib/config/environment-rules';
+import { deployRequestSchema } from '../../lib/config/request-schema';
 import { failureTypes } from '../../lib/core/failure-types';
 import { SHAPE_V1, shapeProblem } from '../../lib/rollout/batches';
-import type { DeployInput } from '../api';
+import { definitions } from '../common/proxies';
 import type { WorkflowInput } from './state';
+
+/** Marks runs that read their environment from the orchestrator (every run since); older histories carried it in the input. */
+const TRUSTED_DEFINITIONS = 'environment-definitions-from-orchestrator';
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, failureTypes.invalidInput);
 
-export function validated(input: DeployInput & Partial<Pick<WorkflowInput, 'resume'>>): WorkflowInput {
-  // A continued run was validated by its first run; its input is the workflow's own.
-  if (input.resume && input.shape) return input as WorkflowInput;
-  const parsed = environmentSchema.safeParse(input?.environment);
-  if (!parsed.success) throw invalid(`invalid environment:\n${describeIssues(parsed.error)}`);
-  if (!isValidReleaseId(input.release ?? '')) throw invalid(`invalid release "${input.release}": use letters, digits, ".", "_" or "-"`);
-  if (input.artifact !== undefined && !isSha256(input.artifact.sha256 ?? '')) throw invalid('artifact.sha256 must be 64 lowercase hex digits');
-  if (input.commit !== undefined && !/^[0-9a-f]{7,40}$/.test(input.commit)) throw invalid(`commit "${input.commit}" must be 7 to 40 lowercase hex digits`);
-  if (input.artifact === undefined && input.kind !== 'rollback') throw invalid('artifact is required unless kind is "rollback"');
-  if (typeof input.requestedBy !== 'string' || input.requestedBy.trim() === '') throw invalid('requestedBy is required: who asks for this deployment');
-  // A request without a shape (a hand-made `temporal workflow start`) gets the frozen first one.
-  const shape = input.shape ?? SHAPE_V1;
+export async function trustedInput(raw: unknown): Promise<WorkflowInput> {
+  const info = workflowInfo();
+  // A continued run's input is this workflow's own (continue-as-new): no client can start a run that
+  // continues another, and a retried attempt starts from the first request again.
+  if (isRecord(raw) && raw.resume !== undefined && info.continuedFromExecutionRunId !== undefined && info.attempt === 1) return raw as unknown as WorkflowInput;
+  if (!patched(TRUSTED_DEFINITIONS)) return legacyInput(raw as WorkflowInput);
+
+  const parsed = deployRequestSchema.safeParse(raw);
+  if (!parsed.success) throw invalid(`invalid request:\n${describeIssues(parsed.error)}`);
+  const request = parsed.data;
+  const shape = request.shape ?? SHAPE_V1;
   const problem = shapeProblem(shape);
   if (problem) throw invalid(problem);
-  return { ...input, environment: parsed.data, shape: { ...shape } };
+  if (request.kind === 'rollback' && request.artifactSha256 !== undefined) throw invalid('artifactSha256: a rollback downloads nothing; leave it out');
+  if (request.kind !== 'rollback' && request.artifactSha256 === undefined) throw invalid('artifactSha256 is required: the sha256 of the artifact to deploy');
+
+  // An unknown or invalid definition ends the run with the activity's own message and type.
+  const { environment, sha256 } = await definitions.loadEnvironment({ name: request.environment }).catch((err: unknown) => {
+    const inner = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+    throw inner ? ApplicationFailure.nonRetryable(inner.message, inner.type) : err;
+  });
+  const template = environment.artifact.url;
+  if (request.artifactSha256 !== undefined && !template) {
+    throw ApplicationFailure.nonRetryable(`environment ${environment.name} defines no artifact.url; add one to its definition`, failureTypes.invalidEnvironment);
+  }
+  return {
+    environment,
+    definitionSha256: sha256,
+    release: request.release,
+    requestedBy: request.requestedBy,
+    shape: { ...shape },
+    ...(request.kind ? { kind: request.kind } : {}),
+    ...(request.commit ? { commit: request.commit } : {}),
+    ...(request.artifactSha256 ? { artifact: { url: template!.replaceAll('{release}', request.release), sha256: request.artifactSha256 } } : {}),
+  };
+}
+
+/** A history from before definitions lived with the orchestrator (replay only: every new run takes the patched path). */
+function legacyInput(input: WorkflowInput): WorkflowInput {
+  return { ...input, shape: { ...(input.shape ?? SHAPE_V1) }, definitionSha256: null };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }

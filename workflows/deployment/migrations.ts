@@ -2,6 +2,7 @@
 // code → (the compatibility gate) → … → contract after every node is healthy. Exactly once: the
 // migration tool's own ledger skips what is applied, a restarted agent ends a leftover run (its
 // transaction rolls back), and the workflow records each phase so a replay never runs it again.
+// The workflow names the phase; the commands are the runner node's own (its node config).
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { AgentActivities } from '../../activities/agent';
 import type { Environment, Migrations } from '../../lib/config/environment-schema';
@@ -11,12 +12,26 @@ import type { DeploymentState, WorkflowInput } from './state';
 import { describeFailure } from '../common/failures';
 import { control } from '../common/proxies';
 
+/** What histories from before node configs carried: the commands themselves (replayed, never run again). */
+interface LegacyMigrations {
+  command: string[];
+  phases: { expand: string[]; contract?: string[] };
+  backup: { command?: string[] };
+  downCommand?: string[];
+  env: Record<string, string>;
+}
+interface LegacyAgent {
+  runCommand(input: { argv: string[]; release: string; env: Record<string, string>; timeoutMs: number }): Promise<{ exitCode: number; durationMs: number }>;
+  backupDatabase(input: { id: string; command?: string[]; timeoutMs: number }): Promise<{ file: string; bytes: number; durationMs: number; schema: string }>;
+}
+const legacyOf = (input: WorkflowInput) => (input.definitionSha256 ? undefined : (input.environment.migrations as unknown as LegacyMigrations));
+
 function runnerOf(env: Environment): string {
   return env.migrations?.runner ?? env.nodes[0]!.id;
 }
 
 function migrationAgent(env: Environment, m: Migrations) {
-  return proxyActivities<AgentActivities>({
+  return proxyActivities<AgentActivities & LegacyAgent>({
     taskQueue: agentTaskQueue(env.name, runnerOf(env)),
     scheduleToStartTimeout: '5m',
     startToCloseTimeout: m.timeout + 60_000,
@@ -34,14 +49,21 @@ export async function backupAndExpand(input: WorkflowInput, state: DeploymentSta
   const started = Date.now();
   if (m.backup.enabled) {
     const info = workflowInfo();
-    const backup = await agent.backupDatabase({ id: `${env.name}-${info.runId}`, ...(m.backup.command ? { command: m.backup.command } : {}), timeoutMs: m.timeout });
+    const legacy = legacyOf(input);
+    const id = `${env.name}-${info.runId}`;
+    const backup = legacy
+      ? await agent.backupDatabase({ id, ...(legacy.backup.command ? { command: legacy.backup.command } : {}), timeoutMs: m.timeout })
+      : await agent.backupDatabase({ id, timeoutMs: m.timeout });
     state.backedUp(
       { file: backup.file, bytes: backup.bytes, durationMs: backup.durationMs, schema: backup.schema },
       `database backed up on ${runner} to ${backup.file} (${backup.bytes} bytes, ${backup.durationMs} ms)`,
     );
   }
   state.expandStarting();
-  const { durationMs } = await agent.runCommand({ argv: [...m.command, ...m.phases.expand], release: input.release, env: m.env, timeoutMs: m.timeout });
+  const legacy = legacyOf(input);
+  const { durationMs } = legacy
+    ? await agent.runCommand({ argv: [...legacy.command, ...legacy.phases.expand], release: input.release, env: legacy.env, timeoutMs: m.timeout })
+    : await agent.runMigration({ phase: 'expand', release: input.release, timeoutMs: m.timeout });
   state.expanded(durationMs, Date.now() - started, `expand migrations applied on ${runner} in ${durationMs} ms`);
 }
 
@@ -66,10 +88,18 @@ export async function compatibilityGate(env: Environment, state: DeploymentState
 export async function contract(input: WorkflowInput, state: DeploymentState): Promise<void> {
   const env = input.environment;
   const m = env.migrations!;
-  if (!m.phases.contract) return;
+  const legacy = legacyOf(input);
+  if (legacy) {
+    if (!legacy.phases.contract) return;
+    state.enter('contract');
+    const { durationMs } = await migrationAgent(env, m).runCommand({ argv: [...legacy.command, ...legacy.phases.contract], release: input.release, env: legacy.env, timeoutMs: m.timeout });
+    state.contracted(`contract migrations applied on ${runnerOf(env)} in ${durationMs} ms`);
+    return;
+  }
   state.enter('contract');
-  const { durationMs } = await migrationAgent(env, m).runCommand({ argv: [...m.command, ...m.phases.contract], release: input.release, env: m.env, timeoutMs: m.timeout });
-  state.contracted(`contract migrations applied on ${runnerOf(env)} in ${durationMs} ms`);
+  const { ran, durationMs } = await migrationAgent(env, m).runMigration({ phase: 'contract', release: input.release, timeoutMs: m.timeout });
+  if (ran) state.contracted(`contract migrations applied on ${runnerOf(env)} in ${durationMs} ms`);
+  else state.record(`no contract migrations: ${runnerOf(env)}'s node config defines none`);
 }
 
 /**
@@ -89,8 +119,10 @@ export async function undoMigration(input: WorkflowInput, state: DeploymentState
       state.migrationUndone('restored', `database restored from ${state.migration.backup.file} and verified (${durationMs} ms)`);
       // The old release broke on the expanded schema; it must be healthy again before the deployment ends.
       if (incompatible) await compatibilityGate(env, state);
-    } else if (policy === 'down' && m.downCommand) {
-      await agent.runCommand({ argv: m.downCommand, release: input.release, env: m.env, timeoutMs: m.timeout });
+    } else if (policy === 'down') {
+      const legacy = legacyOf(input);
+      if (legacy?.downCommand) await agent.runCommand({ argv: legacy.downCommand, release: input.release, env: legacy.env, timeoutMs: m.timeout });
+      else if (!legacy) await agent.runMigration({ phase: 'down', release: input.release, timeoutMs: m.timeout });
       state.migrationUndone('down', 'down migration applied');
     } else {
       state.migrationUndone('kept', 'schema kept: the expand migration is backward compatible');

@@ -2,12 +2,13 @@
 // list compensation works from. It changes only through the named methods below, each of which
 // records what happened in the event log.
 import { log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Environment } from '../../lib/config/environment-schema';
 import type { DeploymentShape } from '../../lib/rollout/batches';
 import type {
   Approval,
+  ArtifactRef,
   ChangeSummary,
   DeployEvent,
-  DeployInput,
   DeployOutcomeStatus,
   DeployResult,
   DeployStatus,
@@ -44,8 +45,24 @@ export interface ResumePoint {
   state: StateSnapshot;
 }
 
-/** The workflow's own input: the request, validated, with the shape fixed and the resume point of a continued run. */
-export type WorkflowInput = DeployInput & { shape: DeploymentShape; resume?: ResumePoint };
+/**
+ * What a run works from: the request, checked, with the orchestrator's definition of the environment
+ * (read once, pinned by its sha256), the artifact it names, the shape fixed, and where a continued run
+ * resumes. Continue-as-new passes it on whole, so a definition changed on disk never reaches a running deployment.
+ */
+export interface WorkflowInput {
+  environment: Environment;
+  /** null: a deployment started before definitions lived with the orchestrator (replayed history). */
+  definitionSha256?: string | null;
+  release: string;
+  commit?: string;
+  /** Absent for a rollback to a release every node still keeps. */
+  artifact?: ArtifactRef;
+  requestedBy: string;
+  kind?: 'deploy' | 'rollback';
+  shape: DeploymentShape;
+  resume?: ResumePoint;
+}
 
 export class DeploymentState {
   #phase: Phase = 'verify';
@@ -286,6 +303,7 @@ export class DeploymentState {
       commit: this.#commit,
       changes: this.#changes,
       requestedBy: this.input.requestedBy,
+      definitionSha256: this.input.definitionSha256 ?? null,
       phase: this.#phase,
       paused: this.#pausedBy !== null,
       approvals: [...this.#approvals],
@@ -322,7 +340,8 @@ export class DeploymentState {
     const shown = small ? this.#nodes : this.#nodes.filter((n) => n.state !== 'pending' && n.state !== 'live').slice(0, MAX_DETAIL_ROWS);
     const rows = shown.map((n) => `| ${n.id} | ${n.state} | ${n.release ?? '-'} | ${n.lb} |`);
     const tally = small ? [] : [[...counts].map(([state, n]) => `${n} ${state}`).join(', '), ''];
-    return [`**${this.#phase}** — ${last}`, '', ...tally, '| node | state | release | lb |', '| --- | --- | --- | --- |', ...rows].join('\n');
+    const definition = this.input.definitionSha256 ? [`definition sha256 ${this.input.definitionSha256.slice(0, 16)}…`, ''] : [];
+    return [`**${this.#phase}** — ${last}`, '', ...definition, ...tally, '| node | state | release | lb |', '| --- | --- | --- | --- |', ...rows].join('\n');
   }
 
   /** "web-1=v1, web-2=v1" for a small fleet; counts per release for a big one. */

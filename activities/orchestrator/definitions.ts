@@ -1,0 +1,48 @@
+// The orchestrator's environment definitions, read from the directory it owns (GANTRY_ENVIRONMENTS):
+// the only source of a deployment's policy, nodes and load balancer.
+import { ApplicationFailure } from '@temporalio/activity';
+import { listDefinitions, readDefinition, UnknownEnvironment } from '../../lib/config/environment-file';
+import type { Environment } from '../../lib/config/environment-schema';
+import { InputError } from '../../lib/core/errors';
+import { failureTypes } from '../../lib/core/failure-types';
+import type { Logger } from '../../lib/core/logger';
+
+/** What `gantry environments` shows: the orchestrator's definitions, each with its content hash. */
+export interface EnvironmentListing {
+  directory: string;
+  environments: { name: string; sha256?: string; nodes?: number; error?: string }[];
+}
+
+export interface DefinitionDeps {
+  logger: Logger;
+  /** Where the definitions live; unset: every deployment is refused, saying so. */
+  dir: string | undefined;
+}
+
+export function createDefinitionActivities({ logger, dir }: DefinitionDeps) {
+  const directory = (): string => {
+    if (!dir) throw ApplicationFailure.nonRetryable('this orchestrator worker has no environment definitions: set GANTRY_ENVIRONMENTS to their directory', failureTypes.unknownEnvironment);
+    return dir;
+  };
+  return {
+    /** The definition, validated (defaults filled in, paths resolved), and the sha256 of its file. */
+    async loadEnvironment({ name }: { name: string }): Promise<{ environment: Environment; sha256: string; file: string }> {
+      try {
+        const definition = await readDefinition(directory(), name);
+        logger.info({ environment: name, sha256: definition.sha256, file: definition.file }, 'environment definition loaded');
+        return definition;
+      } catch (err) {
+        if (err instanceof UnknownEnvironment) throw ApplicationFailure.nonRetryable(err.message, failureTypes.unknownEnvironment);
+        if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.invalidEnvironment);
+        throw err;
+      }
+    },
+
+    async listEnvironments(): Promise<EnvironmentListing> {
+      const d = directory();
+      return { directory: d, environments: (await listDefinitions(d)).map(({ file: _file, ...rest }) => rest) };
+    },
+  };
+}
+
+export type DefinitionActivities = ReturnType<typeof createDefinitionActivities>;
