@@ -58,14 +58,21 @@ export async function makeCurrent(client: Client, deploymentName: string, buildI
   }
   const routing = () => info?.workerDeploymentInfo?.routingConfig;
   const previous = routing()?.currentDeploymentVersion?.buildId ?? null;
-  if (previous !== buildId) {
-    await client.workflowService
-      .setWorkerDeploymentCurrentVersion({ namespace: client.options.namespace, deploymentName, buildId, identity, conflictToken: info.conflictToken })
-      .catch(async (err: unknown) => {
-        // Two workers of the same build starting together: the other one won, which is what we wanted.
-        info = await describe(client, deploymentName);
-        if (routing()?.currentDeploymentVersion?.buildId !== buildId) throw err;
-      });
+  // A build whose worker polls several task queues registers with the first; until it has polled every
+  // queue the current build has, the server refuses the switch (FAILED_PRECONDITION), so try again.
+  while (previous !== buildId && routing()?.currentDeploymentVersion?.buildId !== buildId) {
+    try {
+      await client.workflowService.setWorkerDeploymentCurrentVersion({ namespace: client.options.namespace, deploymentName, buildId, identity, conflictToken: info?.conflictToken });
+      break;
+    } catch (err) {
+      const code = (err as { code?: number }).code; // 9 FAILED_PRECONDITION, 10 ABORTED (stale conflict token)
+      info = await describe(client, deploymentName);
+      // Two workers of the same build starting together: the other one won, which is what we wanted.
+      if (routing()?.currentDeploymentVersion?.buildId === buildId) break;
+      if ((code !== 9 && code !== 10) || Date.now() > deadline) throw err;
+      await sleep(250);
+      info = await describe(client, deploymentName);
+    }
   }
   const inProgress = temporal.api.enums.v1.RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS;
   while (routing()?.currentDeploymentVersion?.buildId !== buildId || info?.workerDeploymentInfo?.routingConfigUpdateState === inProgress) {

@@ -138,7 +138,7 @@ describe('approvals, abort and rollback', () => {
 
   it('aborted mid-rollout after one node is on the new release: every node goes back and stays enabled', async () => {
     const handle = await deployFrom({}, 'v3');
-    await waitForStatus(handle, (s) => s.nodes[0]!.state === 'live', 'web-1 live on v3');
+    await waitForStatus(handle, (s) => s.nodes[0]?.state === 'live', 'web-1 live on v3');
     const accepted = await handle.executeUpdate(abortUpdate, { args: [{ by: 'carol', reason: 'error rate up' }] });
     expect(accepted.events.at(-1)?.what).toBe('abort requested by carol: error rate up');
     const outcome = await awaitOutcome(handle);
@@ -179,7 +179,7 @@ describe('approvals, abort and rollback', () => {
 
   it('`temporal workflow cancel` mid-rollout still rolls every changed node back', async () => {
     const handle = await deployFrom({}, 'v3');
-    await waitForStatus(handle, (s) => s.nodes[0]!.state === 'live', 'web-1 live on v3');
+    await waitForStatus(handle, (s) => s.nodes[0]?.state === 'live', 'web-1 live on v3');
     await temporal('workflow', 'cancel', '--workflow-id', handle.workflowId);
     const outcome = await awaitOutcome(handle);
     expect(outcome.status).toBe('aborted');
@@ -190,7 +190,7 @@ describe('approvals, abort and rollback', () => {
 
   it('pauses between batches and resumes', async () => {
     const handle = await deployFrom({}, 'v3');
-    await waitForStatus(handle, (s) => s.nodes[0]!.state === 'deploying', 'web-1 deploying');
+    await waitForStatus(handle, (s) => s.nodes[0]?.state === 'deploying', 'web-1 deploying');
     await handle.executeUpdate(pauseUpdate, { args: [{ by: 'bob' }] });
     expect(await rejection(handle.executeUpdate(pauseUpdate, { args: [{ by: 'carol' }] }))).toBe('already paused by bob');
     const held = await waitForStatus(handle, (s) => s.events.some((e) => e.what === 'holding batch 2 until resumed'), 'batch 2 held');

@@ -85,7 +85,7 @@ describe('rolling deployment on the local stack', () => {
     expect(failure.cause).toBeInstanceOf(ActivityFailure);
     expect(failure.cause?.cause).toMatchObject({ type: 'DigestMismatch', nonRetryable: true });
     const types = await activityNames(stack.client, handle.workflowId);
-    expect(types).toEqual(['verifyTag', 'verifyArtifact']);
+    expect(types).toEqual(['loadEnvironment', 'verifyTag', 'verifyArtifact']);
     // No node child started, so nothing was drained.
     const status = await handle.query(statusQuery);
     expect(status.phase).toBe('failed');
@@ -101,7 +101,7 @@ describe('rolling deployment on the local stack', () => {
     expect(failure.message).toMatch(/tag v9 does not exist/);
     expect(failure.cause).toBeInstanceOf(ActivityFailure);
     expect(failure.cause?.cause).toMatchObject({ type: 'TagNotFound', nonRetryable: true });
-    expect(await activityNames(stack.client, handle.workflowId)).toEqual(['verifyTag']);
+    expect(await activityNames(stack.client, handle.workflowId)).toEqual(['loadEnvironment', 'verifyTag']);
     await expectInvariant(env, stack.nodeIds.map((id) => ({ id, release: 'v2' })));
     expect(await servedReleases()).toEqual(everyNode('v2'));
   });

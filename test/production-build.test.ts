@@ -49,6 +49,7 @@ describe('the production build', () => {
         GANTRY_TASK_QUEUE: `build-${suffix}`,
         GANTRY_DEPLOYMENT_NAME: `gantry-build-${suffix}`,
         XDG_CACHE_HOME: path.join(dir, 'cache'),
+        GANTRY_ENVIRONMENTS: path.join(dir, 'environments'),
       },
     });
     const polling = await waitUntil(async () => worker!.exited() || (await worker!.logTail(200)).includes('orchestrator worker running'), 60_000, 100);

@@ -114,7 +114,7 @@ describe('examples', () => {
 
   it('the systemd unit runs `gantry agent` for the instance node and leaves the app running when the agent stops', async () => {
     const unit = await readFile('examples/systemd/gantry-agent@.service', 'utf8');
-    expect(unit).toMatch(/^ExecStart=\S*node \S*bin\/gantry\.mjs agent --env \S+ --node %i$/m);
+    expect(unit).toMatch(/^ExecStart=\S*node \S*bin\/gantry\.mjs agent --config \S*%i\.yaml$/m);
     expect(unit).toMatch(/^KillMode=process$/m);
     expect(unit).toMatch(/^Restart=always$/m);
   });

@@ -29,11 +29,12 @@ async function keypair(name: string): Promise<string> {
   return file;
 }
 
-const signedTag = (tag: string, key: string) =>
-  repo.git('-c', `user.name=${alice.name}`, '-c', `user.email=${alice.email}`, '-c', 'gpg.format=ssh', '-c', `user.signingkey=${key}`, 'tag', '-s', tag, '-m', `Release ${tag}`);
+const signedTag = (tag: string, key: string, message = `Release ${tag}`) =>
+  repo.git('-c', `user.name=${alice.name}`, '-c', `user.email=${alice.email}`, '-c', 'gpg.format=ssh', '-c', `user.signingkey=${key}`, 'tag', '-s', tag, '-m', message);
+const SIGNED_DIGEST = 'a1'.repeat(32);
 
-function verify(tag: string, source: Environment['source'], commit?: string): Promise<VerifiedTag> {
-  return new MockActivityEnvironment().run(activities.verifyTag.bind(activities), { source, tag, ...(commit ? { commit } : {}) });
+function verify(tag: string, source: Environment['source'], commit?: string, artifactSha256?: string): Promise<VerifiedTag> {
+  return new MockActivityEnvironment().run(activities.verifyTag.bind(activities), { source, tag, ...(commit ? { commit } : {}), ...(artifactSha256 ? { artifactSha256 } : {}) });
 }
 
 function listChanges(from: string, to: string): Promise<ChangeList> {
@@ -64,6 +65,7 @@ describe('tag verification', () => {
     commits.three = await repo.commit('Speed up checkout', alice);
     await signedTag('v1.1.0', trusted);
     await signedTag('v1.1.1-stranger', stranger);
+    await signedTag('v1.2.0', trusted, `Release v1.2.0\n\nartifact-sha256: ${SIGNED_DIGEST}`);
     await repo.git('-c', `user.name=${alice.name}`, '-c', `user.email=${alice.email}`, 'tag', '-a', 'v1.1.2-unsigned', '-m', 'unsigned');
     await repo.git('tag', 'v1.1.3-light');
     await repo.git('push', '--quiet', 'origin', 'HEAD:refs/heads/main', '--tags');
@@ -97,6 +99,17 @@ describe('tag verification', () => {
     expect(notPushed.message).toBe(`tag v2.0.0-local is not on ${repo.remote} although commit ${commits.three} is; push it: git push origin v2.0.0-local`);
     const notFound = await refusal(verify('v2.0.0-local', signedSource));
     expect(notFound.type).toBe('TagNotFound');
+  });
+
+  it('with artifactDigestInTag, only the artifact the signed tag names may go out', async () => {
+    const bound = { ...signedSource, artifactDigestInTag: true };
+    expect(await verify('v1.2.0', bound, undefined, SIGNED_DIGEST)).toMatchObject({ signed: true });
+    const other = await refusal(verify('v1.2.0', bound, undefined, 'b2'.repeat(32)));
+    expect(other.type).toBe('DigestNotSigned');
+    expect(other.message).toBe(`artifact sha256 ${'b2'.repeat(32)} is not the one signed tag v1.2.0 names (${SIGNED_DIGEST}); deploy the artifact the tag was signed for`);
+    const unnamed = await refusal(verify('v1.1.0', bound, undefined, SIGNED_DIGEST));
+    expect(unnamed.type).toBe('DigestNotSigned');
+    expect(unnamed.message).toContain('must name its artifact on one line "artifact-sha256: <64 hex digits>"');
   });
 
   it('refuses a tag naming another commit than the requested one', async () => {

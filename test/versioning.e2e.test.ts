@@ -63,7 +63,7 @@ describe('upgrading the orchestrator under a running deployment', () => {
     // Started on A, paused once its first node is live.
     const paced = { rollout: { batchSize: 1, pauseBetweenBatches: '2s' } };
     const handle = await deploy(paced, 'v2');
-    await waitUntil(async () => (await handle.query(statusQuery)).nodes[0]!.state === 'live', 60_000, 50);
+    await waitUntil(async () => (await handle.query(statusQuery)).nodes[0]?.state === 'live', 60_000, 50);
     await handle.executeUpdate(pauseUpdate, { args: [{ by: 'upgrader' }] });
     expect(await waitUntil(async () => (await handle.query(statusQuery)).events.some((e) => e.what.startsWith('holding batch')), 30_000, 100)).toBe(true);
 

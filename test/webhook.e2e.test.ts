@@ -144,7 +144,8 @@ describe('gantry webhook', () => {
     expect(passed.body.release).toBe('v3');
     const input = (await stack.client.workflow.getHandle(deploymentWorkflowId(stack.name), passed.body.runId).fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
     const started = JSON.parse(Buffer.from(input!).toString('utf8')) as DeployInput;
-    expect(started).toMatchObject({ release: 'v3', commit: stack.repo.releases.v3!.commit, requestedBy: 'github:github-actions', artifact: { sha256: stack.repo.releases.v3!.sha256 } });
+    expect(started).toMatchObject({ release: 'v3', commit: stack.repo.releases.v3!.commit, requestedBy: 'github:github-actions', artifactSha256: stack.repo.releases.v3!.sha256 });
+    expect(Object.keys(started).sort()).toEqual(['artifactSha256', 'commit', 'environment', 'release', 'requestedBy', 'shape']);
     expect((await finish(passed.body.runId!)).status).toBe('live');
   });
 });

@@ -37,12 +37,12 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
   };
 
   return {
-    async verifyTag({ source, tag, commit }: { source: Environment['source']; tag: string; commit?: string }): Promise<VerifiedTag> {
+    async verifyTag({ source, tag, commit, artifactSha256 }: { source: Environment['source']; tag: string; commit?: string; artifactSha256?: string }): Promise<VerifiedTag> {
       const mirror = mirrorOf(source.remote);
       // git may run for minutes on a big repository: the heartbeat says the worker is alive meanwhile.
       await withHeartbeat(() => mirror.update(), () => ({ step: 'fetch' })).catch(gitUnavailable);
       try {
-        const verified = await withHeartbeat(() => verifyTag(mirror, tag, source, commit), () => ({ step: 'verify' }));
+        const verified = await withHeartbeat(() => verifyTag(mirror, tag, source, commit, artifactSha256), () => ({ step: 'verify' }));
         logger.info({ tag, commit: verified.commit, signed: verified.signed }, 'tag verified');
         return verified;
       } catch (err) {

@@ -70,5 +70,5 @@ export const failureTypes = Object.fromEntries(Object.entries(failureTable).map(
   readonly [K in FailureKey]: (typeof failureTable)[K]['type'];
 };
 
-export type VerificationFailureType = (typeof failureTypes)['tagNotFound' | 'tagNotPushed' | 'tagNotAllowed' | 'tagSignatureInvalid' | 'tagRenamed' | 'commitMismatch'];
+export type VerificationFailureType = (typeof failureTypes)['tagNotFound' | 'tagNotPushed' | 'tagNotAllowed' | 'tagSignatureInvalid' | 'tagRenamed' | 'commitMismatch' | 'digestNotSigned'];
 export type ArtifactFailureType = (typeof failureTypes)['digestMismatch' | 'artifactUnavailable' | 'invalidArtifactUrl'];

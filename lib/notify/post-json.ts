@@ -18,6 +18,16 @@ export async function postJson(
   signal?: AbortSignal,
   sign?: (raw: string) => Record<string, string>,
 ): Promise<number> {
+  // The URL is a secret (a Slack webhook URL is a credential): no message may carry it.
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    throw new WebhookError('the channel\'s URL (value withheld) is not a valid URL; check the variable or file it is read from', true);
+  }
+  if (!isSafeDestination(target)) {
+    throw new WebhookError(`refusing to send to ${target.protocol}//${target.hostname}: notifications go over https (plain http only to this machine's loopback)`, true);
+  }
   const raw = JSON.stringify(body);
   const timeout = AbortSignal.timeout(timeoutMs);
   let response: Response;
@@ -29,10 +39,16 @@ export async function postJson(
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
   } catch (err) {
-    throw new WebhookError(`webhook request failed: ${(err as Error).message}`, false);
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    throw new WebhookError(`webhook request to ${target.hostname} failed: ${cause ?? (err as Error).name}`, false);
   }
   await response.body?.cancel();
   if (response.ok) return response.status;
   const permanent = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
   throw new WebhookError(`webhook answered ${response.status}`, permanent);
+}
+
+/** https anywhere; plain http only to loopback (a receiver on this machine). */
+export function isSafeDestination(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname));
 }

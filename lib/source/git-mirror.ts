@@ -102,6 +102,14 @@ export class GitMirror {
     return /^tag (.+)$/m.exec(body)?.[1];
   }
 
+  /** The annotated tag's message, without its signature block. */
+  async tagMessage(object: string): Promise<string> {
+    const body = await this.git(['cat-file', 'tag', object]);
+    const message = body.slice(body.indexOf('\n\n') + 2);
+    const signature = message.search(/^-----BEGIN (SSH|PGP) SIGNATURE-----$/m);
+    return signature >= 0 ? message.slice(0, signature) : message;
+  }
+
   async hasCommit(sha: string): Promise<boolean> {
     return this.git(['cat-file', '-e', `${sha}^{commit}`]).then(
       () => true,

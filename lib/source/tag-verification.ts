@@ -19,6 +19,8 @@ export interface TagPolicy {
   requireSignedTag: boolean;
   allowedSignersFile?: string;
   gpgHome?: string;
+  /** The signed tag's message names the only artifact that may go out: `artifact-sha256: <hex>`. */
+  artifactDigestInTag?: boolean;
 }
 
 export interface VerifiedTag {
@@ -33,7 +35,7 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
-export async function verifyTag(mirror: GitMirror, tag: string, policy: TagPolicy, expectedCommit?: string): Promise<VerifiedTag> {
+export async function verifyTag(mirror: GitMirror, tag: string, policy: TagPolicy, expectedCommit?: string, artifactSha256?: string): Promise<VerifiedTag> {
   if (!globToRegExp(policy.tagPattern).test(tag)) {
     throw new VerificationError(failureTypes.tagNotAllowed, `tag ${tag} does not match this environment's tagPattern "${policy.tagPattern}"`);
   }
@@ -72,6 +74,19 @@ export async function verifyTag(mirror: GitMirror, tag: string, policy: TagPolic
       failureTypes.tagSignatureInvalid,
       `tag ${tag} has no signature from a trusted key: ${oneLine(check.output)}; sign it with a key listed in the environment's trusted keys`,
     );
+  }
+  if (policy.artifactDigestInTag) {
+    // Covered by the signature just checked: the tag vouches for the bytes, not only the name.
+    const named = [...(await mirror.tagMessage(ref.object)).matchAll(/^artifact-sha256:\s*([0-9a-f]{64})\s*$/gm)].map((m) => m[1]!);
+    if (named.length !== 1) {
+      throw new VerificationError(
+        failureTypes.digestNotSigned,
+        `signed tag ${tag} must name its artifact on one line "artifact-sha256: <64 hex digits>" (found ${named.length}); re-tag with git tag -s -m "artifact-sha256: $(sha256sum app.tgz | cut -d' ' -f1)"`,
+      );
+    }
+    if (artifactSha256 !== undefined && named[0] !== artifactSha256) {
+      throw new VerificationError(failureTypes.digestNotSigned, `artifact sha256 ${artifactSha256} is not the one signed tag ${tag} names (${named[0]}); deploy the artifact the tag was signed for`);
+    }
   }
   return { commit: ref.commit, annotated, signed: true, signature: firstLine(check.output) };
 }

@@ -1,10 +1,10 @@
 // The deployment of one release to one environment:
 // verify → notify → preflight → stage → migrate → [approval] → roll out in batches → live.
 // Any failure after a node changed, an abort, or a cancel rolls every changed node back.
-import { CancellationScope, ContinueAsNew, allHandlersFinished, condition, makeContinueAsNewFunc, sleep, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, ContinueAsNew, allHandlersFinished, condition, makeContinueAsNewFunc, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { formatDuration } from '../../lib/config/duration';
 import { batchesOf } from '../../lib/rollout/batches';
-import type { DeployInput, DeployResult } from '../api';
+import { statusQuery, type DeployInput, type DeployResult, type DeployStatus } from '../api';
 import { awaitApproval } from './approval';
 import { downtimeRollout } from './downtime';
 import { finishAfterFailure } from './finish';
@@ -17,6 +17,8 @@ import { rollOutBatch } from './rollout';
 import { DeploymentState, type WorkflowInput } from './state';
 
 export async function deployment(request: DeployInput): Promise<DeployResult> {
+  // Answer `status` while the definition is read (a client asks right after starting); the state's own handler replaces it.
+  setHandler(statusQuery, () => readingDefinition(request));
   // Read and checked once, here: a later change of the definition or the schema cannot change what a running deployment does.
   const input = await trustedInput(request);
   const state = new DeploymentState(input);
@@ -86,4 +88,27 @@ async function continueFrom(input: WorkflowInput, state: DeploymentState, notice
     typedSearchAttributes: info.typedSearchAttributes.getAll(),
     ...(info.memo ? { memo: info.memo } : {}),
   })(next);
+}
+
+/** The status before the definition is read: the request as it came, nothing decided yet. */
+function readingDefinition(request: DeployInput): DeployStatus {
+  const info = workflowInfo();
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  return {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    environment: text(request?.environment),
+    release: text(request?.release),
+    commit: null,
+    changes: null,
+    requestedBy: text(request?.requestedBy),
+    definitionSha256: null,
+    phase: 'verify',
+    paused: false,
+    approvals: [],
+    approvalsNeeded: 0,
+    nodes: [],
+    migration: null,
+    events: [{ time: new Date(info.startTime).toISOString(), what: "reading the orchestrator's definition of the environment" }],
+  };
 }

@@ -13,7 +13,12 @@ export async function prepare(input: WorkflowInput, state: DeploymentState, noti
   const env = input.environment;
   notices.send('requested');
   state.enter('verify');
-  const tag = await verification.verifyTag({ source: env.source, tag: input.release, ...(input.commit ? { commit: input.commit } : {}) });
+  const tag = await verification.verifyTag({
+    source: env.source,
+    tag: input.release,
+    ...(input.commit ? { commit: input.commit } : {}),
+    ...(input.artifact ? { artifactSha256: input.artifact.sha256 } : {}),
+  });
   state.tagVerified(tag.commit, `tag ${input.release} is commit ${tag.commit}${tag.signed ? `, ${tag.signature}` : ''}`);
   if (env.ci.provider !== 'none') {
     const { checks } = await ciChecks(env.ci).waitForChecks({ ci: env.ci, commit: tag.commit });
