@@ -11,6 +11,7 @@ import { DEFAULT_DEPLOYMENT_NAME } from '../client/worker-deployment';
 import { runOrchestratorWorker } from '../workers/orchestrator';
 import { installRuntime } from '../workers/runtime';
 import { checkCommand } from './commands/check';
+import { codecServerCommand, type CodecServerCommandOptions } from './commands/codec-server';
 import { deployCommand } from './commands/deploy';
 import { environmentsCommand } from './commands/environments';
 import { listCommand } from './commands/list';
@@ -136,6 +137,16 @@ program
   .option('--json', 'print one JSON array', false)
   .action(async (options: { env?: string; phase?: string; limit: number; json: boolean }) => {
     exitCode = await listCommand(options);
+  });
+
+program
+  .command('codec-server')
+  .description('decrypt payloads for the Temporal Web UI and `temporal --codec-endpoint` (Temporal remote-codec protocol), with the keys in GANTRY_CODEC_KEYS')
+  .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8234')
+  .option('--origin <url>', "the Web UI's origin, the only one browsers are served from", 'http://127.0.0.1:8233')
+  .option('--token-file <file>', 'file holding the bearer token every request must carry', setting('GANTRY_CODEC_TOKEN_FILE'))
+  .action(async (options: CodecServerCommandOptions) => {
+    exitCode = await codecServerCommand(options, createLogger('gantry-codec-server'));
   });
 
 program

@@ -3,6 +3,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { GantryError } from '../lib/core/errors';
+import { clientDataConverter } from './data-converter';
 
 export class ConnectionError extends GantryError {
   override readonly name = 'ConnectionError';
@@ -15,10 +16,11 @@ export function connectSettings() {
 
 export async function connectClient(): Promise<{ client: Client; close: () => Promise<void> }> {
   const { connectionOptions, namespace } = connectSettings();
+  const dataConverter = clientDataConverter();
   const connection = await Connection.connect(connectionOptions).catch((err: unknown) => {
     throw new ConnectionError(
       `cannot reach Temporal at ${connectionOptions.address ?? 'localhost:7233'} (${(err as Error).message}); set TEMPORAL_ADDRESS or a temporal.toml profile`,
     );
   });
-  return { client: new Client({ connection, namespace }), close: () => connection.close() };
+  return { client: new Client({ connection, namespace, dataConverter }), close: () => connection.close() };
 }

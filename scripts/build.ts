@@ -4,10 +4,11 @@
 // `gantry demo` needs a checkout.
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { build } from 'esbuild';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUNDLES } from '../workers/workflow-bundle';
+import { BUNDLES, bundleOptions } from '../workers/workflow-bundle';
+import { FAILURE_CONVERTER_PATH } from '../client/data-converter';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** `--out <dir>`: somewhere else than dist/ (the tests build into a scratch folder). */
@@ -36,9 +37,11 @@ async function main(): Promise<void> {
   const leaked = sources.filter((f) => /^(devkit|test|scripts)\//.test(f));
   if (leaked.length > 0) throw new Error(`the production build must not contain ${leaked.join(', ')}`);
   for (const name of Object.keys(BUNDLES) as (keyof typeof BUNDLES)[]) {
-    const { code } = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'workflows', BUNDLES[name]) });
+    const { code } = await bundleWorkflowCode(bundleOptions(name));
     await writeFile(path.join(DIST, 'workflows', `${name}.js`), code);
   }
+  // Loaded by path at run time (client/data-converter.ts looks beside the compiled CLI).
+  await copyFile(FAILURE_CONVERTER_PATH, path.join(DIST, path.basename(FAILURE_CONVERTER_PATH)));
   console.error(`build: ${path.relative(process.cwd(), DIST) || '.'}/gantry.mjs (${sources.length} source files) and ${Object.keys(BUNDLES).length} workflow bundles in ${Date.now() - started} ms`);
 }
 

@@ -18,6 +18,7 @@ import { startReaperSession } from '../devkit/local/reaper';
 import { setup } from '../devkit/setup';
 import { waitUntil } from '../lib/core/wait';
 import { abortUpdate, deploymentWorkflowId, statusQuery } from '../workflows/api';
+import { clientDataConverter } from '../client/data-converter';
 
 const run = promisify(execFile);
 const OUT = fileURLToPath(new URL('../test/replay', import.meta.url));
@@ -77,6 +78,8 @@ const continued: Scenario[] = [
 ];
 
 async function main(): Promise<void> {
+  // Fixtures are replayed by anyone: recorded in clear, whatever keys this shell holds.
+  delete process.env.GANTRY_CODEC_KEYS;
   const only = process.argv.slice(2);
   const wanted = (list: Scenario[]) => list.filter((s) => only.length === 0 || only.includes(s.name) || s.name.endsWith('-setup'));
   startReaperSession();
@@ -97,10 +100,12 @@ async function session(tools: ReturnType<typeof setup>, serverArgs: string[], sc
     temporalPath: tools.temporal,
     temporalServerArgs: serverArgs,
     taskQueue: 'gantry-record',
+    // Fixtures are read by anyone who replays them: no encryption.
+    plainPayloads: true,
     node: { migrations: { command: [process.execPath, '-e', 'process.exit(0)'], expand: ['expand'] } },
   });
   const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection, namespace: 'default' });
+  const client = new Client({ connection, namespace: 'default' , dataConverter: clientDataConverter() });
   try {
     const s: Session = {
       stack,

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startPostgres } from '../devkit/local/postgres-server';
-import { startDevServer } from '../devkit/local/temporal-dev-server';
+import { pickPort, startDevServer } from '../devkit/local/temporal-dev-server';
+import { createCodecKeys, startLocalCodecServer } from '../devkit/local/codec';
 import { startReaperSession } from '../devkit/local/reaper';
 import { ensureChromium, setup } from '../devkit/setup';
 
@@ -17,6 +18,9 @@ declare module 'vitest' {
     temporalUiUrl: string;
     haproxyPath: string;
     chromiumPath: string;
+    /** The Web UI's codec server ('' without a UI) and its token. */
+    codecServerUrl: string;
+    codecToken: string;
     /** Superuser URL of a throwaway PostgreSQL cluster shared by the run; each test makes its own database. */
     postgresUrl: string;
   }
@@ -31,6 +35,11 @@ export default async function globalSetup(project: TestProject) {
   project.provide('chromiumPath', ensureChromium((line) => console.error(`setup: ${line}`)));
   const postgres = await startPostgres({ binDir: tools.postgresBin, dir: await mkdtemp(path.join(os.tmpdir(), 'gantry-pg-')) });
   project.provide('postgresUrl', postgres.url);
+  // Every process of the run encrypts payloads: a rotated keyring, newest first (test-1 is the old key).
+  const codecDir = await mkdtemp(path.join(os.tmpdir(), 'gantry-codec-'));
+  process.env.GANTRY_CODEC_KEYS = await createCodecKeys(codecDir, ['test-2', 'test-1']);
+  project.provide('codecServerUrl', '');
+  project.provide('codecToken', '');
   let stopTemporal = async () => {};
   if (process.env.TEMPORAL_ADDRESS) {
     project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS);
@@ -40,16 +49,22 @@ export default async function globalSetup(project: TestProject) {
     // A build that is no longer current is reported drained a second after its last pinned run ends
     // (the defaults wait minutes); safe on the dev server, whose visibility is written at once.
     const drainage = ['matching.wv.VersionDrainageStatusRefreshInterval="1s"', 'matching.wv.VersionDrainageStatusVisibilityGracePeriod="1s"'];
-    const server = await startDevServer({ temporalPath: tools.temporal, dir, extraArgs: drainage.flatMap((v) => ['--dynamic-config-value', v]) });
+    const uiPort = await pickPort();
+    const codec = await startLocalCodecServer({ dir: codecDir, uiOrigin: `http://127.0.0.1:${uiPort}`, env: process.env });
+    const server = await startDevServer({ temporalPath: tools.temporal, dir, uiPort, uiCodecEndpoint: codec.uiEndpoint, extraArgs: drainage.flatMap((v) => ['--dynamic-config-value', v]) });
     project.provide('temporalAddress', server.address);
     project.provide('temporalUiUrl', server.uiUrl);
+    project.provide('codecServerUrl', codec.url);
+    project.provide('codecToken', codec.token);
     stopTemporal = async () => {
       await server.stop();
+      await codec.stop();
       await rm(dir, { recursive: true, force: true });
     };
   }
   return async () => {
     await stopTemporal();
     await postgres.stop();
+    await rm(codecDir, { recursive: true, force: true });
   };
 }

@@ -8,6 +8,7 @@ import { waitUntil } from '../lib/core/wait';
 import { deploymentWorkflowId, nodeWorkflowId } from '../workflows/api';
 import { runGantry } from './helpers/cli';
 import { startTestStack, type TestStack } from './helpers/stack';
+import { payloadJson } from './helpers/payloads';
 
 let stack: TestStack;
 let metrics: string;
@@ -60,10 +61,14 @@ describe('runs readable in the Temporal UI and from the CLI', () => {
 
     const history = await stack.client.workflow.getHandle(nodeWorkflowId(stack.name, 'web-2')).fetchHistory();
     // Activities on the agent, and the node's own load-balancer and health steps (local activities: markers).
-    const summaries = (history.events ?? []).flatMap((e) => {
-      const data = e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes ? e.userMetadata?.summary?.data : undefined;
-      return data ? [JSON.parse(Buffer.from(data).toString('utf8')) as string] : [];
-    });
+    const summaries = (
+      await Promise.all(
+        (history.events ?? []).map(async (e) => {
+          const summary = e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes ? e.userMetadata?.summary : undefined;
+          return summary ? [await payloadJson<string>(summary)] : [];
+        }),
+      )
+    ).flat();
     expect(summaries).toEqual(['drain web-2', 'activate v2 on web-2', 'health web-2', 'enable web-2']);
   });
 

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { workflowBundle } from '../workers/workflow-bundle';
+import { workerDataConverter } from '../client/data-converter';
 
 const ROOT = path.join(import.meta.dirname, 'replay');
 const SCENARIOS = [
@@ -56,7 +57,7 @@ describe('replay of saved histories', () => {
     for (const bundle of ['deployment', 'fleet'] as const) {
       const mine = saved.filter((s) => (s.type === 'deployment') === (bundle === 'deployment'));
       if (mine.length === 0) continue;
-      const results = Worker.runReplayHistories({ workflowBundle: bundles[bundle] }, mine.map(({ file, history }) => ({ workflowId: file, history })));
+      const results = Worker.runReplayHistories({ workflowBundle: bundles[bundle], dataConverter: workerDataConverter() }, mine.map(({ file, history }) => ({ workflowId: file, history })));
       for await (const result of results) {
         if (result.error) failures.push(`${scenario}/${result.workflowId}: ${result.error.name}: ${result.error.message}`);
       }

@@ -13,6 +13,7 @@ import { loadEnvironmentFile } from '../lib/config/environment-file';
 import type { Environment } from '../lib/config/environment-schema';
 import { waitUntil } from '../lib/core/wait';
 import { abortUpdate, agentTaskQueue, deploymentWorkflowId, statusQuery, type EnvironmentListing } from '../workflows/api';
+import { workerDataConverter } from '../client/data-converter';
 import { runGantry } from './helpers/cli';
 import { expectInvariant, servedReleases } from './helpers/invariant';
 import { startTestStack, type TestStack } from './helpers/stack';
@@ -45,7 +46,8 @@ describe('trust: the orchestrator decides, agents obey their node', () => {
     const native = await NativeConnection.connect({ address: stack.temporalAddress });
     const taskQueue = `attacker-${randomUUID().slice(0, 8)}`;
     const workflowBundle = await bundleWorkflowCode({ workflowsPath: path.join(import.meta.dirname, 'fixtures/attacker/workflows.ts'), logger: Runtime.instance().logger });
-    const worker = await Worker.create({ connection: native, namespace: 'default', taskQueue, workflowBundle });
+    // The strongest namespace client: it even holds the payload keys.
+    const worker = await Worker.create({ connection: native, namespace: 'default', taskQueue, workflowBundle, dataConverter: workerDataConverter() });
     attacker = { worker, native, taskQueue, done: worker.run() };
   });
   afterAll(async () => {

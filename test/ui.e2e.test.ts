@@ -1,5 +1,5 @@
 // The Temporal Web UI, in a real browser: an operator filters by environment, opens the deployment and
-// reads what it is and where it stands.
+// reads what it is and where it stands — decrypted by the codec server the UI is configured with.
 import { mkdir } from 'node:fs/promises';
 import type { Browser, Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -40,6 +40,9 @@ describe('the deployment in the Temporal Web UI', () => {
   it('filters by GantryEnvironment, opens the run and shows its summary and current details', async () => {
     const handle = await startDeployment(stack.client, stack.name, 'v1', { sha256: stack.repo.releases.v1!.sha256, requestedBy: 'ui-check', taskQueue: stack.taskQueue });
     expect((await awaitOutcome(handle)).status).toBe('live');
+    // Stored encrypted: the UI can show the summary only by asking the codec server (with its token, from its origin).
+    const started = (await handle.fetchHistory()).events![0]!;
+    expect(Buffer.from(started.userMetadata!.summary!.metadata!.encoding!).toString()).toBe('binary/encrypted');
 
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const query = encodeURIComponent(`GantryEnvironment="${stack.name}"`);

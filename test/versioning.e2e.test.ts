@@ -16,6 +16,7 @@ import { waitUntil } from '../lib/core/wait';
 import { pauseUpdate, resumeUpdate, statusQuery } from '../workflows/api';
 import { createOrchestratorWorker, type OrchestratorWorkers } from '../workers/orchestrator';
 import { workflowBundle } from '../workers/workflow-bundle';
+import { FAILURE_CONVERTER_PATH } from '../client/data-converter';
 import { expectInvariant } from './helpers/invariant';
 import { startTestStack, type TestStack } from './helpers/stack';
 
@@ -70,7 +71,7 @@ describe('upgrading the orchestrator under a running deployment', () => {
     // Build B polls the same task queues and becomes current.
     const logger = createLogger('versioning-test');
     const bundles = {
-      deployment: await bundleWorkflowCode({ workflowsPath: path.join(import.meta.dirname, 'fixtures/build-b/deployment.ts'), logger: Runtime.instance().logger }),
+      deployment: await bundleWorkflowCode({ workflowsPath: path.join(import.meta.dirname, 'fixtures/build-b/deployment.ts'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: Runtime.instance().logger }),
       fleet: await workflowBundle(Runtime.instance().logger, 'fleet'),
     };
     native = await NativeConnection.connect({ address: stack.temporalAddress });

@@ -14,6 +14,7 @@ import { waitUntil } from '../lib/core/wait';
 import { deploymentWorkflowId, type DeployInput } from '../workflows/api';
 import type { deployment } from '../workflows/deployment/deployment';
 import { startTestStack, type TestStack } from './helpers/stack';
+import { payloadJson } from './helpers/payloads';
 
 const SECRET = 'it-is-a-secret';
 const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -142,8 +143,8 @@ describe('gantry webhook', () => {
     const passed = await deliver({ event: 'check_suite', body: suite('success') });
     expect(passed.status, passed.body.error).toBe(201);
     expect(passed.body.release).toBe('v3');
-    const input = (await stack.client.workflow.getHandle(deploymentWorkflowId(stack.name), passed.body.runId).fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
-    const started = JSON.parse(Buffer.from(input!).toString('utf8')) as DeployInput;
+    const input = (await stack.client.workflow.getHandle(deploymentWorkflowId(stack.name), passed.body.runId).fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    const started = await payloadJson<DeployInput>(input);
     expect(started).toMatchObject({ release: 'v3', commit: stack.repo.releases.v3!.commit, requestedBy: 'github:github-actions', artifactSha256: stack.repo.releases.v3!.sha256 });
     expect(Object.keys(started).sort()).toEqual(['artifactSha256', 'commit', 'environment', 'release', 'requestedBy', 'shape']);
     expect((await finish(passed.body.runId!)).status).toBe('live');

@@ -11,6 +11,7 @@ import { AppSupervisor } from '../lib/node/app-supervisor';
 import { endLeftoverCommand } from '../lib/node/run-command';
 import { ReleaseStore } from '../lib/release/release-store';
 import { agentTaskQueue } from '../workflows/api';
+import { workerDataConverter } from '../client/data-converter';
 import { connectWorker } from './connection';
 
 export async function runAgent(config: NodeConfigFile, baseLogger: Logger): Promise<void> {
@@ -48,6 +49,7 @@ export async function runAgent(config: NodeConfigFile, baseLogger: Logger): Prom
       connection,
       namespace,
       taskQueue,
+      dataConverter: workerDataConverter(),
       // Deliver cancellation (abort) to heartbeating activities within a second.
       maxHeartbeatThrottleInterval: '1s',
       activities: createAgentActivities({

@@ -10,6 +10,7 @@ import { createControlActivities, type ControlDeps } from '../activities/orchest
 import { createDefinitionActivities } from '../activities/orchestrator/definitions';
 import { createVerificationActivities } from '../activities/orchestrator/verification';
 import { connectSettings } from '../client/connection';
+import { clientDataConverter, payloadCodec, workerDataConverter } from '../client/data-converter';
 import { DEFAULT_DEPLOYMENT_NAME, listVersions, makeCurrent } from '../client/worker-deployment';
 import { listDefinitions } from '../lib/config/environment-file';
 import type { Logger } from '../lib/core/logger';
@@ -71,6 +72,7 @@ export async function createOrchestratorWorker(options: OrchestratorOptions): Pr
   const common = {
     connection,
     namespace,
+    dataConverter: workerDataConverter(),
     // Deliver cancellation (abort) to heartbeating activities within a second.
     maxHeartbeatThrottleInterval: '1s',
     // A dead worker's workflows move to a live one after this, instead of the default 10 s.
@@ -113,7 +115,7 @@ export async function runOrchestratorWorker(
   const { connection, namespace } = await connectWorker();
   const clientConnection = await Connection.connect(connectSettings().connectionOptions);
   try {
-    const client = new Client({ connection: clientConnection, namespace });
+    const client = new Client({ connection: clientConnection, namespace, dataConverter: clientDataConverter() });
     const worker = await createOrchestratorWorker({
       connection,
       namespace,
@@ -148,6 +150,7 @@ export async function runOrchestratorWorker(
         else log.info({ environment: d.name, sha256: d.sha256 }, 'environment definition');
       }
     }
+    if (!payloadCodec().encrypting) log.warn('GANTRY_CODEC_KEYS is unset: payloads go to Temporal in clear (README: security model)');
     log.info('orchestrator worker running');
     await running;
   } finally {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setting } from '../lib/config/settings';
+import { FAILURE_CONVERTER_PATH } from '../client/data-converter';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The deployment workflow, and the fleet's child workflows (a bundle without zod: see workflows/fleet/index.ts). */
@@ -20,8 +21,14 @@ async function sourceHash(): Promise<string> {
     const files = (await readdir(path.join(ROOT, dir), { recursive: true })).filter((f) => f.endsWith('.ts')).sort();
     for (const file of files) hash.update(file).update(await readFile(path.join(ROOT, dir, file)));
   }
+  hash.update(await readFile(FAILURE_CONVERTER_PATH));
   hash.update(await readFile(path.join(ROOT, 'package-lock.json')).catch(() => Buffer.alloc(0)));
   return hash.digest('hex').slice(0, 24);
+}
+
+/** Every bundle is built with the failure converter the workers use, so workflow failures are encrypted too. */
+export function bundleOptions(bundle: keyof typeof BUNDLES, logger?: Logger) {
+  return { workflowsPath: path.join(ROOT, 'workflows', BUNDLES[bundle]), failureConverterPath: FAILURE_CONVERTER_PATH, ...(logger ? { logger } : {}) };
 }
 
 export interface Bundles {
@@ -39,7 +46,7 @@ export async function workflowBundle(logger: Logger, bundle: keyof typeof BUNDLE
   const file = path.join(cacheDir, `${await sourceHash()}-${bundle}.js`);
   const cached = await readFile(file, 'utf8').catch(() => undefined);
   if (cached) return { code: cached };
-  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'workflows', BUNDLES[bundle]), logger });
+  const { code } = await bundleWorkflowCode(bundleOptions(bundle, logger));
   await mkdir(cacheDir, { recursive: true });
   // Written aside and renamed: two workers starting together never read half a bundle.
   const partial = `${file}.${process.pid}.partial`;

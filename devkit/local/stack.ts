@@ -16,7 +16,8 @@ import { startArtifactServer, type ArtifactServer } from './artifact-server';
 import { startHaproxy, type HaproxyServer } from './haproxy-server';
 import { freePort } from './ports';
 import { buildSampleReleases, type SampleReleaseSpec, type SampleRepo } from './sample-releases';
-import { startDevServer, type DevServer } from './temporal-dev-server';
+import { pickPort, startDevServer, type DevServer } from './temporal-dev-server';
+import { createCodecKeys, startLocalCodecServer, type LocalCodecServer } from './codec';
 
 const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
@@ -42,8 +43,10 @@ export interface LocalStackOptions {
   artifactServer?: boolean;
   /** Extra settings merged into the orchestrator's definition of the environment. */
   environment?: Partial<EnvironmentInput>;
+  /** Payloads in clear even on the stack's own server (recording replay fixtures anyone can read). */
+  plainPayloads?: boolean;
   /** Extra settings merged into every node's own config (migration commands, secrets). */
-  node?: Partial<NodeConfigInput>;
+  node?: Partial<Omit<NodeConfigInput, 'app'>> & { app?: Partial<NodeConfigInput['app']> };
 }
 
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
@@ -72,6 +75,10 @@ export interface LocalStack {
   /** Stops the stack's own Temporal dev server and starts it again on the same port and SQLite file. */
   restartTemporal(downMs: number): Promise<void>;
   artifacts?: ArtifactServer;
+  /** GANTRY_CODEC_KEYS of every process of the stack (unset: payloads in clear). */
+  codecKeys?: string;
+  /** The codec server of the stack's own dev server's Web UI. */
+  codecServer?: LocalCodecServer;
   /** Environment variables that point a `gantry` process or client at this stack's server. */
   clientEnv: NodeJS.ProcessEnv;
   stop(): Promise<void>;
@@ -90,9 +97,24 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   };
   try {
     let devServer: DevServer | undefined;
+    let codecServer: LocalCodecServer | undefined;
+    // Payloads are encrypted with the keys of the process that starts the stack (the tests'), or with
+    // fresh ones when the stack runs its own server (the demo).
+    let codecKeys = process.env.GANTRY_CODEC_KEYS || undefined;
+    if (!codecKeys && !o.temporalAddress && !o.plainPayloads) {
+      codecKeys = await createCodecKeys(path.join(o.dir, 'codec'));
+      // This process's clients (the demo's, a script's) read the same keys.
+      process.env.GANTRY_CODEC_KEYS = codecKeys;
+    }
+    const codecEnv = codecKeys ? { GANTRY_CODEC_KEYS: codecKeys } : {};
+    let devServerOptions: Parameters<typeof startDevServer>[0] | undefined;
     if (!o.temporalAddress) {
       if (!o.temporalPath) throw new Error('startLocalStack needs temporalAddress or temporalPath');
-      devServer = await startDevServer({ temporalPath: o.temporalPath, dir: o.dir, ...o.devServerPorts, extraArgs: o.temporalServerArgs });
+      const uiPort = await pickPort(o.devServerPorts?.uiPort);
+      if (codecKeys) codecServer = await startLocalCodecServer({ dir: o.dir, uiOrigin: `http://127.0.0.1:${uiPort}`, env: { ...process.env, ...codecEnv } });
+      if (codecServer) stops.push(() => codecServer!.stop());
+      devServerOptions = { temporalPath: o.temporalPath, dir: o.dir, port: o.devServerPorts?.port, uiPort, uiCodecEndpoint: codecServer?.uiEndpoint, extraArgs: o.temporalServerArgs };
+      devServer = await startDevServer(devServerOptions);
       stops.push(() => devServer!.stop());
       // Stopped last-registered-first; restartTemporal replaces devServer, so stop whichever runs.
     }
@@ -128,9 +150,17 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         environment: o.name,
         node: node.id,
         root: nodeRoot(node.id),
-        app: { command: [process.execPath, 'server.js'], env: { NODE_ID: node.id }, address: node.address, stopGrace: '5s', startTimeout: '15s' },
         artifacts: { allowedSources: [artifactPrefix] },
         ...o.node,
+        // The app's settings merge: a test adds env without restating the command or the address.
+        app: {
+          command: [process.execPath, 'server.js'],
+          address: node.address,
+          stopGrace: '5s',
+          startTimeout: '15s',
+          ...o.node?.app,
+          env: { NODE_ID: node.id, ...o.node?.app?.env },
+        },
       };
       await mkdir(path.dirname(nodeConfigFile(node.id)), { recursive: true });
       await writeFile(nodeConfigFile(node.id), stringify(config));
@@ -157,7 +187,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     await mkdir(environmentsDir, { recursive: true });
     await define();
 
-    const clientEnv = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default', GANTRY_TASK_QUEUE: o.taskQueue };
+    const clientEnv = { ...process.env, ...codecEnv, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default', GANTRY_TASK_QUEUE: o.taskQueue };
     const spawnGantry = (logName: string, args: string[], extraEnv: Record<string, string> = {}): ManagedProcess => {
       const proc = startProcess(process.execPath, ['--import', 'tsx', CLI, ...args], { logFile: path.join(o.dir, logName), env: { ...clientEnv, ...extraEnv } });
       stops.push(() => proc.stop());
@@ -207,10 +237,12 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         const uiPort = Number(new URL(devServer.uiUrl).port);
         await devServer.stop();
         await sleep(downMs);
-        devServer = await startDevServer({ temporalPath: o.temporalPath!, dir: o.dir, port, uiPort, extraArgs: o.temporalServerArgs });
+        devServer = await startDevServer({ ...devServerOptions!, port, uiPort });
       },
       ...(artifacts ? { artifacts } : {}),
       clientEnv,
+      ...(codecKeys ? { codecKeys } : {}),
+      ...(codecServer ? { codecServer } : {}),
       stop,
     };
   } catch (err) {

@@ -29,6 +29,8 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
   /** false: keep everything in memory (benchmarks); the tests and the demo use a SQLite file. */
   persist?: boolean;
+  /** The Web UI's remote codec (a codec server allowing the UI's origin, so uiPort must be fixed). */
+  uiCodecEndpoint?: string;
   /** More `temporal server start-dev` flags, e.g. --dynamic-config-value. */
   extraArgs?: string[];
 }
@@ -37,17 +39,20 @@ export interface DevServerOptions {
 export async function startDevServer(options: DevServerOptions, tries = 3): Promise<DevServer> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(attempt === 1 ? options : { ...options, port: undefined, uiPort: undefined });
+      // A codec server allows only the UI's origin: keep the UI port it was told.
+      return await startOnce(attempt === 1 ? options : { ...options, port: undefined, uiPort: options.uiCodecEndpoint ? options.uiPort : undefined });
     } catch (err) {
       if (attempt >= tries || !/address already in use/.test((err as Error).message)) throw err;
     }
   }
 }
 
+/** The preferred port when it is free, else one the OS picks. */
+export const pickPort = async (preferred?: number) => (preferred && (await isPortFree(preferred)) ? preferred : freePort());
+
 async function startOnce(options: DevServerOptions): Promise<DevServer> {
-  const pick = async (preferred?: number) => (preferred && (await isPortFree(preferred)) ? preferred : freePort());
-  const port = await pick(options.port);
-  const uiPort = await pick(options.uiPort);
+  const port = await pickPort(options.port);
+  const uiPort = options.uiCodecEndpoint && options.uiPort ? options.uiPort : await pickPort(options.uiPort);
   const dbFile = path.join(options.dir, 'temporal.sqlite');
   const args = [
     'server', 'start-dev',
@@ -60,6 +65,7 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
     ...(options.persist === false ? [] : ['--db-filename', dbFile]),
     '--log-level', 'warn',
     ...Object.values(searchAttributes).flatMap(({ name }) => ['--search-attribute', `${name}=Keyword`]),
+    ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
     ...(options.extraArgs ?? []),
   ];
   const proc = startProcess(options.temporalPath, args, { logFile: path.join(options.dir, 'temporal.log') });

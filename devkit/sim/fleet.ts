@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { failureTypes } from '../../lib/core/failure-types';
 import { sleep } from '../../lib/core/wait';
 import { agentTaskQueue } from '../../workflows/api';
+import { workerDataConverter } from '../../client/data-converter';
 
 export interface SimDelays {
   /** Staging (download + unpack) per node. */
@@ -113,6 +114,7 @@ export async function startSimulatedFleet(options: {
         namespace: options.namespace,
         taskQueue: agentTaskQueue(options.environment, node.id),
         activities: agents.get(node.id)!,
+        dataConverter: workerDataConverter(),
         // One poller per node, as a small real agent would run: the fleet is many queues, not many pollers.
         activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 1 },
         maxConcurrentActivityTaskExecutions: 4,

@@ -15,6 +15,7 @@ import { nodeCycle } from '../../lib/rollout/node-cycle';
 import { startSimulatedFleet, type SimDelays, type SimulatedFleet } from './fleet';
 import { SimulatedLoadBalancer } from './load-balancer';
 import { historyStats, prepareSimSource, simEnvironment, type HistoryStats, type SimSource } from './scenario';
+import { clientDataConverter } from '../../client/data-converter';
 
 export interface SimRunOptions {
   address: string;
@@ -52,7 +53,7 @@ export async function startSimStack(o: SimRunOptions): Promise<SimStack> {
   const namespace = o.namespace ?? 'default';
   const source = await prepareSimSource(o.dir, ['v1', 'v2', 'v3']);
   const connection = await Connection.connect({ address: o.address });
-  const client = new Client({ connection, namespace });
+  const client = new Client({ connection, namespace , dataConverter: clientDataConverter() });
   const nodeIds = Array.from({ length: o.nodeCount }, (_, i) => `n${String(i + 1).padStart(4, '0')}`);
   const fleet = await startSimulatedFleet({ address: o.address, namespace, environment: o.name, nodeIds, initialRelease: 'v1', delays: o.delays, ...(o.unhealthy ? { unhealthy: o.unhealthy } : {}) });
   const env = simEnvironment({

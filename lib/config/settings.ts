@@ -6,6 +6,8 @@ export const GANTRY_VARIABLES = {
   GANTRY_TASK_QUEUE: 'orchestrator task queue (default "gantry")',
   GANTRY_ENVIRONMENTS: "the orchestrator worker's directory of environment definitions (<name>.yaml), e.g. a checkout of a config repository",
   GANTRY_DEPLOYMENT_NAME: 'the Worker Deployment the orchestrator worker belongs to (default "gantry-orchestrator")',
+  GANTRY_CODEC_KEYS: 'payload encryption keys, newest first: id=file:/path or id=env:VARIABLE, comma-separated; the same on every Gantry process (payloads in clear when unset)',
+  GANTRY_CODEC_TOKEN_FILE: "file holding the bearer token `gantry codec-server` requires",
   GANTRY_METRICS_ADDRESS: 'host:port where `gantry worker` serves Prometheus metrics (off when unset)',
   GANTRY_LOG_LEVEL: 'pino level: trace, debug, info (default), warn, error',
   GANTRY_MIRRORS_DIR: "where the worker keeps mirrors of the environments' git remotes",

@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../../devkit/local/ports';
 import { startLocalStack, type LocalStack } from '../../devkit/local/stack';
 import { setup } from '../../devkit/setup';
+import { clientDataConverter } from '../../client/data-converter';
 
 export async function startChaosStack(log: (line: string) => void = () => {}): Promise<LocalStack & { close(): Promise<void> }> {
   const tools = setup(log);
@@ -31,7 +32,7 @@ export async function startChaosStack(log: (line: string) => void = () => {}): P
   // Every trial starts from a live fleet.
   const connection = await Connection.connect({ address: stack.temporalAddress });
   try {
-    const client = new Client({ connection, namespace: 'default' });
+    const client = new Client({ connection, namespace: 'default' , dataConverter: clientDataConverter() });
     const first = await awaitOutcome(await startDeployment(client, stack.name, 'v1', { sha256: stack.repo.releases.v1!.sha256, requestedBy: 'chaos', taskQueue: stack.taskQueue }));
     if (first.status !== 'live') throw new Error(`the first deployment ended ${first.status}: ${first.error}`);
   } finally {

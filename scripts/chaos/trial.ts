@@ -14,6 +14,7 @@ import type { LocalStack } from '../../devkit/local/stack';
 import { sleep } from '../../lib/core/wait';
 import { nodeRollbackWorkflowId, nodeWorkflowId, statusQuery } from '../../workflows/api';
 import { inject, type Fault } from './faults';
+import { clientDataConverter } from '../../client/data-converter';
 
 export interface TrialResult {
   trial: number;
@@ -80,7 +81,7 @@ async function outcomeOf(client: Client, workflowId: string, runId: string, time
 export async function runTrial(stack: LocalStack, trial: number, fault: Fault, from: string, to: string, random: () => number): Promise<TrialResult> {
   const env = await loadEnvironmentFile(stack.envFile);
   const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection, namespace: 'default' });
+  const client = new Client({ connection, namespace: 'default' , dataConverter: clientDataConverter() });
   try {
     const sizes = await appLogSizes(env, (id) => stack.nodeRoot(id));
     const load = startLoad(stack.haproxy.url, { clients: 4, pauseMs: 10, maxMs: 300_000 });

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { payloadJson } from './payloads';
 
 /**
  * The activity types a workflow ran, in order (the latest run unless `runId` is given): scheduled
@@ -6,11 +7,13 @@ import type { Client } from '@temporalio/client';
  */
 export async function activityNames(client: Client, workflowId: string, runId?: string): Promise<string[]> {
   const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-  return (history.events ?? []).flatMap((e) => {
-    const scheduled = e.activityTaskScheduledEventAttributes?.activityType?.name;
-    if (scheduled) return [scheduled];
-    const data = e.markerRecordedEventAttributes?.markerName === 'core_local_activity' ? e.markerRecordedEventAttributes.details?.data?.payloads?.[0]?.data : undefined;
-    if (!data) return [];
-    return [(JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type: string }).activity_type];
-  });
+  const names = await Promise.all(
+    (history.events ?? []).map(async (e) => {
+      const scheduled = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      if (scheduled) return [scheduled];
+      const data = e.markerRecordedEventAttributes?.markerName === 'core_local_activity' ? e.markerRecordedEventAttributes.details?.data?.payloads?.[0] : undefined;
+      return data ? [(await payloadJson<{ activity_type: string }>(data)).activity_type] : [];
+    }),
+  );
+  return names.flat();
 }

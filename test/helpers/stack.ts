@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../devkit/local/stack';
+import { clientDataConverter } from '../../client/data-converter';
 
 export interface TestStack extends LocalStack {
   client: Client;
@@ -30,7 +31,7 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
   return {
     ...stack,
     dir,
-    client: new Client({ connection, namespace: 'default' }),
+    client: new Client({ connection, namespace: 'default' , dataConverter: clientDataConverter() }),
     async close() {
       await connection.close();
       await stack.stop();
