@@ -1,6 +1,11 @@
 // The production files hang together: docker-compose.yml's services, dependencies and health checks,
 // the worker's environment against what the worker reads, and the CI example against the real CLI.
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadEnvironmentFile } from '../lib/config/environment-file';
@@ -16,12 +21,14 @@ interface Service {
   volumes?: string[];
   healthcheck?: { test: string[] };
   restart?: string;
+  ports?: string[];
 }
 interface Compose {
   services: Record<string, Service>;
   volumes?: Record<string, unknown>;
 }
 
+const execFileAsync = promisify(execFile);
 const compose = parse(await readFile('docker-compose.yml', 'utf8')) as Compose;
 const { services } = compose;
 const worker = services['gantry-worker']!;
@@ -65,7 +72,7 @@ describe('docker-compose.yml', () => {
       }
     }
     // The long-running services all report health; the worker only starts once search attributes exist.
-    for (const name of ['postgresql', 'temporal', 'gantry-worker']) expect(services[name]!.healthcheck, name).toBeDefined();
+    for (const name of ['postgresql', 'temporal', 'gantry-codec', 'gantry-worker']) expect(services[name]!.healthcheck, name).toBeDefined();
     expect(worker.depends_on?.['gantry-setup']?.condition).toBe('service_completed_successfully');
     expect(services['gantry-setup']!.command).toEqual(['setup-namespace']);
   });
@@ -94,6 +101,65 @@ describe('docker-compose.yml', () => {
     expect([...image.matchAll(/^COPY (.*)$/gm)].map((m) => m[1])).toEqual(['package.json package-lock.json ./', '--from=build /src/dist ./dist']);
     for (const [, name] of dockerfile.matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=\S+/gm)) {
       if (name !== 'NODE_ENV') expect(known.has(name!), `Dockerfile sets ${name}`).toBe(true);
+    }
+  });
+});
+
+describe('docker-compose.yml security', () => {
+  // `source:/target[:ro]`, where the source may be `${VAR:-default}`.
+  const mounted = (service: Service, file: string) => (service.volumes ?? []).some((v) => file.startsWith(`${/:(\/[^:]+)(?::ro|:rw)?$/.exec(v)?.[1] ?? '\0'}/`));
+
+  it('runs Temporal with mutual TLS, and every client presents a certificate from the mounted folder', () => {
+    const temporal = services.temporal!.environment!;
+    expect(temporal.TEMPORAL_TLS_REQUIRE_CLIENT_AUTH).toBe('true');
+    for (const key of ['TEMPORAL_TLS_SERVER_CERT', 'TEMPORAL_TLS_SERVER_KEY', 'TEMPORAL_TLS_FRONTEND_CERT', 'TEMPORAL_TLS_FRONTEND_KEY', 'TEMPORAL_TLS_CLIENT1_CA_CERT']) {
+      expect(mounted(services.temporal!, temporal[key]!), `temporal: ${key}`).toBe(true);
+    }
+    for (const name of ['gantry-worker', 'gantry-setup']) {
+      const env = services[name]!.environment!;
+      for (const key of ['TEMPORAL_TLS_SERVER_CA_CERT_PATH', 'TEMPORAL_TLS_CLIENT_CERT_PATH', 'TEMPORAL_TLS_CLIENT_KEY_PATH']) expect(mounted(services[name]!, env[key] ?? ''), `${name}: ${key}`).toBe(true);
+      expect(env.TEMPORAL_TLS_SERVER_NAME).toBe(temporal.TEMPORAL_TLS_FRONTEND_SERVER_NAME);
+    }
+    const ui = services['temporal-ui']!.environment!;
+    for (const key of ['TEMPORAL_TLS_CA', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY']) expect(mounted(services['temporal-ui']!, ui[key] ?? ''), `temporal-ui: ${key}`).toBe(true);
+    expect(ui.TEMPORAL_TLS_ENABLE_HOST_VERIFICATION).toBe('true');
+  });
+
+  it('publishes every port on the loopback only', () => {
+    for (const [name, service] of Object.entries(services)) for (const port of service.ports ?? []) expect(port, name).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+  });
+
+  it("has the Web UI read-only and decrypting through the codec server beside it, which holds the worker's keys", () => {
+    const ui = services['temporal-ui']!;
+    const codec = services['gantry-codec']!;
+    expect(ui.environment!.TEMPORAL_DISABLE_WRITE_ACTIONS).toBe('true');
+    expect(codec.command?.[0]).toBe('codec-server');
+    // The browser reaches the codec server where it is published, with the token as the first path segment.
+    const endpoint = new URL(ui.environment!.TEMPORAL_CODEC_ENDPOINT!.replace(/\$\{GANTRY_CODEC_TOKEN[^}]*\}/, 'TOKEN'));
+    expect(endpoint.pathname).toBe('/TOKEN');
+    expect(codec.ports).toContain(`127.0.0.1:${endpoint.port}:${codec.command![codec.command!.indexOf('--listen') + 1]!.split(':')[1]}`);
+    // …and answers only the UI's published origin.
+    const uiPort = ui.ports![0]!.split(':')[1];
+    expect(codec.command![codec.command!.indexOf('--origin') + 1]).toBe(`http://127.0.0.1:${uiPort}`);
+    expect(codec.environment!.GANTRY_CODEC_TOKEN).toMatch(/^\$\{GANTRY_CODEC_TOKEN:\?/);
+    expect(codec.environment!.GANTRY_CODEC_KEYS).toBe(worker.environment!.GANTRY_CODEC_KEYS);
+    const known = new Set<string>([...Object.keys(GANTRY_VARIABLES), ...TEMPORAL_VARIABLES]);
+    expect(Object.keys(codec.environment!).filter((k) => !known.has(k))).toEqual([]);
+    expect(codec.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${endpoint.port}/healthz`);
+  });
+
+  it('examples/tls/make-certs.sh issues the files compose names, chained to one CA, for the name clients check', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-tls-'));
+    try {
+      await execFileAsync('bash', ['examples/tls/make-certs.sh', dir], { timeout: 60_000 });
+      const files = Object.values(services).flatMap((s) => Object.values(s.environment ?? {})).filter((v) => v.startsWith('/etc/gantry-tls/'));
+      for (const file of new Set(files)) expect(existsSync(path.join(dir, path.basename(file))), file).toBe(true);
+      const verified = await execFileAsync('openssl', ['verify', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'temporal.pem'), path.join(dir, 'client.pem')]);
+      expect(verified.stdout).toMatch(/temporal\.pem: OK[\s\S]*client\.pem: OK/);
+      const san = await execFileAsync('openssl', ['x509', '-in', path.join(dir, 'temporal.pem'), '-noout', '-ext', 'subjectAltName']);
+      expect(san.stdout).toContain(`DNS:${services.temporal!.environment!.TEMPORAL_TLS_FRONTEND_SERVER_NAME}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { payloadCodec } from '../../client/data-converter';
 import { startCodecServer } from '../../client/codec-server';
 import type { Logger } from '../../lib/core/logger';
+import { setting } from '../../lib/config/settings';
 import { CliExit, ExitCode } from '../exit-codes';
 
 export interface CodecServerCommandOptions {
@@ -16,15 +17,7 @@ export interface CodecServerCommandOptions {
 export async function codecServerCommand(options: CodecServerCommandOptions, logger: Logger): Promise<number> {
   const codec = payloadCodec();
   if (!codec.encrypting) throw new CliExit('GANTRY_CODEC_KEYS is unset: there is nothing to decode with; set it to the keys the workers use', ExitCode.rejected);
-  if (!options.tokenFile) throw new CliExit('the codec server needs a bearer token: set GANTRY_CODEC_TOKEN_FILE (or --token-file) to a file holding it (e.g. openssl rand -hex 32)', ExitCode.rejected);
-  const token = (
-    await readFile(options.tokenFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new CliExit(`--token-file ${options.tokenFile}: cannot read it (${err.code ?? err.message})`, ExitCode.rejected);
-    })
-  ).trim();
-  if (token.length < 16 || !/^[A-Za-z0-9._~-]+$/.test(token)) {
-    throw new CliExit(`--token-file ${options.tokenFile}: the token must be at least 16 URL-safe characters (letters, digits, . _ ~ -), e.g. openssl rand -hex 32`, ExitCode.rejected);
-  }
+  const token = await readToken(options.tokenFile);
   const origin = parseOrigin(options.origin);
   const [host, port] = parseListen(options.listen);
   const server = await startCodecServer({ codec, token, allowedOrigin: origin, host, port, logger });
@@ -35,6 +28,21 @@ export async function codecServerCommand(options: CodecServerCommandOptions, log
   });
   await server.close();
   return ExitCode.ok;
+}
+
+async function readToken(file: string | undefined): Promise<string> {
+  const where = file ? `--token-file ${file}` : 'GANTRY_CODEC_TOKEN';
+  const text = file
+    ? await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        throw new CliExit(`${where}: cannot read it (${err.code ?? err.message})`, ExitCode.rejected);
+      })
+    : setting('GANTRY_CODEC_TOKEN');
+  if (text === undefined) throw new CliExit('the codec server needs a bearer token: set GANTRY_CODEC_TOKEN_FILE (or --token-file) to a file holding it, or GANTRY_CODEC_TOKEN (e.g. openssl rand -hex 32)', ExitCode.rejected);
+  const token = text.trim();
+  if (token.length < 16 || !/^[A-Za-z0-9._~-]+$/.test(token)) {
+    throw new CliExit(`${where}: the token must be at least 16 URL-safe characters (letters, digits, . _ ~ -), e.g. openssl rand -hex 32`, ExitCode.rejected);
+  }
+  return token;
 }
 
 function parseOrigin(value: string): string {

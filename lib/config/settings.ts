@@ -8,6 +8,7 @@ export const GANTRY_VARIABLES = {
   GANTRY_DEPLOYMENT_NAME: 'the Worker Deployment the orchestrator worker belongs to (default "gantry-orchestrator")',
   GANTRY_CODEC_KEYS: 'payload encryption keys, newest first: id=file:/path or id=env:VARIABLE, comma-separated; the same on every Gantry process (payloads in clear when unset)',
   GANTRY_CODEC_TOKEN_FILE: "file holding the bearer token `gantry codec-server` requires",
+  GANTRY_CODEC_TOKEN: "the codec server's bearer token itself, when a file is impractical (docker compose); GANTRY_CODEC_TOKEN_FILE wins",
   GANTRY_METRICS_ADDRESS: 'host:port where `gantry worker` serves Prometheus metrics (off when unset)',
   GANTRY_LOG_LEVEL: 'pino level: trace, debug, info (default), warn, error',
   GANTRY_MIRRORS_DIR: "where the worker keeps mirrors of the environments' git remotes",
