@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { EncryptionCodec } from '../client/encryption-codec';
 import { parseKeyring } from '../lib/codec/keyring';
+import { runGantry } from './helpers/cli';
 
 const key = () => randomBytes(32).toString('base64');
 const env = { K1: key(), K2: key(), SHORT: randomBytes(16).toString('base64'), TEXT: 'not base64 at all!' };
@@ -66,5 +67,24 @@ describe('encryption codec', () => {
     const relabelled = { ...sealed!, metadata: { ...sealed!.metadata, 'encryption-key-id': Buffer.from('k2') } };
     await expect(codec('k2=env:K1').decode([relabelled])).rejects.toThrow(/key "k2": authentication failed/);
     await expect(codec('k2=env:K2').decode([sealed!])).rejects.toThrow(/key "k1", which GANTRY_CODEC_KEYS does not hold \(it holds k2\)/);
+  });
+});
+
+describe('gantry codec-server', () => {
+  const base = { ...process.env, GANTRY_CODEC_TOKEN_FILE: '', GANTRY_CODEC_TOKEN: '' };
+
+  it('refuses to start without keys, or without a token, or with a weak one, saying what to set', async () => {
+    const noKeys = await runGantry(['codec-server'], { ...base, GANTRY_CODEC_KEYS: '' });
+    expect(noKeys.code).not.toBe(0);
+    expect(noKeys.stderr).toContain('GANTRY_CODEC_KEYS is unset: there is nothing to decode with');
+    const keys = `k1=env:K1`;
+    const noToken = await runGantry(['codec-server'], { ...base, GANTRY_CODEC_KEYS: keys, K1: env.K1 });
+    expect(noToken.stderr).toContain('the codec server needs a bearer token: set GANTRY_CODEC_TOKEN_FILE');
+    const weak = await runGantry(['codec-server'], { ...base, GANTRY_CODEC_KEYS: keys, K1: env.K1, GANTRY_CODEC_TOKEN: 'short' });
+    expect(weak.stderr).toContain('GANTRY_CODEC_TOKEN: the token must be at least 16 URL-safe characters');
+    expect(weak.stderr).not.toContain('short ');
+    const badKey = await runGantry(['codec-server'], { ...base, GANTRY_CODEC_KEYS: 'k1=env:TEXT', TEXT: env.TEXT });
+    expect(badKey.stderr).toContain('key "k1" from variable TEXT is not 32 bytes in base64');
+    expect(badKey.stderr).not.toContain(env.TEXT);
   });
 });

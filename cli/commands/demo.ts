@@ -35,6 +35,7 @@ export async function demoCommand(options: { once?: boolean; nodes: number }): P
   try {
     console.error(`demo: Temporal Web UI: ${stack.uiUrl}/namespaces/default/workflows  (server ${stack.temporalAddress})`);
     console.error(`demo: app through HAProxy: ${stack.haproxy.url}/`);
+    if (stack.codecServer) console.error(`demo: payloads encrypted; the UI decrypts through gantry codec-server at ${stack.codecServer.url} (token in ${dir}/codec.token)`);
     Object.assign(process.env, stack.clientEnv);
     const { client, close } = await connectClient();
     try {
