@@ -4,7 +4,10 @@
 import { bundleWorkflowCode, Runtime, Worker, NativeConnection, DefaultLogger } from '@temporalio/worker';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awaitOutcome } from '../client/deployments';
@@ -15,9 +18,11 @@ import { waitUntil } from '../lib/core/wait';
 import { abortUpdate, agentTaskQueue, deploymentWorkflowId, statusQuery, type EnvironmentListing } from '../workflows/api';
 import { workerDataConverter } from '../client/data-converter';
 import { runGantry } from './helpers/cli';
+import { activityNames } from './helpers/history';
 import { expectInvariant, servedReleases } from './helpers/invariant';
 import { startTestStack, type TestStack } from './helpers/stack';
 
+const run = promisify(execFile);
 let stack: TestStack;
 let env: Environment;
 let attacker: { worker: Worker; done: Promise<void>; native: NativeConnection; taskQueue: string };
@@ -144,4 +149,45 @@ describe('trust: the orchestrator decides, agents obey their node', () => {
     expect(conflict!.message).toContain(`node web-1 runs release v3 with sha256 ${sha('v3')}, not ${sha('v2')}`);
     expect(await servedReleases(env)).toEqual(everyNode('v3'));
   });
+
+  it('with artifactDigestInTag, a digest other than the signed tag names is refused in verify and nothing is staged', async () => {
+    // The release manager signs tag v2 naming an artifact; the artifact server holds other bytes for it.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-sign-'));
+    try {
+      const key = path.join(dir, 'release-key');
+      await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'release', '-f', key]);
+      const allowedSigners = path.join(dir, 'allowed_signers');
+      await writeFile(allowedSigners, `release@example.com ${(await readFile(`${key}.pub`, 'utf8')).trim()}\n`);
+      const work = path.join(dir, 'work');
+      await run('git', ['clone', '--quiet', stack.repo.remote, work]);
+      const sign = async (digest: string) => {
+        const as = ['-c', 'user.name=Release Manager', '-c', 'user.email=release@example.com', '-c', 'gpg.format=ssh', '-c', `user.signingkey=${key}`];
+        await run('git', [...as, 'tag', '-f', '-s', 'v2', stack.repo.releases.v2!.commit, '-m', `Release v2\n\nartifact-sha256: ${digest}`], { cwd: work });
+        await run('git', ['push', '--quiet', '--force', 'origin', 'refs/tags/v2'], { cwd: work });
+      };
+      await sign(sha('v1'));
+      await stack.define({ source: { remote: stack.repo.remote, requireSignedTag: true, allowedSignersFile: allowedSigners, artifactDigestInTag: true } });
+      const before = await servedReleases(env);
+
+      const handle = await startDeployment(stack.client, stack.name, 'v2', { sha256: sha('v2'), requestedBy: 'test', taskQueue: stack.taskQueue });
+      const refused = await awaitOutcome(handle);
+      expect(refused.status).toBe('failed');
+      expect(refused.error).toContain(`artifact sha256 ${sha('v2')} is not the one signed tag v2 names (${sha('v1')})`);
+      // Refused in verify: no child workflow (preflight, stage, rollout) ever reached the fleet.
+      const events = (await stack.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
+      expect(await activityNames(stack.client, handle.workflowId, handle.firstExecutionRunId)).toContain('verifyTag');
+      expect(await servedReleases(env)).toEqual(before);
+
+      // Signed for the artifact that goes out: it deploys.
+      await sign(sha('v2'));
+      const outcome = await awaitOutcome(await startDeployment(stack.client, stack.name, 'v2', { sha256: sha('v2'), requestedBy: 'test', taskQueue: stack.taskQueue }));
+      expect(outcome.status, outcome.error).toBe('live');
+      expect(await servedReleases(env)).toEqual(everyNode('v2'));
+    } finally {
+      await stack.define({});
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
+
