@@ -47,7 +47,15 @@ async function describe(client: Client, deploymentName: string) {
  * Makes `buildId` the current version once its workers poll, and waits until the routing reached the
  * task queues: new deployments then start on it, running ones stay on the build that started them.
  */
-export async function makeCurrent(client: Client, deploymentName: string, buildId: string, identity: string, timeoutMs = 60_000): Promise<{ previous: string | null }> {
+export async function makeCurrent(
+  client: Client,
+  deploymentName: string,
+  buildId: string,
+  identity: string,
+  timeoutMs = 60_000,
+  /** false: return once the build is current even if the routing is still reaching the task queues. */
+  awaitRouting = true,
+): Promise<{ previous: string | null; settled: boolean }> {
   const deadline = Date.now() + timeoutMs;
   let info = await describe(client, deploymentName);
   // The server knows a version once one of its workers polled.
@@ -76,9 +84,10 @@ export async function makeCurrent(client: Client, deploymentName: string, buildI
   }
   const inProgress = temporal.api.enums.v1.RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS;
   while (routing()?.currentDeploymentVersion?.buildId !== buildId || info?.workerDeploymentInfo?.routingConfigUpdateState === inProgress) {
+    if (Date.now() > deadline && !awaitRouting && routing()?.currentDeploymentVersion?.buildId === buildId) return { previous, settled: false };
     if (Date.now() > deadline) throw new Error(`routing to build ${buildId} of ${deploymentName} did not settle within ${timeoutMs} ms`);
     await sleep(250);
     info = await describe(client, deploymentName);
   }
-  return { previous };
+  return { previous, settled: true };
 }

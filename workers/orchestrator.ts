@@ -130,7 +130,9 @@ export async function runOrchestratorWorker(
       // The server learns of a version from its first poll; only then can it become current.
       const { current } = await listVersions(client, deploymentName);
       if (options.makeCurrent || current === null) {
-        const { previous } = await makeCurrent(client, deploymentName, worker.buildId, `gantry-worker@${os.hostname()}`);
+        // A busy server can take long to propagate the routing; the build is current, so keep running.
+        const { previous, settled } = await makeCurrent(client, deploymentName, worker.buildId, `gantry-worker@${os.hostname()}`, 60_000, false);
+        if (!settled) log.warn('this build is current; the routing is still reaching the task queues');
         log.info({ previous }, previous === worker.buildId ? 'this build was already current' : 'this build is now current: new deployments start on it');
       } else if (current !== worker.buildId) {
         log.warn({ current }, 'this build is not current: it runs the deployments pinned to it; make it current to take new ones (README: upgrading Gantry)');
