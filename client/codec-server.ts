@@ -15,7 +15,7 @@ const Payloads = proto.temporal.api.common.v1.Payloads;
 const MAX_BODY = 8 * 1024 * 1024; // a few of Temporal's 2 MiB payloads
 
 // proto3 JSON of temporal.api.common.v1.Payloads: bytes as base64.
-const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'expected base64');
+const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
 const payloadsBody = z.strictObject({
   payloads: z.array(z.strictObject({ metadata: z.record(z.string(), base64).optional(), data: base64.optional() })).max(10_000),
 });

@@ -19,7 +19,9 @@ describe('keyring', () => {
   });
 
   it.each([
-    ['k1', /entry "k1…" is malformed; each entry is id=file:\/path or id=env:VARIABLE/],
+    ['k1', /entry 1 is malformed; each entry is id=file:\/path or id=env:VARIABLE/],
+    // A raw key pasted without id= (its base64 may hold '='): the message must not carry it.
+    [`k2=env:K2,${env.K1}`, /entry 2 is malformed/],
     ['k1=env:MISSING', /key "k1": variable MISSING is not set/],
     ['k1=env:SHORT', /key "k1" from variable SHORT is not 32 bytes in base64/],
     ['k1=env:TEXT', /key "k1" from variable TEXT is not 32 bytes in base64/],
@@ -79,10 +81,13 @@ describe('gantry codec-server', () => {
     expect(noKeys.stderr).toContain('GANTRY_CODEC_KEYS is unset: there is nothing to decode with');
     const keys = `k1=env:K1`;
     const noToken = await runGantry(['codec-server'], { ...base, GANTRY_CODEC_KEYS: keys, K1: env.K1 });
+    expect(noToken.code).not.toBe(0);
     expect(noToken.stderr).toContain('the codec server needs a bearer token: set GANTRY_CODEC_TOKEN_FILE');
-    const weak = await runGantry(['codec-server'], { ...base, GANTRY_CODEC_KEYS: keys, K1: env.K1, GANTRY_CODEC_TOKEN: 'short' });
+    const weakToken = 'Wk7qZ!x';
+    const weak = await runGantry(['codec-server'], { ...base, GANTRY_CODEC_KEYS: keys, K1: env.K1, GANTRY_CODEC_TOKEN: weakToken });
+    expect(weak.code).not.toBe(0);
     expect(weak.stderr).toContain('GANTRY_CODEC_TOKEN: the token must be at least 16 URL-safe characters');
-    expect(weak.stderr).not.toContain('short ');
+    expect(weak.stderr).not.toContain(weakToken);
     const badKey = await runGantry(['codec-server'], { ...base, GANTRY_CODEC_KEYS: 'k1=env:TEXT', TEXT: env.TEXT });
     expect(badKey.stderr).toContain('key "k1" from variable TEXT is not 32 bytes in base64');
     expect(badKey.stderr).not.toContain(env.TEXT);

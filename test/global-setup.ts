@@ -18,7 +18,7 @@ declare module 'vitest' {
     temporalUiUrl: string;
     haproxyPath: string;
     chromiumPath: string;
-    /** The Web UI's codec server ('' without a UI) and its token. */
+    /** The Web UI's codec server and its token. */
     codecServerUrl: string;
     codecToken: string;
     /** Superuser URL of a throwaway PostgreSQL cluster shared by the run; each test makes its own database. */
@@ -38,8 +38,13 @@ export default async function globalSetup(project: TestProject) {
   // Every process of the run encrypts payloads: a rotated keyring, newest first (test-1 is the old key).
   const codecDir = await mkdtemp(path.join(os.tmpdir(), 'gantry-codec-'));
   process.env.GANTRY_CODEC_KEYS = await createCodecKeys(codecDir, ['test-2', 'test-1']);
-  project.provide('codecServerUrl', '');
-  project.provide('codecToken', '');
+  // The codec server needs only the keys, so it runs whichever Temporal the tests use; the Web UI's
+  // origin is the only one it answers browsers from.
+  const uiPort = process.env.TEMPORAL_ADDRESS ? 0 : await pickPort();
+  const uiOrigin = process.env.TEMPORAL_ADDRESS ? new URL(process.env.TEMPORAL_UI_URL || 'http://127.0.0.1:8233').origin : `http://127.0.0.1:${uiPort}`;
+  const codec = await startLocalCodecServer({ dir: codecDir, uiOrigin, env: process.env });
+  project.provide('codecServerUrl', codec.url);
+  project.provide('codecToken', codec.token);
   let stopTemporal = async () => {};
   if (process.env.TEMPORAL_ADDRESS) {
     project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS);
@@ -49,21 +54,22 @@ export default async function globalSetup(project: TestProject) {
     // A build that is no longer current is reported drained a second after its last pinned run ends
     // (the defaults wait minutes); safe on the dev server, whose visibility is written at once.
     const drainage = ['matching.wv.VersionDrainageStatusRefreshInterval="1s"', 'matching.wv.VersionDrainageStatusVisibilityGracePeriod="1s"'];
-    const uiPort = await pickPort();
-    const codec = await startLocalCodecServer({ dir: codecDir, uiOrigin: `http://127.0.0.1:${uiPort}`, env: process.env });
-    const server = await startDevServer({ temporalPath: tools.temporal, dir, uiPort, uiCodecEndpoint: codec.uiEndpoint, extraArgs: drainage.flatMap((v) => ['--dynamic-config-value', v]) });
+    const server = await startDevServer({ temporalPath: tools.temporal, dir, uiPort, uiCodecEndpoint: codec.uiEndpoint, extraArgs: drainage.flatMap((v) => ['--dynamic-config-value', v]) }).catch(
+      async (err: unknown) => {
+        await codec.stop();
+        throw err;
+      },
+    );
     project.provide('temporalAddress', server.address);
     project.provide('temporalUiUrl', server.uiUrl);
-    project.provide('codecServerUrl', codec.url);
-    project.provide('codecToken', codec.token);
     stopTemporal = async () => {
       await server.stop();
-      await codec.stop();
       await rm(dir, { recursive: true, force: true });
     };
   }
   return async () => {
     await stopTemporal();
+    await codec.stop();
     await postgres.stop();
     await rm(codecDir, { recursive: true, force: true });
   };

@@ -1,8 +1,9 @@
 // Secrets never reach a message: a secret that is not a URL, a URL with a password in a tool's
-// output, and a token-bearing request to a plain-http host.
+// output, a token-bearing request to a plain-http host, and the agent's own credentials in its commands.
 import { describe, expect, it } from 'vitest';
 import { redact, secretValuesOf } from '../activities/agent/common';
 import { connectionArgs } from '../lib/node/postgres-tools';
+import { runCommand } from '../lib/node/run-command';
 import { postJson, WebhookError } from '../lib/notify/post-json';
 import { caught } from './helpers/caught';
 
@@ -28,5 +29,22 @@ describe('secret handling', () => {
     const { dbname, env } = connectionArgs(url);
     expect(dbname).toBe('postgres://shop@db.internal:5432/shop?sslmode=require');
     expect(env).toEqual({ PGPASSWORD: 'pa55-w0rd' });
+  });
+
+  it("a node's commands do not inherit the agent's payload keys or Temporal credentials", async () => {
+    const saved = { ...process.env };
+    const marker = 'k3y-mat3rial-0f-th3-ag3nt';
+    Object.assign(process.env, { GANTRY_CODEC_KEYS: 'n1=env:AGENT_KEY_VAR', AGENT_KEY_VAR: marker, TEMPORAL_API_KEY: `api-${marker}`, TEMPORAL_TLS_CLIENT_KEY_PATH: '/etc/agent.key', GANTRY_CODEC_TOKEN: marker });
+    try {
+      const result = await runCommand(['sh', '-c', 'env | grep -E "^(APP_SETTING|PATH|GANTRY_|AGENT_|TEMPORAL_)"'], { cwd: process.cwd(), env: { APP_SETTING: 'kept' }, timeoutMs: 10_000 });
+      const printed = result.tail.join('\n');
+      expect(printed).toContain('APP_SETTING=kept');
+      expect(printed).toContain('PATH=');
+      for (const name of ['GANTRY_CODEC_KEYS', 'AGENT_KEY_VAR', 'TEMPORAL_API_KEY', 'TEMPORAL_TLS_CLIENT_KEY_PATH', 'GANTRY_CODEC_TOKEN']) expect(printed).not.toContain(`${name}=`);
+      expect(printed).not.toContain(marker);
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
   });
 });

@@ -3,11 +3,13 @@
 import { Worker } from '@temporalio/worker';
 import { createAgentActivities } from '../activities/agent';
 import { secretValuesOf } from '../activities/agent/common';
+import { parseKeyring } from '../lib/codec/keyring';
 import type { NodeConfigFile } from '../lib/config/node-config';
 import { readSecret } from '../lib/config/secrets';
 import { InputError } from '../lib/core/errors';
 import type { Logger } from '../lib/core/logger';
 import { AppSupervisor } from '../lib/node/app-supervisor';
+import { inheritedEnv } from '../lib/node/child-env';
 import { endLeftoverCommand } from '../lib/node/run-command';
 import { ReleaseStore } from '../lib/release/release-store';
 import { agentTaskQueue } from '../workflows/api';
@@ -41,7 +43,9 @@ export async function runAgent(config: NodeConfigFile, baseLogger: Logger): Prom
   if (leftover) logger.warn({ pid: leftover }, 'ended a command the previous agent left running');
   await resumeApp(store, app, logger);
 
-  const commandEnv = { ...definedOnly(process.env), ...config.app.env, ...secrets };
+  const commandEnv = { ...inheritedEnv(), ...config.app.env, ...secrets };
+  // Key material is redacted too: a command that found it some other way must not print it into history.
+  const keyMaterial = [...parseKeyring(process.env.GANTRY_CODEC_KEYS).byId.values()].map((k) => k.material.toString('base64'));
   const { connection, namespace } = await connectWorker();
   try {
     const taskQueue = agentTaskQueue(config.environment, config.node);
@@ -58,7 +62,7 @@ export async function runAgent(config: NodeConfigFile, baseLogger: Logger): Prom
         logger,
         config,
         commandEnv,
-        secretValues: secretValuesOf([...Object.values(secrets), ...(commandEnv.DATABASE_URL ? [commandEnv.DATABASE_URL] : [])]),
+        secretValues: secretValuesOf([...Object.values(secrets), ...keyMaterial, ...(commandEnv.DATABASE_URL ? [commandEnv.DATABASE_URL] : [])]),
       }),
       maxConcurrentActivityTaskExecutions: 4,
     });
@@ -80,8 +84,4 @@ async function resumeApp(store: ReleaseStore, app: AppSupervisor, logger: Logger
   } else if (running) {
     logger.info({ release: running }, 'adopted the running app');
   }
-}
-
-function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }

@@ -22,9 +22,11 @@ const HINT = 'each entry is id=file:/path or id=env:VARIABLE, holding 32 random 
 export function parseKeyring(spec: string | undefined, env: NodeJS.ProcessEnv = process.env, read = (file: string) => readFileSync(file, 'utf8')): Keyring {
   const byId = new Map<string, CodecKey>();
   let current: CodecKey | undefined;
-  for (const entry of (spec ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+  const entries = (spec ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  for (const [index, entry] of entries.entries()) {
     const match = /^([^=]+)=(file|env):(.+)$/.exec(entry);
-    if (!match) throw new InputError(`GANTRY_CODEC_KEYS: entry "${entry.split('=')[0]}…" is malformed; ${HINT}`);
+    // Named by position: a malformed entry may be a raw key pasted without its id, never to be echoed.
+    if (!match) throw new InputError(`GANTRY_CODEC_KEYS: entry ${index + 1} is malformed; ${HINT}`);
     const [, id, kind, where] = match as unknown as [string, string, 'file' | 'env', string];
     if (!ID.test(id)) throw new InputError(`GANTRY_CODEC_KEYS: key id "${id}" must be letters, digits, '.', '_' or '-' (at most 64)`);
     if (byId.has(id)) throw new InputError(`GANTRY_CODEC_KEYS: key id "${id}" appears twice; give each key its own id`);

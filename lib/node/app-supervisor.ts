@@ -6,6 +6,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../core/logger';
 import { canConnect, sleep, splitHostPort, waitUntil } from '../core/wait';
+import { inheritedEnv } from './child-env';
 
 export interface AppSpec {
   command: string[];
@@ -73,7 +74,7 @@ export class AppSupervisor {
       cwd,
       detached: true,
       stdio: ['ignore', out, out],
-      env: { ...process.env, PORT: String(port), GANTRY_RELEASE: release, ...this.spec.env },
+      env: { ...inheritedEnv(), PORT: String(port), GANTRY_RELEASE: release, ...this.spec.env },
     });
     closeSync(out);
     const pid = await new Promise<number>((resolve, reject) => {

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { inheritedEnv } from './child-env';
 
 const run = promisify(execFile);
 
@@ -26,7 +27,7 @@ async function tool(program: string, args: string[], timeoutMs = 600_000, url?: 
   const connection = url ? connectionArgs(url) : undefined;
   const argv = connection ? [...args, '--dbname', connection.dbname] : args;
   try {
-    return (await run(program, argv, { timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, ...connection?.env } })).stdout;
+    return (await run(program, argv, { timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024, env: { ...inheritedEnv(), ...connection?.env } })).stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new PostgresToolError(`${program} failed: ${(e.stderr || e.message).trim().split('\n').slice(-5).join('\n')}`);

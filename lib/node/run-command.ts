@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { inheritedEnv } from './child-env';
 
 export interface CommandResult {
   exitCode: number | null;
@@ -46,7 +47,7 @@ export async function runCommand(argv: string[], options: RunOptions): Promise<C
   const errors: string[] = [];
   const child = spawn(file, args, {
     cwd: options.cwd,
-    env: { ...process.env, ...options.env },
+    env: { ...inheritedEnv(), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: options.timeoutMs,
     killSignal: 'SIGTERM',
