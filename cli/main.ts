@@ -10,6 +10,7 @@ import { ConnectionError } from '../client/connection';
 import { DEFAULT_DEPLOYMENT_NAME } from '../client/worker-deployment';
 import { runOrchestratorWorker } from '../workers/orchestrator';
 import { installRuntime } from '../workers/runtime';
+import { auditCommand } from './commands/audit';
 import { checkCommand } from './commands/check';
 import { codecServerCommand, type CodecServerCommandOptions } from './commands/codec-server';
 import { deployCommand } from './commands/deploy';
@@ -82,6 +83,7 @@ withOutcomeOptions(rollback).action(async (environment: string, options: Paramet
 
 const operatorActions: [OperatorAction, string][] = [
   ['approve', 'approve the deployment awaiting approval'],
+  ['reject', 'reject the release awaiting approval: the deployment ends aborted, no node changed'],
   ['abort', 'abort the deployment; changed nodes go back to their previous release'],
   ['pause', 'hold the deployment before its next batch'],
   ['resume', 'let a paused deployment go on'],
@@ -91,10 +93,14 @@ for (const [action, description] of operatorActions) {
     .command(action)
     .description(description)
     .argument('<env>', 'environment name')
-    .requiredOption('--as <name>', 'who you are')
+    .requiredOption('--as <name>', 'who you are: your principal in the allowed-signers file when you sign')
+    .option('--key <file>', 'sign with this SSH key (through ssh-agent when it holds the key); without it, ssh-agent\'s first key where the environment checks signatures')
+    .option('--no-sign', 'send unsigned even when a key is at hand')
+    .option('--run <id>', 'the run you looked at (gantry status); refused if the running deployment is another')
+    .option('--valid-for <duration>', 'how long the signed statement stays valid', '10m')
     .option('--json', 'print the new status as one JSON object', false);
   if (action === 'approve') command.option('--comment <text>', 'a note kept in the event log');
-  if (action === 'abort') command.requiredOption('--reason <text>', 'why; kept in the event log and the notification');
+  if (action === 'abort' || action === 'reject') command.requiredOption('--reason <text>', 'why; kept in the event log and the notification');
   command.action(async (environment: string, options: OperatorOptions) => {
     exitCode = await operatorCommand(action, environment, options);
   });
@@ -116,6 +122,17 @@ program
   .option('--json', 'print one JSON object', false)
   .action(async (options: { taskQueue: string; json: boolean }) => {
     exitCode = await environmentsCommand(options);
+  });
+
+program
+  .command('audit')
+  .description("write a deployment run's signed statements, signatures and allowed-signers files, with a script that re-verifies them with plain ssh-keygen")
+  .argument('<env>', 'environment name')
+  .option('--run <id>', 'the run (default: the latest)')
+  .requiredOption('--out <dir>', 'directory to write the bundle to')
+  .option('--json', 'print the manifest as one JSON object', false)
+  .action(async (environment: string, options: { run?: string; out: string; json: boolean }) => {
+    exitCode = await auditCommand(environment, options);
   });
 
 program

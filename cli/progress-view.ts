@@ -2,6 +2,7 @@
 // one row per node (the nodes in flight first when the fleet is taller than the screen) and the last
 // events, redrawn in place. Off a terminal the caller prints the event log line by line instead.
 import type { DeployStatus, NodeState } from '../workflows/api';
+import { describeApproval } from './format';
 
 const ORDER: NodeState['state'][] = ['failed', 'rolled-back', 'deploying', 'pending', 'live'];
 const MARK: Record<NodeState['state'], string> = { pending: '·', deploying: '▶', live: '✓', failed: '✗', 'rolled-back': '↺' };
@@ -12,6 +13,7 @@ export function renderProgress(status: DeployStatus, rows: number, elapsedMs: nu
   const header = [
     `${status.workflowId}  ${status.release}  phase ${status.phase}${status.paused ? ' (paused)' : ''}${status.approvalsNeeded > 0 ? `, ${status.approvalsNeeded} approval(s) needed` : ''}  ${(elapsedMs / 1000).toFixed(1)} s`,
     `  ${counts.map(([state, n]) => `${n} ${state}`).join(', ')}`,
+    ...(status.approvals.length ? [`  approved by ${status.approvals.map(describeApproval).join(', ')}`] : []),
   ];
   const events = status.events.slice(-3).map((e) => `  ${e.time.slice(11, 19)}  ${e.what}`);
   const room = Math.max(1, rows - header.length - events.length - 1);

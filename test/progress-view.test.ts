@@ -6,6 +6,7 @@ import type { DeployStatus, NodeState } from '../workflows/api';
 function statusWith(nodes: NodeState[]): DeployStatus {
   return {
     workflowId: 'deploy/prod', runId: 'r1', environment: 'prod', release: 'v2', commit: null, changes: null, definitionSha256: null, requestedBy: 'ci',
+    artifactSha256: null, plan: null, approvalsMissing: [], signing: { identity: false, approvals: false, control: false },
     phase: 'rollout', paused: false, approvals: [], approvalsNeeded: 0, nodes, migration: null,
     events: [1, 2, 3, 4].map((i) => ({ time: `2026-11-22T10:00:0${i}.000Z`, what: `event ${i}` })),
   };

@@ -89,9 +89,22 @@ export interface DeployEvent {
 }
 
 export interface Approval {
+  /** The principal (a requester's alias mapped through identity.aliases). */
   by: string;
   comment?: string;
   time: string;
+  /** Signed by a key of `by` in the allowed-signers file, checked by the orchestrator. Absent: an approval from before signing existed. */
+  verified?: boolean;
+  /** SHA256:… of the key that signed. */
+  fingerprint?: string;
+  /** sha256 of the exact statement signed (the audit bundle names its files by it). */
+  statementSha256?: string;
+}
+
+/** An operator's statement (lib/identity/statement.ts, canonical JSON) and its armored `ssh-keygen -Y sign` signature. */
+export interface SignedStatement {
+  statement: string;
+  signature: string;
 }
 
 /** Why a deployment rolled back: the node, the step and the error. */
@@ -124,11 +137,19 @@ export interface DeployStatus {
   requestedBy: string;
   /** sha256 of the orchestrator's definition this deployment runs under (null: a deployment from before definitions lived there). */
   definitionSha256: string | null;
+  /** sha256 of the artifact being deployed (null for a rollback): signed statements name it. */
+  artifactSha256: string | null;
+  /** The plan signed statements are bound to (nodes, batches, strategy, migrations), and a line describing it. */
+  plan: { hash: string; summary: string } | null;
   phase: Phase;
   paused: boolean;
   approvals: Approval[];
   /** Approvals still needed while awaiting approval; 0 otherwise. */
   approvalsNeeded: number;
+  /** What the approval rules still miss ("1 more of sre"); empty when nothing is awaited. */
+  approvalsMissing: string[];
+  /** identity: the environment checks signatures; approvals: only signed approvals count; control: abort, pause and resume must be signed. */
+  signing: { identity: boolean; approvals: boolean; control: boolean };
   nodes: NodeState[];
   migration: MigrationRecord | null;
   events: DeployEvent[];
@@ -161,22 +182,34 @@ export const statusQuery = defineQuery<DeployStatus>('status');
 
 // Operator messages. Signals take plain JSON so `temporal workflow signal --input '{"by":"alice"}'`
 // works; updates of the same names validate first (operator-payloads.ts) and answer with the new status.
+// Each may carry `signature`: the signed statement that proves `by` (gantry signs when a key is at hand).
 export interface ApprovePayload {
   by: string;
   comment?: string;
+  signature?: SignedStatement;
 }
 export interface AbortPayload {
   by: string;
   reason: string;
+  signature?: SignedStatement;
+}
+/** An approver says no: the deployment ends as aborted before any node changes. */
+export interface RejectPayload {
+  by: string;
+  reason: string;
+  signature?: SignedStatement;
 }
 export interface OperatorPayload {
   by: string;
+  signature?: SignedStatement;
 }
 
 export const approveSignal = defineSignal<[ApprovePayload]>('approve');
 export const abortSignal = defineSignal<[AbortPayload]>('abort');
 export const pauseSignal = defineSignal<[OperatorPayload]>('pause');
 export const resumeSignal = defineSignal<[OperatorPayload]>('resume');
+export const rejectSignal = defineSignal<[RejectPayload]>('reject');
+export const rejectUpdate = defineUpdate<DeployStatus, [RejectPayload]>('reject');
 export const approveUpdate = defineUpdate<DeployStatus, [ApprovePayload]>('approve');
 export const abortUpdate = defineUpdate<DeployStatus, [AbortPayload]>('abort');
 export const pauseUpdate = defineUpdate<DeployStatus, [OperatorPayload]>('pause');

@@ -6,11 +6,20 @@ import type { Environment } from '../../lib/config/environment-schema';
 import { InputError } from '../../lib/core/errors';
 import { failureTypes } from '../../lib/core/failure-types';
 import type { Logger } from '../../lib/core/logger';
+import { describePlan, planHashOf, planOf } from '../../lib/identity/plan';
 
 /** What `gantry environments` shows: the orchestrator's definitions, each with its content hash. */
 export interface EnvironmentListing {
   directory: string;
   environments: { name: string; sha256?: string; nodes?: number; error?: string }[];
+}
+
+export interface LoadedDefinition {
+  environment: Environment;
+  sha256: string;
+  file: string;
+  /** What approvers sign for (lib/identity/plan.ts); absent in histories from before signed approvals. */
+  plan?: { hash: string; summary: string };
 }
 
 export interface DefinitionDeps {
@@ -26,11 +35,12 @@ export function createDefinitionActivities({ logger, dir }: DefinitionDeps) {
   };
   return {
     /** The definition, validated (defaults filled in, paths resolved), and the sha256 of its file. */
-    async loadEnvironment({ name }: { name: string }): Promise<{ environment: Environment; sha256: string; file: string }> {
+    async loadEnvironment({ name }: { name: string }): Promise<LoadedDefinition> {
       try {
         const definition = await readDefinition(directory(), name);
         logger.info({ environment: name, sha256: definition.sha256, file: definition.file }, 'environment definition loaded');
-        return definition;
+        const plan = planOf(definition.environment);
+        return { ...definition, plan: { hash: planHashOf(definition.environment), summary: describePlan(plan) } };
       } catch (err) {
         if (err instanceof UnknownEnvironment) throw ApplicationFailure.nonRetryable(err.message, failureTypes.unknownEnvironment);
         if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.invalidEnvironment);

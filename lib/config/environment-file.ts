@@ -114,6 +114,15 @@ function resolvePaths(env: Environment, base: string): Environment {
       })),
     },
     artifact: artifactUrl && !isUrl(artifactUrl) ? { url: `file://${resolve(artifactUrl)}` } : env.artifact,
+    ...(env.identity
+      ? {
+          identity: {
+            ...env.identity,
+            allowedSigners: resolve(env.identity.allowedSigners),
+            ...(env.identity.revokedKeys ? { revokedKeys: resolve(env.identity.revokedKeys) } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -181,17 +181,40 @@ export const migrationsSchema = strictObject({
     if (m.onRollback === 'restore' && !m.backup.enabled) ctx.addIssue({ code: 'custom', path: ['backup', 'enabled'], message: 'onRollback "restore" needs a backup' });
   });
 
+/** A principal's name, or "@group" for the members of an identity group (and "@requester", "@approvers" where a list allows them). */
+const principalRef = z.string().trim().min(1);
+
+/** Proven identities: operators sign statements with their SSH keys (ssh-keygen -Y sign), checked against this. */
+export const identitySchema = strictObject({
+  /** An OpenSSH allowed-signers file (principals, keys, namespaces=, valid-after=, valid-before=). */
+  allowedSigners: z.string().min(1),
+  /** sha256 of that file: a changed file is refused until the definition pins its new content (sha256sum <file>). */
+  allowedSignersSha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected the file\'s sha256 in lowercase hex (sha256sum <file>)'),
+  /** Revoked public keys, one per line; read at every verification, so a revocation needs no definition change. */
+  revokedKeys: z.string().min(1).optional(),
+  /** The longest a signed statement may be valid (expiresAt − issuedAt). */
+  maxStatementAge: duration.default(3_600_000),
+  /** Requesters as other systems name them, mapped to principals ("github:alice": alice), so four-eyes holds for CI-started deployments. */
+  aliases: z.record(z.string().min(1), z.string().trim().min(1)).default({}),
+  /** Named groups of principals, for approval rules and control lists ("@sre"). */
+  groups: z.record(id, z.array(z.string().trim().min(1)).min(1)).default({}),
+});
+
 export const approvalSchema = strictObject({
     required: z.boolean().default(true),
-    /** Who may approve; empty means anyone but (unless allowed) the requester. */
-    approvers: z.array(z.string().trim().min(1)).default([]),
+    /** Who may approve (names or "@group"); empty means anyone but (unless allowed) the requester. */
+    approvers: z.array(principalRef).default([]),
     minApprovals: z.number().int().positive().default(1),
+    /** Count only approvals signed by a key in identity.allowedSigners. */
+    requireSigned: z.boolean().default(false),
+    /** Per-group minima ("1 of sre and 1 of owners"); each approval counts toward one rule at most. */
+    rules: z.array(strictObject({ group: id, min: z.number().int().positive() })).default([]),
     allowSelfApproval: z.boolean().default(false),
     timeout: duration.default(3_600_000),
     at: z.enum(['before-rollout', 'after-first-batch']).default('before-rollout'),
   })
   .superRefine((a, ctx) => {
-    if (a.approvers.length > 0 && a.minApprovals > a.approvers.length) {
+    if (a.approvers.length > 0 && !a.approvers.some((r) => r.startsWith('@')) && a.minApprovals > a.approvers.length) {
       ctx.addIssue({
         code: 'custom',
         path: ['minApprovals'],
@@ -199,6 +222,13 @@ export const approvalSchema = strictObject({
       });
     }
   });
+
+/** Who may abort, pause or resume a running deployment, and whether they must sign. */
+export const controlSchema = strictObject({
+  /** Principals, "@group"s, "@requester" and "@approvers"; a missing "@operators" group is empty. */
+  allowed: z.array(principalRef).min(1).default(['@requester', '@approvers', '@operators']),
+  requireSigned: z.boolean().default(false),
+});
 
 export const environmentSchema = strictObject({
     name: id,
@@ -213,6 +243,8 @@ export const environmentSchema = strictObject({
     ci: ciSchema.default({ provider: 'none' }),
     migrations: migrationsSchema.optional(),
     approval: approvalSchema.optional(),
+    identity: identitySchema.optional(),
+    control: controlSchema.default(() => controlSchema.parse({})),
   })
   .superRefine((env, ctx) => {
     const seen = new Map<string, number>();
@@ -225,11 +257,36 @@ export const environmentSchema = strictObject({
         } else seen.set(tag, i);
       }
     });
+    checkIdentityReferences(env, ctx);
     const runner = env.migrations?.runner;
     if (runner !== undefined && !env.nodes.some((n) => n.id === runner)) {
       ctx.addIssue({ code: 'custom', path: ['migrations', 'runner'], message: `no node has id "${runner}"` });
     }
   });
+
+const BUILT_IN_REFS = ['@requester', '@approvers', '@operators'];
+
+/** Signing needs an identity section; every "@group" and rule names a group that exists. */
+function checkIdentityReferences(env: { approval?: z.output<typeof approvalSchema>; identity?: z.output<typeof identitySchema>; control: z.output<typeof controlSchema> }, ctx: z.RefinementCtx): void {
+  const groups = env.identity?.groups ?? {};
+  const needsIdentity: [string[], boolean][] = [[['approval', 'requireSigned'], env.approval?.requireSigned === true], [['control', 'requireSigned'], env.control.requireSigned]];
+  for (const [path, on] of needsIdentity) {
+    if (on && !env.identity) ctx.addIssue({ code: 'custom', path, message: 'signatures need an identity section (identity.allowedSigners and identity.allowedSignersSha256)' });
+  }
+  const refs: [(string | number)[], string][] = [
+    ...(env.approval?.approvers ?? []).map((r, i) => [['approval', 'approvers', i], r] as [(string | number)[], string]),
+    ...env.control.allowed.map((r, i) => [['control', 'allowed', i], r] as [(string | number)[], string]),
+  ];
+  for (const [path, ref] of refs) {
+    if (ref.startsWith('@') && !BUILT_IN_REFS.includes(ref) && !(ref.slice(1) in groups)) {
+      ctx.addIssue({ code: 'custom', path, message: `no identity group "${ref.slice(1)}" (groups: ${Object.keys(groups).join(', ') || 'none'})` });
+    }
+  }
+  (env.approval?.rules ?? []).forEach((rule, i) => {
+    if (!(rule.group in groups)) ctx.addIssue({ code: 'custom', path: ['approval', 'rules', i, 'group'], message: `no identity group "${rule.group}" (groups: ${Object.keys(groups).join(', ') || 'none'})` });
+    else if (rule.min > groups[rule.group]!.length) ctx.addIssue({ code: 'custom', path: ['approval', 'rules', i, 'min'], message: `group ${rule.group} has ${groups[rule.group]!.length} member(s); ${rule.min} can never be reached` });
+  });
+}
 
 export type EnvironmentInput = z.input<typeof environmentSchema>;
 export type Environment = z.output<typeof environmentSchema>;
@@ -237,6 +294,8 @@ export type NodeConfig = Environment['nodes'][number];
 export type HealthCheck = Environment['healthCheck'];
 export type LoadBalancer = Environment['loadBalancer'];
 export type ApprovalPolicy = NonNullable<Environment['approval']>;
+export type Identity = NonNullable<Environment['identity']>;
+export type ControlPolicy = Environment['control'];
 export type Channel = Environment['notifications']['channels'][number];
 export type CiConfig = Environment['ci'];
 export type Migrations = NonNullable<Environment['migrations']>;

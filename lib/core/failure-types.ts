@@ -53,6 +53,8 @@ export const failureTable = spec({
   compatibilityCheckFailed: { type: 'CompatibilityCheckFailed', retryable: false, meaning: 'the old release is unhealthy on the expanded schema' },
   // Approval.
   approvalTimedOut: { type: 'ApprovalTimedOut', retryable: false, meaning: 'not enough approvals before the timeout' },
+  signatureRefused: { type: 'SignatureRefused', retryable: false, meaning: "an operator's signed statement does not verify, or is not for this run, plan or action" },
+  allowedSignersChanged: { type: 'AllowedSignersChanged', retryable: false, meaning: "the allowed-signers file's sha256 is not the one the definition pins" },
   // Notifications (recorded, never fatal to a deployment).
   notificationNotConfigured: { type: 'NotificationNotConfigured', retryable: false, meaning: "a channel's URL or secret cannot be read" },
   notificationRejected: { type: 'NotificationRejected', retryable: false, meaning: 'the receiver refused the notification' },

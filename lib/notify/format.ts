@@ -44,6 +44,11 @@ export function slackMessage(notice: Notice): { text: string; blocks: unknown[] 
     if (changes.total > 10) lines.push(`… and ${changes.total - 10} more`);
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*${changes.total} change${changes.total === 1 ? '' : 's'}*\n${lines.join('\n')}` } });
   }
+  const approvals = Array.isArray(notice.approvals) ? (notice.approvals as { by: string; verified?: boolean; fingerprint?: string }[]) : [];
+  if (approvals.length > 0) {
+    const lines = approvals.map((a) => `• ${escapeSlack(a.by)} — ${a.verified ? `signed, key \`${escapeSlack(a.fingerprint ?? '?')}\`` : 'not signed'}`);
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Approvals*\n${lines.join('\n')}` } });
+  }
   blocks.push({
     type: 'context',
     elements: [{ type: 'mrkdwn', text: `${escapeSlack(notice.workflowId)} · requested by ${escapeSlack(notice.requestedBy)}` }],

@@ -3,6 +3,7 @@ import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { AgentActivities } from '../../activities/agent';
 import type { ControlActivities } from '../../activities/orchestrator/control';
 import type { DefinitionActivities } from '../../activities/orchestrator/definitions';
+import type { SignatureActivities } from '../../activities/orchestrator/signatures';
 import type { VerificationActivities } from '../../activities/orchestrator/verification';
 import type { CiConfig, HealthCheck, LoadBalancer } from '../../lib/config/environment-schema';
 import { agentTaskQueue } from '../api';
@@ -11,6 +12,12 @@ import { agentTaskQueue } from '../api';
 export const definitions = proxyActivities<DefinitionActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumAttempts: 5 },
+});
+
+/** Signature checks: a few ssh-keygen runs on the orchestrator; a refusal is permanent (signing again is the fix). */
+export const signatures = proxyActivities<SignatureActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
 });
 
 /** Quick calls to shared systems: git, the load balancer's stats, a short health check. */

@@ -3,21 +3,31 @@
 import { ApplicationFailure, condition } from '@temporalio/workflow';
 import { formatDuration } from '../../lib/config/duration';
 import { failureTypes } from '../../lib/core/failure-types';
+import { approversOf } from '../../lib/identity/policy';
+import type { Approval } from '../api';
 import type { Notices } from './notices';
 import type { DeploymentState } from './state';
 
 export async function awaitApproval(state: DeploymentState, notices: Notices): Promise<void> {
   const policy = state.input.environment.approval!;
   state.enter('awaiting-approval');
-  notices.send('awaiting-approval', { approvers: policy.approvers, minApprovals: policy.minApprovals });
-  const approved = await condition(() => state.approvals.length >= policy.minApprovals, policy.timeout);
+  notices.send('awaiting-approval', { approvers: approversOf(state.input.environment), minApprovals: policy.minApprovals, ...(policy.rules?.length ? { rules: policy.rules } : {}), ...(policy.requireSigned ? { requireSigned: true } : {}) });
+  const approved = await condition(() => state.approvalProgress().met, policy.timeout);
   if (!approved) {
     notices.send('approval-timed-out');
+    const progress = state.approvalProgress();
     throw ApplicationFailure.nonRetryable(
-      `approval timed out after ${formatDuration(policy.timeout)} with ${state.approvals.length} of ${policy.minApprovals} approvals`,
+      `approval timed out after ${formatDuration(policy.timeout)} with ${counted(state).length} of ${policy.minApprovals} approvals${policy.rules?.length || policy.requireSigned ? ` counted; still needed: ${progress.missing.join(', ')}` : ''}`,
       failureTypes.approvalTimedOut,
     );
   }
-  state.record(`approved by ${state.approvals.map((a) => a.by).join(', ')}`);
-  notices.send('approved', { approvals: state.approvals });
+  const approvals = counted(state);
+  state.record(`approved by ${approvals.map((a) => `${a.by}${a.verified ? ' (signed)' : ''}`).join(', ')}`);
+  notices.send('approved', { approvals });
+}
+
+/** The approvals that count: only verified ones when the policy requires signatures. */
+function counted(state: DeploymentState): readonly Approval[] {
+  const policy = state.input.environment.approval!;
+  return state.approvals.filter((a) => !policy.requireSigned || a.verified === true);
 }

@@ -31,7 +31,7 @@ export async function trustedInput(raw: unknown): Promise<WorkflowInput> {
   if (request.kind !== 'rollback' && request.artifactSha256 === undefined) throw invalid('artifactSha256 is required: the sha256 of the artifact to deploy');
 
   // An unknown or invalid definition ends the run with the activity's own message and type.
-  const { environment, sha256 } = await definitions.loadEnvironment({ name: request.environment }).catch((err: unknown) => {
+  const { environment, sha256, plan } = await definitions.loadEnvironment({ name: request.environment }).catch((err: unknown) => {
     const inner = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
     throw inner ? ApplicationFailure.nonRetryable(inner.message, inner.type) : err;
   });
@@ -42,6 +42,7 @@ export async function trustedInput(raw: unknown): Promise<WorkflowInput> {
   return {
     environment,
     definitionSha256: sha256,
+    ...(plan ? { plan } : {}),
     release: request.release,
     requestedBy: request.requestedBy,
     shape: { ...shape },

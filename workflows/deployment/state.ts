@@ -4,6 +4,7 @@
 import { log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Environment } from '../../lib/config/environment-schema';
 import type { DeploymentShape } from '../../lib/rollout/batches';
+import { approvalProgress, type ApprovalProgress } from '../../lib/identity/policy';
 import type {
   Approval,
   ArtifactRef,
@@ -21,6 +22,15 @@ import type {
 import { searchAttributes, terminalPhases } from '../api';
 
 const MAX_EVENTS = 1_000;
+
+/** What a verified signature adds to an operator action. */
+export interface Proof {
+  fingerprint: string;
+  statementSha256: string;
+  nonce: string;
+}
+
+const signedBy = (proof: Proof | undefined) => (proof ? ` (signed, key ${proof.fingerprint})` : '');
 const MAX_DETAIL_ROWS = 30;
 
 /** Everything the next run needs to carry on after continue-as-new. */
@@ -37,6 +47,8 @@ export interface StateSnapshot {
   events: DeployEvent[];
   /** Ids of the nodes changed so far, in the order they changed: what compensation undoes. */
   changed: string[];
+  /** Nonces of the signed statements accepted so far: none counts twice. */
+  nonces?: string[];
 }
 
 /** Where a continued run starts. */
@@ -54,6 +66,8 @@ export interface WorkflowInput {
   environment: Environment;
   /** null: a deployment started before definitions lived with the orchestrator (replayed history). */
   definitionSha256?: string | null;
+  /** The plan's hash and summary: what signed operator statements must name (absent in older histories). */
+  plan?: { hash: string; summary: string };
   release: string;
   commit?: string;
   /** Absent for a rollback to a release every node still keeps. */
@@ -79,6 +93,7 @@ export class DeploymentState {
   readonly #events: DeployEvent[] = [];
   /** Node ids in the order they started changing; compensation undoes them newest first. */
   readonly #changed: string[] = [];
+  readonly #nonces = new Set<string>();
 
   constructor(readonly input: WorkflowInput) {
     this.#nodes = input.environment.nodes.map((n) => ({ id: n.id, release: null, previousRelease: null, lb: 'unknown', state: 'pending' }));
@@ -95,6 +110,7 @@ export class DeploymentState {
       Object.assign(this.#migration, saved.migration);
       this.#events.push(...saved.events);
       this.#changed.push(...saved.changed);
+      for (const nonce of saved.nonces ?? []) this.#nonces.add(nonce);
     }
   }
 
@@ -111,6 +127,7 @@ export class DeploymentState {
       migration: { ...this.#migration },
       events: [...this.#events],
       changed: [...this.#changed],
+      nonces: [...this.#nonces],
     };
   }
 
@@ -121,6 +138,9 @@ export class DeploymentState {
   }
   get finished(): boolean {
     return terminalPhases.includes(this.#phase);
+  }
+  get commit(): string | null {
+    return this.#commit;
   }
   get pausedBy(): string | null {
     return this.#pausedBy;
@@ -150,9 +170,19 @@ export class DeploymentState {
   undoList(): string[] {
     return [...this.#changed].reverse();
   }
-  get approvalsNeeded(): number {
+  /** How far the approvals are from the policy (counting only verified ones when it requires signatures). */
+  approvalProgress(): ApprovalProgress {
     const policy = this.input.environment.approval;
-    return this.#phase === 'awaiting-approval' && policy ? Math.max(0, policy.minApprovals - this.#approvals.length) : 0;
+    if (!policy) return { met: true, needed: 0, missing: [] };
+    const counted = this.#approvals.filter((a) => !policy.requireSigned || a.verified === true).map((a) => a.by);
+    return approvalProgress(this.input.environment, policy, counted);
+  }
+  get approvalsNeeded(): number {
+    return this.#phase === 'awaiting-approval' ? this.approvalProgress().needed : 0;
+  }
+  /** Whether a signed statement with this nonce was accepted already. */
+  nonceUsed(nonce: string): boolean {
+    return this.#nonces.has(nonce);
   }
 
   // ---- the deployment's progress
@@ -190,24 +220,36 @@ export class DeploymentState {
 
   // ---- operators
 
-  approve(by: string, comment: string | undefined): void {
-    this.#approvals.push({ by, time: new Date().toISOString(), ...(comment ? { comment } : {}) });
-    this.record(`approved by ${by}${comment ? `: ${comment}` : ''} (${this.#approvals.length}/${this.input.environment.approval?.minApprovals ?? 1})`, by);
+  approve(by: string, comment: string | undefined, proof?: Proof): void {
+    if (proof) this.#nonces.add(proof.nonce);
+    this.#approvals.push({
+      by,
+      time: new Date().toISOString(),
+      ...(comment ? { comment } : {}),
+      verified: proof !== undefined,
+      ...(proof ? { fingerprint: proof.fingerprint, statementSha256: proof.statementSha256 } : {}),
+    });
+    const progress = this.approvalProgress();
+    const tally = progress.met ? 'approval complete' : `still needed: ${progress.missing.join(', ')}`;
+    this.record(`approved by ${by}${signedBy(proof)}${comment ? `: ${comment}` : ''} (${tally})`, by);
   }
 
-  requestAbort(by: string, reason: string): void {
+  requestAbort(by: string, reason: string, proof?: Proof, verb = 'abort requested'): void {
+    if (proof) this.#nonces.add(proof.nonce);
     this.#abortRequest = { by, reason };
-    this.record(`abort requested by ${by}: ${reason}`, by);
+    this.record(`${verb} by ${by}${signedBy(proof)}: ${reason}`, by);
   }
 
-  pause(by: string): void {
+  pause(by: string, proof?: Proof): void {
+    if (proof) this.#nonces.add(proof.nonce);
     this.#pausedBy = by;
-    this.record(`paused by ${by}: no new batch starts until resumed`, by);
+    this.record(`paused by ${by}${signedBy(proof)}: no new batch starts until resumed`, by);
   }
 
-  resume(by: string): void {
+  resume(by: string, proof?: Proof): void {
+    if (proof) this.#nonces.add(proof.nonce);
     this.#pausedBy = null;
-    this.record(`resumed by ${by}`, by);
+    this.record(`resumed by ${by}${signedBy(proof)}`, by);
   }
 
   // ---- nodes going forward
@@ -304,10 +346,16 @@ export class DeploymentState {
       changes: this.#changes,
       requestedBy: this.input.requestedBy,
       definitionSha256: this.input.definitionSha256 ?? null,
+      artifactSha256: this.input.artifact?.sha256 ?? null,
+      plan: this.input.plan ?? null,
       phase: this.#phase,
       paused: this.#pausedBy !== null,
       approvals: [...this.#approvals],
       approvalsNeeded: this.approvalsNeeded,
+      approvalsMissing: this.#phase === 'awaiting-approval' ? this.approvalProgress().missing : [],
+      signing: {
+        identity: this.input.environment.identity !== undefined && this.input.plan !== undefined,
+        approvals: this.input.environment.approval?.requireSigned === true, control: this.input.environment.control?.requireSigned === true },
       nodes: this.#nodes.map((n) => ({ ...n })),
       migration: this.input.environment.migrations ? { ...this.#migration } : null,
       events: [...this.#events],
@@ -341,7 +389,10 @@ export class DeploymentState {
     const rows = shown.map((n) => `| ${n.id} | ${n.state} | ${n.release ?? '-'} | ${n.lb} |`);
     const tally = small ? [] : [[...counts].map(([state, n]) => `${n} ${state}`).join(', '), ''];
     const definition = this.input.definitionSha256 ? [`definition sha256 ${this.input.definitionSha256.slice(0, 16)}…`, ''] : [];
-    return [`**${this.#phase}** — ${last}`, '', ...definition, ...tally, '| node | state | release | lb |', '| --- | --- | --- | --- |', ...rows].join('\n');
+    const approvals = this.#approvals.length
+      ? ['| approval | key | verified |', '| --- | --- | --- |', ...this.#approvals.map((a) => `| ${a.by} | ${a.fingerprint ?? '-'} | ${a.verified ? 'yes' : 'no'} |`), '']
+      : [];
+    return [`**${this.#phase}** — ${last}`, '', ...definition, ...approvals, ...tally, '| node | state | release | lb |', '| --- | --- | --- | --- |', ...rows].join('\n');
   }
 
   /** "web-1=v1, web-2=v1" for a small fleet; counts per release for a big one. */
