@@ -6,7 +6,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,8 @@ import { startLocalStack, type LocalStack } from '../devkit/local/stack';
 import { startReaperSession } from '../devkit/local/reaper';
 import { setup } from '../devkit/setup';
 import { waitUntil } from '../lib/core/wait';
-import { abortUpdate, deploymentWorkflowId, statusQuery } from '../workflows/api';
+import { abortUpdate, approveSignal, approveUpdate, deploymentWorkflowId, statusQuery, type DeployStatus } from '../workflows/api';
+import { buildStatement, signStatement } from '../client/operator-statement';
 import { clientDataConverter } from '../client/data-converter';
 
 const run = promisify(execFile);
@@ -53,6 +55,30 @@ const plain: Scenario[] = [
       const handle = await s.deploy('v2', { approval: { required: true, approvers: ['bob'], timeout: '10m' } }, 'alice');
       await waitUntil(async () => (await handle.query(statusQuery)).phase === 'awaiting-approval', 60_000, 100);
       await handle.executeUpdate(abortUpdate, { args: [{ by: 'bob', reason: 'recording an abort' }] });
+      return handle;
+    },
+  },
+  {
+    // Signed approvals: an unsigned signal refused, a signed approval for a stale plan refused, then
+    // a valid signed one (the verifyStatement activity in history, failed and completed).
+    name: 'signed-approval',
+    expect: 'live',
+    run: async (s) => {
+      const keys = await mkdtemp(path.join(os.tmpdir(), 'gantry-record-keys-'));
+      const key = path.join(keys, 'bob');
+      await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bob', '-f', key]);
+      const allowedSigners = path.join(keys, 'allowed_signers');
+      await writeFile(allowedSigners, `bob namespaces="gantry@rec" ${(await readFile(`${key}.pub`, 'utf8')).trim()}\n`);
+      const identity = { allowedSigners, allowedSignersSha256: createHash('sha256').update(await readFile(allowedSigners)).digest('hex') };
+      const handle = await s.deploy('v2', { identity, approval: { required: true, approvers: ['bob'], requireSigned: true, timeout: '10m' } }, 'alice');
+      let status: DeployStatus | undefined;
+      await waitUntil(async () => (status = await handle.query(statusQuery)).phase === 'awaiting-approval', 60_000, 100);
+      await handle.signal(approveSignal, { by: 'bob' });
+      const stale = await signStatement({ ...buildStatement({ status: status!, action: 'approve', by: 'bob', validForMs: 600_000 }), planHash: 'f'.repeat(64) }, { keyFile: key });
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob', signature: { statement: stale.statement, signature: stale.signature } }] }).catch(() => undefined);
+      const valid = await signStatement(buildStatement({ status: status!, action: 'approve', by: 'bob', validForMs: 600_000 }), { keyFile: key });
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob', signature: { statement: valid.statement, signature: valid.signature } }] });
+      await rm(keys, { recursive: true, force: true });
       return handle;
     },
   },

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +98,18 @@ describe('environment file', () => {
     const ok = await runGantry(['check', good]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/environment prod: 2 nodes, sha256 [0-9a-f]{64}/);
+  });
+
+  it('refuses a definition whose allowed-signers file is not the one it pins', async () => {
+    const signers = path.join(dir, 'allowed_signers');
+    await writeFile(signers, 'bob namespaces="gantry@prod" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbB\n');
+    const pinned = createHash('sha256').update(await readFile(signers)).digest('hex');
+    const identity = { allowedSigners: signers, allowedSignersSha256: pinned };
+    expect((await load({ ...valid, identity })).identity?.allowedSigners).toBe(signers);
+    await writeFile(signers, 'mallory ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMmM\n', { flag: 'a' });
+    const changed = createHash('sha256').update(await readFile(signers)).digest('hex');
+    expect(await errorOf({ ...valid, identity })).toContain(`identity.allowedSignersSha256: ${signers} has sha256 ${changed}, not the pinned ${pinned}; review the change, then pin the new sha256`);
+    expect(await errorOf({ ...valid, identity: { ...identity, allowedSigners: path.join(dir, 'missing') } })).toContain(`identity.allowedSigners: cannot read ${path.join(dir, 'missing')} (ENOENT)`);
   });
 
   it('the CLI takes an environment name, not a file', async () => {

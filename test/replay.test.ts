@@ -18,6 +18,7 @@ const SCENARIOS = [
   'continue-as-new',
   'downtime-mode',
   'manual-rollback',
+  'signed-approval',
 ];
 
 interface Saved {

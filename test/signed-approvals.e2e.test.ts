@@ -73,6 +73,7 @@ describe('signed approvals and operator actions', () => {
         allowedSigners,
         allowedSignersSha256: createHash('sha256').update(await readFile(allowedSigners)).digest('hex'),
         revokedKeys: path.join(keys, 'revoked_keys'),
+        aliases: { 'github:alice': 'alice' },
         groups: { sre: ['bob', 'carol', 'frank'], owners: ['dave'], operators: ['ops'] },
       },
       approval: { required: true, approvers: ['@sre', '@owners', 'alice'], minApprovals: 2, requireSigned: true, rules: [{ group: 'sre', min: 1 }, { group: 'owners', min: 1 }], timeout: '5m' },
@@ -225,13 +226,17 @@ describe('signed approvals and operator actions', () => {
     expect((tampered as { stdout: string }).stdout).toContain('FAILED  SHA256SUMS');
   });
 
-  it('an abort by someone the control list does not name is refused, signed or not; a signed one by an operator is accepted', async () => {
+  it('a webhook requester is its principal: github:alice may not approve her push; an abort the control list does not allow is refused, signed or not; an operator\'s signed abort is accepted', async () => {
     const handle = (await startDeployment(stack.client, await stack.define({ ...identityPatch, control: { requireSigned: true } }), 'v1', {
       sha256: stack.repo.releases.v1!.sha256,
-      requestedBy: 'alice',
+      requestedBy: 'github:alice',
       taskQueue: stack.taskQueue,
     })) as Handle;
     const status = await waitForStatus(handle, (s) => s.phase === 'awaiting-approval', 'awaiting approval');
+    expect(status.requestedBy).toBe('github:alice');
+    expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', signature: await sign(status, 'alice') }] }))).toBe(
+      'alice requested this deployment and may not approve it (allowSelfApproval is false)',
+    );
     const abort = (by: string, signature?: SignedStatement) => handle.executeUpdate(abortUpdate, { args: [{ by, reason: 'stop', ...(signature ? { signature } : {}) }] });
     expect(await refusal(abort('ops'))).toBe(`ops's abort is not signed, and ${stack.name} counts only signed ones: run gantry abort ${stack.name} --as ops --key ~/.ssh/id_ed25519 (or with the key in ssh-agent)`);
     expect(await refusal(abort('erin', await sign(status, 'erin', {}, 'abort')))).toMatch(/^erin may not abort deployments of/);

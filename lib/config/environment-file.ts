@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { describeIssues, environmentSchema, type Environment } from './environment-schema';
+import { describeIssues, environmentSchema, type Environment, type Identity } from './environment-schema';
 import { InputError } from '../core/errors';
 
 const isUrl = (value: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
@@ -40,7 +40,22 @@ export async function readDefinitionFile(file: string): Promise<Definition> {
     throw new InputError(`environment file ${file} is invalid:\n${indent(describeIssues(parsed.error))}`);
   }
   const sha256 = createHash('sha256').update(text).digest('hex');
-  return { environment: resolvePaths(parsed.data, path.dirname(path.resolve(file))), sha256, file };
+  const environment = resolvePaths(parsed.data, path.dirname(path.resolve(file)));
+  if (environment.identity) await checkAllowedSignersPin(file, environment.identity);
+  return { environment, sha256, file };
+}
+
+/** A definition whose allowed-signers file is missing or changed is refused at once (and again at every signature check). */
+async function checkAllowedSignersPin(file: string, identity: Identity): Promise<void> {
+  const bytes = await readFile(identity.allowedSigners).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(`environment file ${file} is invalid:\n  identity.allowedSigners: cannot read ${identity.allowedSigners} (${err.code ?? err.message})`);
+  });
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual !== identity.allowedSignersSha256) {
+    throw new InputError(
+      `environment file ${file} is invalid:\n  identity.allowedSignersSha256: ${identity.allowedSigners} has sha256 ${actual}, not the pinned ${identity.allowedSignersSha256}; review the change, then pin the new sha256`,
+    );
+  }
 }
 
 const DEFINITION_FILE = /^([A-Za-z0-9][A-Za-z0-9._-]{0,62})\.ya?ml$/;

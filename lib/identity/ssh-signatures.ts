@@ -23,14 +23,18 @@ interface Run {
 /** ssh-keygen with `input` on stdin; never throws on a non-zero exit (the caller reads why). */
 export function sshKeygen(args: string[], input?: string, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ssh-keygen', args, { stdio: ['pipe', 'pipe', 'pipe'], env, timeout: 20_000 });
+    const child = spawn('ssh-keygen', args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env, timeout: 20_000 });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', (err) => reject(new Error(`cannot run ssh-keygen (OpenSSH client tools): ${err.message}`)));
     child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? '');
+    if (child.stdin) {
+      // ssh-keygen may exit before reading all of stdin (a refused signature): that EPIPE is not our error.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(input);
+    }
   });
 }
 

@@ -1,0 +1,83 @@
+// Who counts as whom and when approvals are enough (lib/identity/policy.ts), and the statement's one
+// canonical form (lib/identity/statement.ts): plain functions, checked without a server.
+import { describe, expect, it } from 'vitest';
+import { environmentSchema } from '../lib/config/environment-schema';
+import { approvalProgress, controllersOf, principalOf } from '../lib/identity/policy';
+import { canonicalStatement, parseStatement, type Statement } from '../lib/identity/statement';
+
+const env = environmentSchema.parse({
+  name: 'prod',
+  nodes: [{ id: 'web-1', address: '127.0.0.1:8080' }],
+  loadBalancer: { type: 'haproxy', socket: '/run/haproxy.sock', backend: 'app' },
+  source: { remote: '/srv/repo.git' },
+  identity: {
+    allowedSigners: '/etc/gantry/allowed_signers',
+    allowedSignersSha256: 'a'.repeat(64),
+    aliases: { 'github:alice': 'alice' },
+    groups: { sre: ['bob', 'carol'], owners: ['carol', 'dave'], operators: ['ops'] },
+  },
+  approval: { approvers: ['@sre', '@owners'], minApprovals: 2, requireSigned: true, rules: [{ group: 'sre', min: 1 }, { group: 'owners', min: 1 }] },
+});
+const policy = env.approval!;
+
+describe('approval rules', () => {
+  it('counts each approval toward one rule at most, finding the assignment whatever the order', () => {
+    // carol is in both groups: alone she fills one rule, not two.
+    expect(approvalProgress(env, policy, ['carol'])).toEqual({ met: false, needed: 1, missing: ['1 more of owners'] });
+    // carol first takes the sre seat; bob can only sit there, so carol moves to owners.
+    expect(approvalProgress(env, policy, ['carol', 'bob']).met).toBe(true);
+    expect(approvalProgress(env, policy, ['bob', 'carol']).met).toBe(true);
+    // bob is only in sre: owners stays empty however many of sre approve.
+    expect(approvalProgress(env, { ...policy, rules: [{ group: 'sre', min: 1 }, { group: 'owners', min: 1 }] }, ['bob'])).toEqual({ met: false, needed: 1, missing: ['1 more of owners'] });
+    expect(approvalProgress(env, policy, [])).toEqual({ met: false, needed: 2, missing: ['1 more of sre', '1 more of owners'] });
+  });
+
+  it('maps requesters to principals and lists who may abort', () => {
+    expect(principalOf(env, 'github:alice')).toBe('alice');
+    expect(principalOf(env, 'bob')).toBe('bob');
+    expect(controllersOf(env, 'github:alice')).toEqual(['alice', 'bob', 'carol', 'dave', 'ops']);
+    const open = environmentSchema.parse({ ...env, approval: undefined, identity: undefined, control: undefined });
+    expect(controllersOf(open, 'alice')).toBeUndefined();
+  });
+
+  it('refuses definitions whose signing or groups cannot work, naming the field', () => {
+    const problems = (patch: Record<string, unknown>) => {
+      const parsed = environmentSchema.safeParse({ ...env, ...patch });
+      return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    };
+    expect(problems({ identity: undefined, approval: { requireSigned: true } })).toContain(
+      'approval.requireSigned: signatures need an identity section (identity.allowedSigners and identity.allowedSignersSha256)',
+    );
+    expect(problems({ approval: { approvers: ['@nobody'] } })).toEqual(['approval.approvers.0: no identity group "nobody" (groups: sre, owners, operators)']);
+    expect(problems({ approval: { rules: [{ group: 'owners', min: 3 }] } })).toEqual(['approval.rules.0.min: group owners has 2 member(s); 3 can never be reached']);
+    expect(problems({ control: { allowd: [] } })[0]).toMatch(/allowd: unknown key; did you mean allowed\?/);
+  });
+});
+
+describe('statements', () => {
+  const statement: Statement = {
+    v: 1,
+    environment: 'prod',
+    workflowId: 'deploy/prod',
+    runId: '0193a1b2-run',
+    action: 'approve',
+    release: 'v2',
+    commit: 'c'.repeat(40),
+    artifactSha256: 'd'.repeat(64),
+    planHash: 'e'.repeat(64),
+    by: 'bob',
+    issuedAt: '2026-12-03T10:00:00.000Z',
+    expiresAt: '2026-12-03T10:10:00.000Z',
+    nonce: 'n0nce-n0nce-n0nce-n0nce',
+  };
+
+  it('has one canonical text, and parses only that', () => {
+    const text = canonicalStatement({ ...statement });
+    expect(text.startsWith('{"v":1,"environment":"prod","workflowId":"deploy/prod","runId":')).toBe(true);
+    expect(parseStatement(text)).toEqual(statement);
+    expect(() => parseStatement(JSON.stringify(statement, null, 1))).toThrow(/not in canonical form/);
+    expect(() => parseStatement(text.replace('"by":"bob"', '"by":"bob","extra":1'))).toThrow(/extra: unknown key/);
+    expect(() => parseStatement(text.replace('"approve"', '"deploy"'))).toThrow(/action/);
+    expect(() => parseStatement('not json')).toThrow('the statement is not JSON');
+  });
+});
