@@ -1,9 +1,11 @@
-// Who counts as whom and when approvals are enough (lib/identity/policy.ts), and the statement's one
-// canonical form (lib/identity/statement.ts): plain functions, checked without a server.
+// Who counts as whom and when approvals are enough (lib/identity/policy.ts), the statement's one
+// canonical form (lib/identity/statement.ts), and how approvals read in chat and the CLI.
 import { describe, expect, it } from 'vitest';
 import { environmentSchema } from '../lib/config/environment-schema';
 import { approvalProgress, controllersOf, principalOf } from '../lib/identity/policy';
 import { canonicalStatement, parseStatement, type Statement } from '../lib/identity/statement';
+import { slackMessage } from '../lib/notify/format';
+import { describeApproval } from '../cli/format';
 
 const env = environmentSchema.parse({
   name: 'prod',
@@ -79,5 +81,17 @@ describe('statements', () => {
     expect(() => parseStatement(text.replace('"by":"bob"', '"by":"bob","extra":1'))).toThrow(/extra: unknown key/);
     expect(() => parseStatement(text.replace('"approve"', '"deploy"'))).toThrow(/action/);
     expect(() => parseStatement('not json')).toThrow('the statement is not JSON');
+  });
+});
+
+describe('approvals as people read them', () => {
+  const approvals = [
+    { by: 'bob', time: '2026-12-03T10:00:00.000Z', verified: true, fingerprint: 'SHA256:0qCtB5tlrCBGsM0raEjYY9N1XPQvJJ1Lo7AFtaoEJyI' },
+    { by: 'carol', time: '2026-12-03T10:01:00.000Z', verified: false },
+  ];
+  it('say who approved, with which key, and whether it was verified', () => {
+    expect(approvals.map(describeApproval)).toEqual(['bob (signed, key SHA256:0qCtB5tlrCBGsM0raEjYY9N1XPQvJJ1Lo7AFtaoEJyI)', 'carol (not signed)']);
+    const message = slackMessage({ event: 'approved', environment: 'prod', release: 'v2', commit: null, requestedBy: 'alice', workflowId: 'deploy/prod', phase: 'awaiting-approval', nodes: [], approvals });
+    expect(JSON.stringify(message.blocks)).toContain('*Approvals*\\n• bob — signed, key `SHA256:0qCtB5tlrCBGsM0raEjYY9N1XPQvJJ1Lo7AFtaoEJyI`\\n• carol — not signed');
   });
 });
