@@ -49,6 +49,12 @@ export async function verifiedStatements(history: temporal.api.history.v1.IHisto
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
+/** Only the statements the deployment accepted (its memo lists them): a verified statement it then refused (a replayed nonce, another sender) is no approval. */
+export function acceptedOnly<T extends { result: VerifiedStatement }>(verified: T[], accepted: readonly string[]): T[] {
+  const seen = new Set<string>();
+  return verified.filter(({ result }) => accepted.includes(result.statementSha256) && !seen.has(result.statementSha256) && seen.add(result.statementSha256));
+}
+
 /** Writes the bundle into `dir`: statements/, signatures, allowed-signers files, SHA256SUMS, verify.sh, manifest.json. */
 export async function writeAuditBundle(dir: string, workflowId: string, runId: string, verified: { input: VerifyStatementInput; result: VerifiedStatement }[]): Promise<AuditBundle> {
   await mkdir(path.join(dir, 'statements'), { recursive: true });
@@ -67,7 +73,8 @@ export async function writeAuditBundle(dir: string, workflowId: string, runId: s
     // A file of its own per version of allowed-signers (a deployment may span a key change).
     const allowed = await keep(`allowed_signers-${result.allowedSignersSha256.slice(0, 12)}`, result.allowedSigners);
     const revoked = result.revokedKeys === undefined ? undefined : await keep(`revoked_keys-${sha256(result.revokedKeys).slice(0, 12)}`, result.revokedKeys);
-    sums.push(`${result.statementSha256}  ${base}.json`, `${result.allowedSignersSha256}  ${allowed}`);
+    // The allowed-signers file is checked against the definition's pin as the activity received it, not only against itself.
+    sums.push(`${result.statementSha256}  ${base}.json`, `${input.identity.allowedSignersSha256}  ${allowed}`);
     entries.push({
       file: `${base}.json`,
       action: result.statement.action,
@@ -89,12 +96,13 @@ export async function writeAuditBundle(dir: string, workflowId: string, runId: s
   const script = `#!/bin/sh
 # Re-verifies every signed statement of ${workflowId} run ${runId} with plain OpenSSH ssh-keygen:
 # the signatures (as of the time the orchestrator verified them), the statements' run, and the
-# files' sha256 as recorded in the deployment's history. Exit 0 only if all hold.
+# files' sha256 as recorded in the deployment's history (the allowed-signers file against the pin the
+# definition carried: compare it with your config repository). Exit 0 only if all hold.
 cd "$(dirname "$0")" || exit 2
 failed=0
 check() { # statement principal namespace allowed-signers verify-time [revoked-keys]
   if ssh-keygen -Y verify -f "$4" -I "$2" -n "$3" -s "$1.sig" -O "verify-time=$5" \${6:+-r "$6"} < "$1" > /dev/null 2>&1 \\
-    && grep -q '"runId":"${runId}"' "$1"; then
+    && grep -qF ${quote(`"runId":"${runId}"`)} "$1"; then
     echo "ok      $1 ($2)"
   else
     echo "FAILED  $1 ($2)"; failed=1
@@ -102,6 +110,8 @@ check() { # statement principal namespace allowed-signers verify-time [revoked-k
 }
 ${checks.join('\n')}
 if sha256sum -c --quiet SHA256SUMS; then echo "ok      SHA256SUMS"; else echo "FAILED  SHA256SUMS"; failed=1; fi
+echo "allowed-signers sha256 pinned by the definition: ${[...new Set(verified.map((v) => v.input.identity.allowedSignersSha256))].join(', ') || '(none)'}"
+echo "(compare with identity.allowedSignersSha256 in your config repository's history)"
 exit $failed
 `;
   await writeFile(path.join(dir, 'verify.sh'), script);

@@ -32,6 +32,12 @@ describe('approval rules', () => {
     // bob is only in sre: owners stays empty however many of sre approve.
     expect(approvalProgress(env, { ...policy, rules: [{ group: 'sre', min: 1 }, { group: 'owners', min: 1 }] }, ['bob'])).toEqual({ met: false, needed: 1, missing: ['1 more of owners'] });
     expect(approvalProgress(env, policy, [])).toEqual({ met: false, needed: 2, missing: ['1 more of sre', '1 more of owners'] });
+    // More needed than the rules' seats: the rest from anyone on the list.
+    expect(approvalProgress(env, { ...policy, minApprovals: 3, rules: [{ group: 'sre', min: 1 }] }, [])).toEqual({
+      met: false,
+      needed: 3,
+      missing: ['1 more of sre', '2 more approval(s) from any approver'],
+    });
   });
 
   it('maps requesters to principals and lists who may abort', () => {
@@ -50,6 +56,7 @@ describe('approval rules', () => {
     expect(problems({ identity: undefined, approval: { requireSigned: true } })).toContain(
       'approval.requireSigned: signatures need an identity section (identity.allowedSigners and identity.allowedSignersSha256)',
     );
+    expect(problems({ approval: { approvers: ['@requester'] } })).toEqual(['approval.approvers.0: @requester cannot be an approver; name principals or identity groups']);
     expect(problems({ approval: { approvers: ['@nobody'] } })).toEqual(['approval.approvers.0: no identity group "nobody" (groups: sre, owners, operators)']);
     expect(problems({ approval: { rules: [{ group: 'owners', min: 3 }] } })).toEqual(['approval.rules.0.min: group owners has 2 member(s); 3 can never be reached']);
     expect(problems({ control: { allowd: [] } })[0]).toMatch(/allowd: unknown key; did you mean allowed\?/);

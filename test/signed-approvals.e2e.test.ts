@@ -17,7 +17,7 @@ import type { Environment } from '../lib/config/environment-schema';
 import { waitUntil } from '../lib/core/wait';
 import { signText } from '../lib/identity/ssh-signatures';
 import { canonicalStatement, type Statement } from '../lib/identity/statement';
-import { abortUpdate, approveUpdate, statusQuery, type DeployStatus, type SignedStatement } from '../workflows/api';
+import { abortUpdate, approveSignal, approveUpdate, pauseUpdate, resumeUpdate, statusQuery, type DeployStatus, type SignedStatement } from '../workflows/api';
 import type { deployment } from '../workflows/deployment/deployment';
 import { startProcess } from '../devkit/local/child-process';
 import { caught } from './helpers/caught';
@@ -162,6 +162,9 @@ describe('signed approvals and operator actions', () => {
       `bob's signed approve is for plan ${firstStatus.plan!.hash.slice(0, 12)}…, but this run's plan is ${status.plan!.hash.slice(0, 12)}… (the definition changed the nodes, batches, strategy or migrations since it was signed): review gantry status and sign again`,
     );
 
+    // A valid statement of bob's, sent as carol's approval: verified, then refused (and left out of the audit).
+    expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'carol', signature: await sign(status, 'bob') }] }))).toBe('the statement is signed by bob but the message says carol');
+
     // The requester's own approval, validly signed.
     expect(await refusal(approve('alice', await sign(status, 'alice')))).toBe('alice requested this deployment and may not approve it (allowSelfApproval is false)');
 
@@ -226,7 +229,7 @@ describe('signed approvals and operator actions', () => {
     expect((tampered as { stdout: string }).stdout).toContain('FAILED  SHA256SUMS');
   });
 
-  it('a webhook requester is its principal: github:alice may not approve her push; an abort the control list does not allow is refused, signed or not; an operator\'s signed abort is accepted', async () => {
+  it("a webhook requester is its principal; concurrent and replayed statements count once; a signed signal counts; control actions must be signed and listed", async () => {
     const handle = (await startDeployment(stack.client, await stack.define({ ...identityPatch, control: { requireSigned: true } }), 'v1', {
       sha256: stack.repo.releases.v1!.sha256,
       requestedBy: 'github:alice',
@@ -237,6 +240,23 @@ describe('signed approvals and operator actions', () => {
     expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', signature: await sign(status, 'alice') }] }))).toBe(
       'alice requested this deployment and may not approve it (allowSelfApproval is false)',
     );
+    // The same signed approval twice at once counts once; a signed signal counts like an update.
+    const bob = await sign(status, 'bob');
+    const both = await Promise.allSettled([0, 1].map(() => handle.executeUpdate(approveUpdate, { args: [{ by: 'bob', signature: bob }] })));
+    expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(((both.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as WorkflowUpdateFailedError).cause?.message).toMatch(
+      /^(bob has already approved; each approver counts once|bob's signed approve was already used \(nonce \S+\); sign a new statement)$/,
+    );
+    await handle.signal(approveSignal, { by: 'carol', signature: await sign(status, 'carol') });
+    const twoOfSre = await waitForStatus(handle, (s) => s.approvals.length === 2, 'carol by signal');
+    expect(twoOfSre.approvals.map((a) => [a.by, a.verified])).toEqual([['bob', true], ['carol', true]]);
+    expect(twoOfSre.approvalsMissing).toEqual(['1 more of owners']);
+
+    // A signed pause, a signed resume, and the first pause statement again: its nonce is spent.
+    const pause = await sign(status, 'ops', {}, 'pause');
+    await handle.executeUpdate(pauseUpdate, { args: [{ by: 'ops', signature: pause }] });
+    await handle.executeUpdate(resumeUpdate, { args: [{ by: 'ops', signature: await sign(status, 'ops', {}, 'resume') }] });
+    expect(await refusal(handle.executeUpdate(pauseUpdate, { args: [{ by: 'ops', signature: pause }] }))).toMatch(/^ops's signed pause was already used \(nonce \S+\); sign a new statement$/);
     const abort = (by: string, signature?: SignedStatement) => handle.executeUpdate(abortUpdate, { args: [{ by, reason: 'stop', ...(signature ? { signature } : {}) }] });
     expect(await refusal(abort('ops'))).toBe(`ops's abort is not signed, and ${stack.name} counts only signed ones: run gantry abort ${stack.name} --as ops --key ~/.ssh/id_ed25519 (or with the key in ssh-agent)`);
     expect(await refusal(abort('erin', await sign(status, 'erin', {}, 'abort')))).toMatch(/^erin may not abort deployments of/);

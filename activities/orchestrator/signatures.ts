@@ -2,7 +2,9 @@
 // ssh-keygen against the definition's allowed-signers file (pinned by sha256), then that the statement
 // is for this environment, run, action, release, commit, artifact and plan, and still valid.
 import { ApplicationFailure } from '@temporalio/activity';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { formatDuration } from '../../lib/config/duration';
 import { InputError } from '../../lib/core/errors';
 import { failureTypes } from '../../lib/core/failure-types';
@@ -40,19 +42,29 @@ export function createSignatureActivities({ logger }: { logger: Logger }) {
         throw refuse(err instanceof InputError ? err.message : String(err));
       }
       const namespace = signingNamespace(expected.environment);
+      // ssh-keygen reads copies of exactly the bytes hashed (and recorded): a file swapped meanwhile changes nothing.
+      const revokedKeys = identity.revokedKeys
+        ? await readFile(identity.revokedKeys, 'utf8').catch((err: NodeJS.ErrnoException) => {
+            throw refuse(`cannot read identity.revokedKeys ${identity.revokedKeys} (${err.code ?? err.message})`, failureTypes.allowedSignersChanged);
+          })
+        : undefined;
+      const copies = await mkdtemp(path.join(os.tmpdir(), 'gantry-signers-'));
       try {
+        const allowedSignersFile = path.join(copies, 'allowed_signers');
+        await writeFile(allowedSignersFile, allowedSigners);
+        const revokedKeysFile = revokedKeys === undefined ? undefined : path.join(copies, 'revoked_keys');
+        if (revokedKeysFile) await writeFile(revokedKeysFile, revokedKeys!);
         const { fingerprint } = await verifySignature({
           text: input.statement,
           signature: input.signature,
           namespace,
-          allowedSignersFile: identity.allowedSigners,
-          ...(identity.revokedKeys ? { revokedKeysFile: identity.revokedKeys } : {}),
+          allowedSignersFile,
+          ...(revokedKeysFile ? { revokedKeysFile } : {}),
           principal: statement.by,
           at: now,
         });
         const mismatch = bindingProblem(statement, expected, now, identity.maxStatementAge);
         if (mismatch) throw refuse(mismatch);
-        const revokedKeys = identity.revokedKeys ? await readFile(identity.revokedKeys, 'utf8') : undefined;
         logger.info({ principal: statement.by, fingerprint, action: statement.action, ms: Date.now() - started }, 'signed statement verified');
         return {
           principal: statement.by,
@@ -67,6 +79,8 @@ export function createSignatureActivities({ logger }: { logger: Logger }) {
       } catch (err) {
         if (err instanceof SignatureRefused) throw refuse(`${statement.by}'s signed ${statement.action}: ${err.message}`);
         throw err;
+      } finally {
+        await rm(copies, { recursive: true, force: true });
       }
     },
   };
@@ -80,7 +94,8 @@ function bindingProblem(s: Statement, e: ExpectedBinding, now: Date, maxAgeMs: n
   if (s.runId !== e.runId) return `${who} is for run ${s.runId}, not this run (${e.runId}): a statement counts only for the run it was signed for; sign again`;
   if (s.action !== e.action) return `${who} cannot be used to ${e.action}`;
   if (s.release !== e.release) return `${who} is for release ${s.release}, not ${e.release}`;
-  if (s.commit !== e.commit) return `${who} is for commit ${s.commit ?? '(none)'}, not ${e.commit ?? '(none)'}`;
+  // Abort, pause and resume may be signed before verify has named the commit.
+  if (s.commit !== e.commit && !(s.commit === null && ['abort', 'pause', 'resume'].includes(s.action))) return `${who} is for commit ${s.commit ?? '(none)'}, not ${e.commit ?? '(none)'}`;
   if (s.artifactSha256 !== e.artifactSha256) return `${who} is for artifact sha256 ${s.artifactSha256 ?? '(none)'}, not ${e.artifactSha256 ?? '(none)'}`;
   if (s.planHash !== e.planHash) {
     return `${who} is for plan ${s.planHash.slice(0, 12)}…, but this run's plan is ${e.planHash.slice(0, 12)}… (the definition changed the nodes, batches, strategy or migrations since it was signed): review gantry status and sign again`;

@@ -1,6 +1,6 @@
 // `gantry audit <env> [--run ID] --out DIR`: the signed statements of a deployment run, re-verifiable offline (client/audit.ts).
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { verifiedStatements, writeAuditBundle } from '../../client/audit';
+import { acceptedOnly, verifiedStatements, writeAuditBundle } from '../../client/audit';
 import { connectClient } from '../../client/connection';
 import { deploymentWorkflowId } from '../../workflows/api';
 import { requireEnvironmentName } from '../environment-name';
@@ -16,7 +16,8 @@ export async function auditCommand(environment: string, options: { run?: string;
       if (err instanceof WorkflowNotFoundError) throw new CliExit(`no deployment ${workflowId}${options.run ? ` run ${options.run}` : ''}`, ExitCode.rejected);
       throw err;
     });
-    const bundle = await writeAuditBundle(options.out, workflowId, description.runId, await verifiedStatements(history));
+    const accepted = (description.memo?.signedStatements as string[] | undefined) ?? [];
+    const bundle = await writeAuditBundle(options.out, workflowId, description.runId, acceptedOnly(await verifiedStatements(history), accepted));
     if (options.json) console.log(JSON.stringify(bundle));
     else {
       console.log(`${bundle.entries.length} signed statement(s) of ${workflowId} run ${description.runId} written to ${options.out}`);

@@ -91,13 +91,14 @@ async function runningStatus(client: Client, environment: string, action: string
 /** Signs when a key is at hand: --key, else ssh-agent's first key; none (or --no-sign) sends unsigned. */
 async function maybeSign(status: DeployStatus, action: OperatorAction, options: OperatorOptions): Promise<SignedStatement | undefined> {
   const agentSocket = process.env.SSH_AUTH_SOCK || undefined;
-  // Without --key, the agent's key is used only where the environment checks signatures.
-  if (options.sign === false || (!options.key && (!agentSocket || !status.signing?.identity))) return undefined;
+  // Without --key, ssh-agent's key signs only where this action must be signed (an unlisted agent key would otherwise spoil an approval that counts unsigned).
+  const required = action === 'approve' || action === 'reject' ? status.signing?.approvals : status.signing?.control;
+  if (options.sign === false || (!options.key && (!agentSocket || !required))) return undefined;
   const validForMs = parseDuration(options.validFor ?? '10m');
   if (validForMs === undefined || validForMs <= 0) throw new CliExit(`--valid-for: expected a duration such as "10m", got ${options.validFor}`, ExitCode.rejected);
   let statement;
   try {
-    statement = buildStatement({ status, action, by: options.as, validForMs });
+    statement = buildStatement({ status, action, by: options.as.trim(), validForMs });
   } catch (err) {
     throw new CliExit(`${action}: ${(err as Error).message}`, ExitCode.rejected);
   }

@@ -278,7 +278,9 @@ function checkIdentityReferences(env: { approval?: z.output<typeof approvalSchem
     ...env.control.allowed.map((r, i) => [['control', 'allowed', i], r] as [(string | number)[], string]),
   ];
   for (const [path, ref] of refs) {
-    if (ref.startsWith('@') && !BUILT_IN_REFS.includes(ref) && !(ref.slice(1) in groups)) {
+    if (path[0] === 'approval' && BUILT_IN_REFS.slice(0, 2).includes(ref)) {
+      ctx.addIssue({ code: 'custom', path, message: `${ref} cannot be an approver; name principals or identity groups` });
+    } else if (ref.startsWith('@') && !(path[0] === 'control' && BUILT_IN_REFS.includes(ref)) && !(ref.slice(1) in groups)) {
       ctx.addIssue({ code: 'custom', path, message: `no identity group "${ref.slice(1)}" (groups: ${Object.keys(groups).join(', ') || 'none'})` });
     }
   }

@@ -22,9 +22,10 @@ export function expand(env: Environment, refs: readonly string[], roles: { reque
   return [...out];
 }
 
-/** The approvers by name ([] means anyone). */
-export function approversOf(env: Environment): string[] {
-  return expand(env, env.approval?.approvers ?? []);
+/** The approvers by name; undefined means anyone (no list). A list whose groups are empty names nobody. */
+export function approversOf(env: Environment): string[] | undefined {
+  const refs = env.approval?.approvers ?? [];
+  return refs.length === 0 ? undefined : expand(env, refs);
 }
 
 /**
@@ -33,8 +34,8 @@ export function approversOf(env: Environment): string[] {
  */
 export function controllersOf(env: Environment, requester: string): string[] | undefined {
   const approvers = approversOf(env);
-  if (env.control.allowed.includes('@approvers') && approvers.length === 0) return undefined;
-  return expand(env, env.control.allowed, { requester, approvers });
+  if (env.control.allowed.includes('@approvers') && approvers === undefined) return undefined;
+  return expand(env, env.control.allowed, { requester, approvers: approvers ?? [] });
 }
 
 export interface ApprovalProgress {
@@ -78,6 +79,7 @@ export function approvalProgress(env: Environment, policy: ApprovalPolicy, appro
   }
   const unfilledSeats = seats.length - holder.size;
   const needed = Math.max(policy.minApprovals - approvers.length, unfilledSeats, 0);
-  if (approvers.length < policy.minApprovals && missing.length === 0) missing.push(`${policy.minApprovals - approvers.length} more approval(s)`);
+  // Beyond the group seats, approvals from anyone on the list.
+  if (needed > unfilledSeats) missing.push(`${needed - unfilledSeats} more approval(s)${unfilledSeats > 0 ? ' from any approver' : ''}`);
   return { met: needed === 0 && missing.length === 0, needed, missing };
 }

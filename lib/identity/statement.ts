@@ -26,7 +26,8 @@ export const statementSchema = strictObject({
   commit: z.string().regex(/^[0-9a-f]{40}$/, 'expected the 40-hex commit').nullable(),
   artifactSha256: sha256.nullable(),
   planHash: sha256,
-  by: z.string().min(1),
+  /** A principal of the allowed-signers file: no patterns (*, ?, !), no lists (,), nothing ssh-keygen could read as an option. */
+  by: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$/, 'expected a principal name: letters, digits and . _ @ + : - (no patterns or lists)'),
   issuedAt: instant,
   expiresAt: instant,
   nonce: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'expected 16 to 64 URL-safe characters'),

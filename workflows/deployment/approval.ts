@@ -11,7 +11,7 @@ import type { DeploymentState } from './state';
 export async function awaitApproval(state: DeploymentState, notices: Notices): Promise<void> {
   const policy = state.input.environment.approval!;
   state.enter('awaiting-approval');
-  notices.send('awaiting-approval', { approvers: approversOf(state.input.environment), minApprovals: policy.minApprovals, ...(policy.rules?.length ? { rules: policy.rules } : {}), ...(policy.requireSigned ? { requireSigned: true } : {}) });
+  notices.send('awaiting-approval', { approvers: approversOf(state.input.environment) ?? [], minApprovals: policy.minApprovals, ...(policy.rules?.length ? { rules: policy.rules } : {}), ...(policy.requireSigned ? { requireSigned: true } : {}) });
   const approved = await condition(() => state.approvalProgress().met, policy.timeout);
   if (!approved) {
     notices.send('approval-timed-out');

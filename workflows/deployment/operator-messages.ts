@@ -61,7 +61,7 @@ export function handleOperatorMessages(state: DeploymentState, onAbort: () => vo
     if (state.phase !== 'awaiting-approval') return `nothing awaits approval: the deployment is in phase ${state.phase}`;
     if (!policy) return 'this environment does not take approvals';
     const approvers = approversOf(env);
-    if (approvers.length > 0 && !approvers.includes(by)) return `${by} is not an approver of ${env.name} (approvers: ${approvers.join(', ')})`;
+    if (approvers && !approvers.includes(by)) return `${by} is not an approver of ${env.name} (approvers: ${approvers.join(', ') || 'nobody: the groups named are empty'})`;
     if (by === principalOf(env, state.input.requestedBy) && !policy.allowSelfApproval) {
       return `${by} requested this deployment and may not ${verb} it (allowSelfApproval is false)`;
     }
@@ -131,8 +131,8 @@ function register<T extends Signed>(
   const decide = (raw: unknown): Decision<T> => {
     const parsed = message.schema.safeParse(raw);
     if (!parsed.success) return { ok: false, why: `invalid ${message.name} payload: ${describeIssues(parsed.error)}` };
-    // A signed message is by its signer (checked below); an unsigned one by the name given, mapped through aliases.
-    const by = parsed.data.signature ? parsed.data.by : principalOf(env, parsed.data.by);
+    // The principal behind the name (aliases); a signed message must also be signed by that name's key (below).
+    const by = principalOf(env, parsed.data.by);
     if (!parsed.data.signature && message.mustSign) {
       return {
         ok: false,
@@ -143,29 +143,39 @@ function register<T extends Signed>(
     return why === undefined ? { ok: true, payload: parsed.data, by } : { ok: false, why };
   };
 
-  /** Verifies the signature when there is one; afterwards the message is checked again (state may have moved on meanwhile). */
-  const prove = async (decision: { payload: T; by: string }): Promise<Proof | undefined> => {
-    const signed = decision.payload.signature;
-    if (!signed) return undefined;
-    const proof = await verify(state, message.name, signed);
-    if (proof.principal !== decision.by) throw refusal(`the statement is signed by ${proof.principal} but the message says ${decision.by}`);
-    if (state.nonceUsed(proof.nonce)) throw refusal(`${decision.by}'s signed ${message.name} was already used (nonce ${proof.nonce}); sign a new statement`);
+  /**
+   * The last checks and the change, in one synchronous step: two messages verified in the same
+   * workflow task cannot both pass "already approved" or the nonce check. Returns why not, or undefined.
+   */
+  const accept = (decision: { payload: T; by: string }, proof?: VerifiedProof): string | undefined => {
+    if (proof) {
+      if (proof.principal !== decision.payload.by) return `the statement is signed by ${proof.principal} but the message says ${decision.payload.by}`;
+      if (state.nonceUsed(proof.nonce)) return `${decision.by}'s signed ${message.name} was already used (nonce ${proof.nonce}); sign a new statement`;
+      const sameKey = message.name === 'approve' ? state.approvals.find((a) => a.fingerprint === proof.fingerprint) : undefined;
+      if (sameKey) return `key ${proof.fingerprint} already approved as ${sameKey.by}; each key counts once`;
+    }
     const why = message.check(decision.payload, decision.by);
-    if (why !== undefined) throw refusal(why);
-    return proof;
+    if (why !== undefined) return why;
+    message.apply(decision.payload, decision.by, proof);
+    return undefined;
   };
 
   setHandler(signal, async (raw) => {
     const decision = decide(raw);
     if (!decision.ok) return state.record(`rejected ${message.name} signal: ${decision.why}`, whoOf(raw));
+    const signed = decision.payload.signature;
     // Unsigned: applied at once, as before signatures existed (the same commands on replay).
-    if (!decision.payload.signature) return message.apply(decision.payload, decision.by, undefined);
-    try {
-      message.apply(decision.payload, decision.by, await prove(decision));
-    } catch (err) {
-      if (!(err instanceof ApplicationFailure)) throw err;
-      state.record(`rejected ${message.name} signal: ${err.message}`, decision.by);
+    let why: string | undefined;
+    if (!signed) why = accept(decision);
+    else {
+      try {
+        why = accept(decision, await verify(state, message.name, signed));
+      } catch (err) {
+        // Never rethrown: a signal handler's error would fail the whole deployment, skipping compensation.
+        why = err instanceof Error ? err.message : String(err);
+      }
     }
+    if (why !== undefined) state.record(`rejected ${message.name} signal: ${why}`, decision.by);
   });
 
   setHandler(
@@ -173,11 +183,22 @@ function register<T extends Signed>(
     async (raw) => {
       const decision = decide(raw);
       if (!decision.ok) throw refusal(decision.why);
-      const proof = await prove(decision).catch((err: unknown) => {
-        if (err instanceof ApplicationFailure) state.record(`rejected ${message.name}: ${err.message}`, decision.by);
-        throw err;
-      });
-      message.apply(decision.payload, decision.by, proof);
+      const signed = decision.payload.signature;
+      let proof: VerifiedProof | undefined;
+      if (signed) {
+        try {
+          proof = await verify(state, message.name, signed);
+        } catch (err) {
+          const failure = err instanceof ApplicationFailure ? err : refusal(err instanceof Error ? err.message : String(err));
+          state.record(`rejected ${message.name}: ${failure.message}`, decision.by);
+          throw failure;
+        }
+      }
+      const why = accept(decision, proof);
+      if (why !== undefined) {
+        if (proof) state.record(`rejected ${message.name}: ${why}`, decision.by);
+        throw refusal(why);
+      }
       return state.status();
     },
     {
@@ -189,8 +210,10 @@ function register<T extends Signed>(
   );
 }
 
-/** The orchestrator's verdict on a signed statement; a refusal comes back as an ApplicationFailure with its reason. */
-async function verify(state: DeploymentState, action: OperatorActionName, signed: SignedStatement): Promise<Proof & { principal: string }> {
+type VerifiedProof = Proof & { principal: string };
+
+/** The orchestrator's verdict on a signed statement; any failure (a refusal, a time-out) comes back as an ApplicationFailure with its reason. */
+async function verify(state: DeploymentState, action: OperatorActionName, signed: SignedStatement): Promise<VerifiedProof> {
   const { input } = state;
   const identity = input.environment.identity;
   if (!identity) throw refusal(`${input.environment.name} has no identity section, so no signature can be checked; send the ${action} unsigned or add identity.allowedSigners`);
@@ -215,7 +238,8 @@ async function verify(state: DeploymentState, action: OperatorActionName, signed
     return { principal: verified.principal, fingerprint: verified.fingerprint, statementSha256: verified.statementSha256, nonce: verified.statement.nonce };
   } catch (err) {
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) throw refusal(err.cause.message, err.cause.type ?? undefined);
-    throw err;
+    const detail = err instanceof ActivityFailure && err.cause ? `${err.message}: ${err.cause.message}` : err instanceof Error ? err.message : String(err);
+    throw refusal(`the signature could not be checked (${detail}); send it again`);
   }
 }
 

@@ -1,7 +1,7 @@
 // The deployment's live state: what the `status` query returns, what the result reports, and the undo
 // list compensation works from. It changes only through the named methods below, each of which
 // records what happened in the event log.
-import { log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { log, setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Environment } from '../../lib/config/environment-schema';
 import type { DeploymentShape } from '../../lib/rollout/batches';
 import { approvalProgress, type ApprovalProgress } from '../../lib/identity/policy';
@@ -49,6 +49,8 @@ export interface StateSnapshot {
   changed: string[];
   /** Nonces of the signed statements accepted so far: none counts twice. */
   nonces?: string[];
+  /** sha256 of the signed statements accepted so far (the memo's signedStatements). */
+  accepted?: string[];
 }
 
 /** Where a continued run starts. */
@@ -94,6 +96,8 @@ export class DeploymentState {
   /** Node ids in the order they started changing; compensation undoes them newest first. */
   readonly #changed: string[] = [];
   readonly #nonces = new Set<string>();
+  /** sha256 of every signed statement accepted, in order. */
+  readonly #accepted: string[] = [];
 
   constructor(readonly input: WorkflowInput) {
     this.#nodes = input.environment.nodes.map((n) => ({ id: n.id, release: null, previousRelease: null, lb: 'unknown', state: 'pending' }));
@@ -111,6 +115,7 @@ export class DeploymentState {
       this.#events.push(...saved.events);
       this.#changed.push(...saved.changed);
       for (const nonce of saved.nonces ?? []) this.#nonces.add(nonce);
+      this.#accepted.push(...(saved.accepted ?? []));
     }
   }
 
@@ -128,6 +133,7 @@ export class DeploymentState {
       events: [...this.#events],
       changed: [...this.#changed],
       nonces: [...this.#nonces],
+      accepted: [...this.#accepted],
     };
   }
 
@@ -180,6 +186,13 @@ export class DeploymentState {
   get approvalsNeeded(): number {
     return this.#phase === 'awaiting-approval' ? this.approvalProgress().needed : 0;
   }
+  /** A signed statement counted: its nonce is spent, and the memo lists it for `gantry audit`. */
+  #signed(proof: Proof): void {
+    this.#nonces.add(proof.nonce);
+    this.#accepted.push(proof.statementSha256);
+    upsertMemo({ signedStatements: [...this.#accepted] });
+  }
+
   /** Whether a signed statement with this nonce was accepted already. */
   nonceUsed(nonce: string): boolean {
     return this.#nonces.has(nonce);
@@ -221,7 +234,7 @@ export class DeploymentState {
   // ---- operators
 
   approve(by: string, comment: string | undefined, proof?: Proof): void {
-    if (proof) this.#nonces.add(proof.nonce);
+    if (proof) this.#signed(proof);
     this.#approvals.push({
       by,
       time: new Date().toISOString(),
@@ -235,19 +248,19 @@ export class DeploymentState {
   }
 
   requestAbort(by: string, reason: string, proof?: Proof, verb = 'abort requested'): void {
-    if (proof) this.#nonces.add(proof.nonce);
+    if (proof) this.#signed(proof);
     this.#abortRequest = { by, reason };
     this.record(`${verb} by ${by}${signedBy(proof)}: ${reason}`, by);
   }
 
   pause(by: string, proof?: Proof): void {
-    if (proof) this.#nonces.add(proof.nonce);
+    if (proof) this.#signed(proof);
     this.#pausedBy = by;
     this.record(`paused by ${by}${signedBy(proof)}: no new batch starts until resumed`, by);
   }
 
   resume(by: string, proof?: Proof): void {
-    if (proof) this.#nonces.add(proof.nonce);
+    if (proof) this.#signed(proof);
     this.#pausedBy = null;
     this.record(`resumed by ${by}${signedBy(proof)}`, by);
   }
