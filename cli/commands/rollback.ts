@@ -1,13 +1,14 @@
-// `gantry rollback <env> [--to <release>]`: a normal deployment of a release every node still
-// keeps (by default the one the latest deployment replaced), so nothing is downloaded.
+// `gantry rollback <env> [--to <release>]`: a deployment of a release every node still keeps (by
+// default the one the newest live deployment replaced), so nothing is downloaded and, the release
+// having been verified when it was staged, neither the tag nor CI is asked again.
 import type { Client } from '@temporalio/client';
 import os from 'node:os';
 import { isValidReleaseId } from '../../lib/release/release-store';
 import { connectClient } from '../../client/connection';
+import { deploymentWorkflowId, type DeployResult } from '../../workflows/api';
 import { requireEnvironmentName } from '../environment-name';
 import { CliExit, ExitCode } from '../exit-codes';
 import { reportDeployment, startRequest, type DeployRequest } from './deploy';
-import { latestStatus } from './status';
 
 export interface RollbackOptions {
   to?: string;
@@ -19,23 +20,37 @@ export interface RollbackOptions {
 
 export async function prepareRollback(client: Client, environment: string, options: RollbackOptions): Promise<DeployRequest> {
   requireEnvironmentName(environment);
-  let release = options.to;
-  if (release === undefined) {
-    const last = await latestStatus(client, environment);
-    const previous = [...new Set(last.nodes.map((n) => n.previousRelease))];
-    if (previous.length !== 1 || previous[0] === null || previous[0] === undefined) {
-      throw new CliExit(
-        `cannot tell which release to return to (before ${last.release} the nodes had: ${previous.map((p) => p ?? '(none)').join(', ')}); name one with --to`,
-        ExitCode.rejected,
-      );
-    }
-    release = previous[0];
-  }
+  const release = options.to ?? (await releaseBeforeLastLive(client, environment));
   if (!isValidReleaseId(release)) throw new CliExit(`--to "${release}": use letters, digits, ".", "_" or "-"`, ExitCode.rejected);
   return {
     input: { environment, release, kind: 'rollback', requestedBy: options.requestedBy ?? os.userInfo().username },
     taskQueue: options.taskQueue,
   };
+}
+
+/**
+ * What the newest deployment that went live replaced. Failed, rolled-back, aborted or refused runs
+ * left the fleet where it was, so they never change the answer; it comes from recorded results,
+ * so no orchestrator worker needs to be up.
+ */
+async function releaseBeforeLastLive(client: Client, environment: string): Promise<string> {
+  const workflowId = deploymentWorkflowId(environment);
+  const runs: { runId: string; startTime: Date; status: string }[] = [];
+  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    runs.push({ runId: run.runId, startTime: run.startTime, status: run.status.name });
+  }
+  runs.sort((a, b) => b.startTime.getTime() - a.startTime.getTime());
+  const live = runs.find((r) => r.status === 'COMPLETED');
+  if (!live) throw new CliExit(`no deployment of ${environment} has gone live yet (${runs.length} run(s) recorded): there is nothing to roll back to; name a release with --to`, ExitCode.rejected);
+  const result = (await client.workflow.getHandle(workflowId, live.runId).result()) as DeployResult;
+  const previous = [...new Set(result.nodes.map((n) => n.previousRelease))];
+  if (previous.length !== 1 || previous[0] === null || previous[0] === undefined) {
+    throw new CliExit(
+      `cannot tell which release to return to (before ${result.release} went live in run ${live.runId} the nodes had: ${previous.map((p) => p ?? '(none)').join(', ')}); name one with --to`,
+      ExitCode.rejected,
+    );
+  }
+  return previous[0];
 }
 
 export async function rollbackCommand(environment: string, options: RollbackOptions): Promise<number> {

@@ -210,6 +210,8 @@ export const approvalSchema = strictObject({
     /** Per-group minima ("1 of sre and 1 of owners"); each approval counts toward one rule at most. */
     rules: z.array(strictObject({ group: id, min: z.number().int().positive() })).default([]),
     allowSelfApproval: z.boolean().default(false),
+    /** `gantry rollback` waits for approval too (by default a rollback goes at once: it is the way out). */
+    forRollback: z.boolean().default(false),
     timeout: duration.default(3_600_000),
     at: z.enum(['before-rollout', 'after-first-batch']).default('before-rollout'),
   })

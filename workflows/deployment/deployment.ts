@@ -12,7 +12,7 @@ import { trustedInput } from './input';
 import { contract } from './migrations';
 import { Notices } from './notices';
 import { handleOperatorMessages } from './operator-messages';
-import { prepare } from './prepare';
+import { approvalWanted, prepare } from './prepare';
 import { rollOutBatch } from './rollout';
 import { DeploymentState, type WorkflowInput } from './state';
 
@@ -53,7 +53,7 @@ async function rollOut(input: WorkflowInput, state: DeploymentState, notices: No
       const batch = batches[index]!;
       if (index > 0 && workflowInfo().continueAsNewSuggested) await continueFrom(input, state, notices, index);
       if (index === 0 || input.resume?.nextBatch === index) state.enter('rollout');
-      if (index === 1 && env.approval?.required && env.approval.at === 'after-first-batch') {
+      if (index === 1 && approvalWanted(input) && env.approval!.at === 'after-first-batch') {
         await awaitApproval(state, notices);
         state.enter('rollout');
       }

@@ -1,6 +1,6 @@
 // Everything before the first batch: verify the release, preflight, stage it on every node, migrate,
 // and wait for approval when the environment asks for it before rollout.
-import { upsertMemo } from '@temporalio/workflow';
+import { patched, upsertMemo } from '@temporalio/workflow';
 import { acrossFleet } from '../fleet/node-group';
 import { artifactCheck, ciChecks, verification } from '../common/proxies';
 import { awaitApproval } from './approval';
@@ -9,20 +9,30 @@ import type { Notices } from './notices';
 import { preflight, requireKept } from './preflight';
 import type { DeploymentState, WorkflowInput } from './state';
 
+/** Marks runs in which a rollback skips tag and CI verification (every run since); older histories verified. */
+const ROLLBACK_SKIPS_VERIFICATION = 'rollback-skips-verification';
+
 export async function prepare(input: WorkflowInput, state: DeploymentState, notices: Notices): Promise<void> {
   const env = input.environment;
   notices.send('requested');
   state.enter('verify');
-  const tag = await verification.verifyTag({
-    source: env.source,
-    tag: input.release,
-    ...(input.commit ? { commit: input.commit } : {}),
-    ...(input.artifact ? { artifactSha256: input.artifact.sha256 } : {}),
-  });
-  state.tagVerified(tag.commit, `tag ${input.release} is commit ${tag.commit}${tag.signed ? `, ${tag.signature}` : ''}`);
-  if (env.ci.provider !== 'none') {
-    const { checks } = await ciChecks(env.ci).waitForChecks({ ci: env.ci, commit: tag.commit });
-    state.record(`CI checks passed: ${checks.join(', ') || '(none reported)'}`);
+  // A rollback returns to a release every node keeps, and a node keeps only what a verified
+  // deployment staged: the tag, the remote and CI (possibly the very thing that is down) are not asked again.
+  const rollback = input.kind === 'rollback' && patched(ROLLBACK_SKIPS_VERIFICATION);
+  if (rollback) {
+    state.record(`rollback to ${input.release}: a release staged by an earlier verified deployment; tag and CI checks skipped`);
+  } else {
+    const tag = await verification.verifyTag({
+      source: env.source,
+      tag: input.release,
+      ...(input.commit ? { commit: input.commit } : {}),
+      ...(input.artifact ? { artifactSha256: input.artifact.sha256 } : {}),
+    });
+    state.tagVerified(tag.commit, `tag ${input.release} is commit ${tag.commit}${tag.signed ? `, ${tag.signature}` : ''}`);
+    if (env.ci.provider !== 'none') {
+      const { checks } = await ciChecks(env.ci).waitForChecks({ ci: env.ci, commit: tag.commit });
+      state.record(`CI checks passed: ${checks.join(', ') || '(none reported)'}`);
+    }
   }
   if (input.artifact) {
     const { bytes } = await artifactCheck.verifyArtifact(input.artifact);
@@ -50,7 +60,14 @@ export async function prepare(input: WorkflowInput, state: DeploymentState, noti
     await backupAndExpand(input, state);
     await compatibilityGate(env, state);
   }
-  if (env.approval?.required && env.approval.at === 'before-rollout') await awaitApproval(state, notices);
+  if (approvalWanted(input) && env.approval!.at === 'before-rollout') await awaitApproval(state, notices);
+}
+
+/** Deployments wait for approval when the definition asks; rollbacks only when it asks for rollback approval too. */
+export function approvalWanted(input: WorkflowInput): boolean {
+  const policy = input.environment.approval;
+  if (!policy?.required) return false;
+  return input.kind !== 'rollback' || policy.forRollback === true || !patched(ROLLBACK_SKIPS_VERIFICATION);
 }
 
 /** The commits between the release the fleet runs now and the new tag: status, memo and notices. */

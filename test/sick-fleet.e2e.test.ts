@@ -1,0 +1,73 @@
+// The bad day (issue 16): a rollback needs only the fleet. It returns to what the newest live
+// deployment replaced, whatever failed or was refused since; it asks neither the tag nor CI again
+// (the remote may be the thing that is down) and waits for approval only when the definition says so.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awaitOutcome } from '../client/deployments';
+import { startDeployment } from '../cli/commands/deploy';
+import { loadEnvironmentFile } from '../lib/config/environment-file';
+import type { Environment } from '../lib/config/environment-schema';
+import { waitUntil } from '../lib/core/wait';
+import { approveUpdate, deploymentWorkflowId, statusQuery, type DeployResult } from '../workflows/api';
+import { runGantry } from './helpers/cli';
+import { activityNames } from './helpers/history';
+import { expectInvariant, servedReleases } from './helpers/invariant';
+import { startTestStack, type TestStack } from './helpers/stack';
+
+const run = promisify(execFile);
+let stack: TestStack;
+let env: Environment;
+const everyNode = (release: string) => Object.fromEntries(stack.nodeIds.map((id) => [id, release]));
+
+describe('rollback on the bad day', () => {
+  beforeAll(async () => {
+    stack = await startTestStack({ releases: ['v1', 'v2', { release: 'v-bad', unhealthyOn: ['web-2'] }] });
+    env = await loadEnvironmentFile(stack.envFile);
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('returns to what the newest live deployment replaced, past a rolled-back one, without the tag, CI or an approval', async () => {
+    const deploy = async (release: string) =>
+      awaitOutcome(await startDeployment(stack.client, await stack.define({}), release, { sha256: stack.repo.releases[release]!.sha256, requestedBy: 'alice', taskQueue: stack.taskQueue }));
+    expect((await deploy('v1')).status).toBe('live');
+    expect((await deploy('v2')).status).toBe('live');
+    expect((await deploy('v-bad')).status).toBe('rolled-back');
+    expect(await servedReleases(env)).toEqual(everyNode('v2'));
+
+    // The tag is gone from the remote, CI would refuse every commit, and approval is required for deployments.
+    await run('git', ['-C', stack.repo.remote, 'tag', '-d', 'v1']);
+    await stack.define({
+      ci: { provider: 'github', repository: 'shop/app', apiUrl: 'http://127.0.0.1:9', tokenEnv: 'GANTRY_TEST_NO_TOKEN', deadline: '5s', pollInterval: '1s' },
+      approval: { required: true, approvers: ['bob'], timeout: '5m' },
+    });
+    const rolled = await runGantry(['rollback', stack.name, '--wait', '--json', '--requested-by', 'alice'], stack.clientEnv);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    const result = JSON.parse(rolled.stdout) as DeployResult;
+    expect(result.status).toBe('live');
+    expect(result.release).toBe('v1');
+    await expectInvariant(env, result.nodes);
+    expect(await servedReleases(env)).toEqual(everyNode('v1'));
+    const names = await activityNames(stack.client, deploymentWorkflowId(stack.name), result.runId);
+    expect(names).not.toContain('verifyTag');
+    expect(names).not.toContain('waitForChecks');
+    const status = await stack.client.workflow.getHandle(deploymentWorkflowId(stack.name), result.runId).query(statusQuery);
+    expect(status.events.map((e) => e.what)).toContain('rollback to v1: a release staged by an earlier verified deployment; tag and CI checks skipped');
+    expect(status.events.some((e) => e.what === 'phase awaiting-approval')).toBe(false);
+  });
+
+  it('waits for approval when the definition asks for rollback approval', async () => {
+    await stack.define({ approval: { required: true, approvers: ['bob'], forRollback: true, timeout: '5m' } });
+    const started = await runGantry(['rollback', stack.name, '--to', 'v2', '--requested-by', 'alice'], stack.clientEnv);
+    expect(started.code, started.stderr).toBe(0);
+    const handle = stack.client.workflow.getHandle(deploymentWorkflowId(stack.name));
+    expect(await waitUntil(async () => (await handle.query(statusQuery)).phase === 'awaiting-approval', 30_000, 50)).toBe(true);
+    expect(await servedReleases(env)).toEqual(everyNode('v1'));
+    await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
+    const outcome = await awaitOutcome(handle);
+    expect(outcome.status).toBe('live');
+    expect(await servedReleases(env)).toEqual(everyNode('v2'));
+  });
+});
