@@ -39,7 +39,8 @@ export interface DeployOutcome {
   commit?: string | null;
   /** sha256 of the orchestrator's definition the deployment ran under. */
   definitionSha256?: string | null;
-  nodes?: { id: string; release: string | null; lb: string }[];
+  /** error: what went wrong on the node (e.g. a rollback could not reach it). */
+  nodes?: { id: string; release: string | null; lb: string; error?: string }[];
   error?: string;
   cause?: FailureCause;
   undoFailures?: UndoFailure[];
@@ -130,7 +131,7 @@ function summarize(r: DeployResult): Omit<DeployOutcome, 'workflowId' | 'runId'>
     release: r.release,
     commit: r.commit,
     definitionSha256: r.definitionSha256 ?? null,
-    nodes: r.nodes.map(({ id, release, lb }) => ({ id, release, lb })),
+    nodes: r.nodes.map(({ id, release, lb, error }) => ({ id, release, lb, ...(error ? { error } : {}) })),
     ...(r.error ? { error: r.error } : {}),
     ...(r.cause ? { cause: r.cause } : {}),
     ...(r.undoFailures?.length ? { undoFailures: r.undoFailures } : {}),

@@ -82,6 +82,20 @@ const plain: Scenario[] = [
       return handle;
     },
   },
+  // A rollback that needs only the fleet: no tag or CI, one agent gone (left out and reported).
+  { name: 'sick-fleet-v1-setup', expect: 'live', run: (s) => s.deploy('v1') },
+  { name: 'sick-fleet-v2-setup', expect: 'live', run: (s) => s.deploy('v2') },
+  {
+    name: 'rollback-on-a-sick-fleet',
+    expect: 'live',
+    run: async (s) => {
+      const agentBack = s.stack.restartAgent('web-3', 20_000);
+      const handle = await startOrAttach(s.client, await prepareRollback(s.client, await s.stack.define(), { to: 'v1', requestedBy: 'recorder', taskQueue: s.stack.taskQueue }));
+      await awaitOutcome(handle);
+      await agentBack;
+      return handle;
+    },
+  },
   {
     name: 'approval-timeout',
     expect: 'aborted',

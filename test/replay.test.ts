@@ -19,6 +19,7 @@ const SCENARIOS = [
   'downtime-mode',
   'manual-rollback',
   'signed-approval',
+  'rollback-on-a-sick-fleet',
 ];
 
 interface Saved {

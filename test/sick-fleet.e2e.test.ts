@@ -2,6 +2,8 @@
 // deployment replaced, whatever failed or was refused since; it asks neither the tag nor CI again
 // (the remote may be the thing that is down) and waits for approval only when the definition says so.
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awaitOutcome } from '../client/deployments';
@@ -69,5 +71,40 @@ describe('rollback on the bad day', () => {
     const outcome = await awaitOutcome(handle);
     expect(outcome.status).toBe('live');
     expect(await servedReleases(env)).toEqual(everyNode('v2'));
+  });
+
+  it('rolls back a fleet with a dead app and a stopped agent: the reachable nodes go back, the unreachable one is reported, and a second rollback finishes it', async () => {
+    // The fleet on v2, v1 kept on every node (the earlier tests leave it so; alone, this test deploys both).
+    await stack.define({});
+    const alone = await servedReleases(env).then((served) => JSON.stringify(served) !== JSON.stringify(everyNode('v2')), () => true);
+    for (const release of alone ? ['v1', 'v2'] : []) {
+      const outcome = await awaitOutcome(await startDeployment(stack.client, stack.name, release, { sha256: stack.repo.releases[release]!.sha256, requestedBy: 'alice', taskQueue: stack.taskQueue }));
+      expect(outcome.status).toBe('live');
+    }
+    expect(await servedReleases(env)).toEqual(everyNode('v2'));
+    // web-2's app dies; web-3's agent is gone for 30 s (its app keeps serving v2).
+    const { pid } = JSON.parse(await readFile(path.join(stack.nodeRoot('web-2'), 'app.json'), 'utf8')) as { pid: number };
+    process.kill(pid, 'SIGKILL');
+    const agentBack = stack.restartAgent('web-3', 30_000);
+    const started = Date.now();
+    const rolled = await runGantry(['rollback', stack.name, '--to', 'v1', '--wait', '--json', '--requested-by', 'alice'], stack.clientEnv);
+    const seconds = (Date.now() - started) / 1000;
+    expect(rolled.code, rolled.stderr).toBe(2);
+    const result = JSON.parse(rolled.stdout) as { status: string; nodes: { id: string; release: string | null; lb: string; error?: string }[] };
+    expect(result.status).toBe('live');
+    const byId = Object.fromEntries(result.nodes.map((n) => [n.id, n]));
+    expect(byId['web-1']).toMatchObject({ release: 'v1', lb: 'ready' });
+    expect(byId['web-2']).toMatchObject({ release: 'v1', lb: 'ready' });
+    expect(byId['web-3']!.error).toMatch(/^unreachable: its agent did not answer within 10 s .*; not rolled back$/);
+    expect(await servedReleases(env)).toEqual({ 'web-1': 'v1', 'web-2': 'v1', 'web-3': 'v2' });
+    await expectInvariant({ ...env, nodes: env.nodes.filter((n) => n.id !== 'web-3') }, result.nodes.filter((n) => n.id !== 'web-3'));
+    console.log(`rollback of a sick fleet (1 app dead, 1 agent gone): ${seconds.toFixed(1)} s`);
+    expect(seconds).toBeLessThan(30);
+
+    // Once the agent is back, a second rollback brings the last node.
+    await agentBack;
+    const again = await runGantry(['rollback', stack.name, '--to', 'v1', '--wait', '--json', '--requested-by', 'alice'], stack.clientEnv);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await servedReleases(env)).toEqual(everyNode('v1'));
   });
 });

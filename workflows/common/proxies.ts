@@ -101,6 +101,18 @@ export function agentProbe(environment: string, node: string) {
   });
 }
 
+export const AGENT_GLANCE_SECONDS = 10;
+
+/** A rollback's question to an agent that may be gone: one try, answered within seconds or not at all. */
+export function agentGlance(environment: string, node: string) {
+  return proxyActivities<AgentActivities>({
+    taskQueue: agentTaskQueue(environment, node),
+    scheduleToCloseTimeout: AGENT_GLANCE_SECONDS * 1000,
+    startToCloseTimeout: '5s',
+    retry: { maximumAttempts: 1 },
+  });
+}
+
 /** Drain waits: short heartbeat time-out, so a killed worker's drain is retried within seconds. */
 export function lbWaits(lb: LoadBalancer) {
   return proxyActivities<ControlActivities>({

@@ -26,14 +26,19 @@ export async function deployment(request: DeployInput): Promise<DeployResult> {
   handleOperatorMessages(state, () => forward.cancel());
   const notices = new Notices(input.environment, state);
 
+  // What the rollout works from: for a rollback on a sick fleet, the nodes it could reach.
+  let working = input;
   try {
     await forward.run(async () => {
-      if (!input.resume) await prepare(input, state, notices);
-      await rollOut(input, state, notices);
+      if (!input.resume) working = await prepare(input, state, notices);
+      await rollOut(working, state, notices);
     });
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;
-    return CancellationScope.nonCancellable(() => finishAfterFailure(input, state, notices, err));
+    return CancellationScope.nonCancellable(() => finishAfterFailure(working, state, notices, err));
+  }
+  if (state.unreachable.length > 0) {
+    state.record(`rolled back every node it reached; not reached: ${state.unreachable.join(', ')} — run gantry rollback again once their agents answer`);
   }
   state.enter('live');
   notices.send('succeeded');

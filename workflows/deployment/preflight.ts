@@ -7,6 +7,32 @@ import { control } from '../common/proxies';
 import { acrossFleet } from '../fleet/node-group';
 import type { DeploymentState, WorkflowInput } from './state';
 
+/**
+ * A rollback's preflight on a sick fleet: unhealthy nodes are the reason to roll back, and nodes whose
+ * agent does not answer within seconds are left out (reported), not waited on. Returns the input with
+ * the nodes the rollback can reach; every other step works from that.
+ */
+export async function rollbackPreflight(input: WorkflowInput, state: DeploymentState): Promise<WorkflowInput> {
+  const { environment: env, shape } = input;
+  const [lbStatus, facts] = await Promise.all([
+    control.checkServers({ lb: env.loadBalancer, servers: env.nodes.map(serverName) }),
+    acrossFleet(env, { op: 'survey' }, shape),
+  ]);
+  const reachable = env.nodes.filter((_, i) => facts[i]!.reachable !== false);
+  if (reachable.length === 0) {
+    throw ApplicationFailure.nonRetryable(`no agent of ${env.name} answered: ${facts.map((f) => `${f.id}: ${f.error}`).join('; ')}`, failureTypes.agentUnavailable);
+  }
+  state.preflightPassed(
+    env.nodes.flatMap((node, i) => (facts[i]!.reachable === false ? [] : [{ id: node.id, release: facts[i]!.release ?? null, lb: lbStatus[serverName(node)] ?? 'unknown' }])),
+  );
+  for (const [i, node] of env.nodes.entries()) {
+    const fact = facts[i]!;
+    if (fact.reachable === false) state.nodeUnreachable(node.id, fact.error ?? 'its agent did not answer', lbStatus[serverName(node)] ?? 'unknown');
+    else if (fact.healthy === false) state.record(`${node.id}: unhealthy on ${fact.release ?? '(none)'}; rolling it back`);
+  }
+  return reachable.length === env.nodes.length ? input : { ...input, environment: { ...env, nodes: reachable } };
+}
+
 export async function preflight({ environment: env, shape }: WorkflowInput, state: DeploymentState): Promise<void> {
   const [lbStatus, facts] = await Promise.all([
     control.checkServers({ lb: env.loadBalancer, servers: env.nodes.map(serverName) }),

@@ -6,14 +6,18 @@ import { artifactCheck, ciChecks, verification } from '../common/proxies';
 import { awaitApproval } from './approval';
 import { backupAndExpand, compatibilityGate } from './migrations';
 import type { Notices } from './notices';
-import { preflight, requireKept } from './preflight';
+import { preflight, requireKept, rollbackPreflight } from './preflight';
 import type { DeploymentState, WorkflowInput } from './state';
 
-/** Marks runs in which a rollback skips tag and CI verification (every run since); older histories verified. */
+/**
+ * Marks runs in which a rollback needs only the fleet (every run since): no tag, CI or change list,
+ * and a preflight that goes past unreachable agents and unhealthy nodes. Older histories did all of it.
+ */
 const ROLLBACK_SKIPS_VERIFICATION = 'rollback-skips-verification';
 
-export async function prepare(input: WorkflowInput, state: DeploymentState, notices: Notices): Promise<void> {
-  const env = input.environment;
+/** Returns the input the rest of the deployment works from: for a rollback, the nodes it could reach. */
+export async function prepare(request: WorkflowInput, state: DeploymentState, notices: Notices): Promise<WorkflowInput> {
+  let input = request;
   notices.send('requested');
   state.enter('verify');
   // A rollback returns to a release every node keeps, and a node keeps only what a verified
@@ -23,14 +27,15 @@ export async function prepare(input: WorkflowInput, state: DeploymentState, noti
     state.record(`rollback to ${input.release}: a release staged by an earlier verified deployment; tag and CI checks skipped`);
   } else {
     const tag = await verification.verifyTag({
-      source: env.source,
+      source: request.environment.source,
       tag: input.release,
       ...(input.commit ? { commit: input.commit } : {}),
       ...(input.artifact ? { artifactSha256: input.artifact.sha256 } : {}),
     });
     state.tagVerified(tag.commit, `tag ${input.release} is commit ${tag.commit}${tag.signed ? `, ${tag.signature}` : ''}`);
-    if (env.ci.provider !== 'none') {
-      const { checks } = await ciChecks(env.ci).waitForChecks({ ci: env.ci, commit: tag.commit });
+    const { ci } = request.environment;
+    if (ci.provider !== 'none') {
+      const { checks } = await ciChecks(ci).waitForChecks({ ci, commit: tag.commit });
       state.record(`CI checks passed: ${checks.join(', ') || '(none reported)'}`);
     }
   }
@@ -40,11 +45,15 @@ export async function prepare(input: WorkflowInput, state: DeploymentState, noti
   }
 
   state.enter('preflight');
-  await preflight(input, state);
+  // From here on a rollback works with the nodes it can reach.
+  if (rollback) input = await rollbackPreflight(input, state);
+  else await preflight(input, state);
+  const env = input.environment;
 
   state.enter('stage');
-  // The change list (git, on the orchestrator) is read while the nodes download.
-  const changes = recordChanges(input, state);
+  // The change list (git, on the orchestrator) is read while the nodes download; a rollback does not
+  // depend on the remote.
+  const changes = rollback ? Promise.resolve() : recordChanges(input, state);
   if (input.artifact) {
     await acrossFleet(env, { op: 'stage', release: input.release, artifact: input.artifact }, input.shape);
     state.record(`release ${input.release} staged on ${env.nodes.length} nodes`);
@@ -61,6 +70,7 @@ export async function prepare(input: WorkflowInput, state: DeploymentState, noti
     await compatibilityGate(env, state);
   }
   if (approvalWanted(input) && env.approval!.at === 'before-rollout') await awaitApproval(state, notices);
+  return input;
 }
 
 /** Deployments wait for approval when the definition asks; rollbacks only when it asks for rollback approval too. */

@@ -51,6 +51,7 @@ export interface StateSnapshot {
   nonces?: string[];
   /** sha256 of the signed statements accepted so far (the memo's signedStatements). */
   accepted?: string[];
+  unreachable?: string[];
 }
 
 /** Where a continued run starts. */
@@ -96,6 +97,8 @@ export class DeploymentState {
   /** Node ids in the order they started changing; compensation undoes them newest first. */
   readonly #changed: string[] = [];
   readonly #nonces = new Set<string>();
+  /** Nodes a rollback could not reach (left out of it). */
+  readonly #unreachable: string[] = [];
   /** sha256 of every signed statement accepted, in order. */
   readonly #accepted: string[] = [];
 
@@ -116,6 +119,7 @@ export class DeploymentState {
       this.#changed.push(...saved.changed);
       for (const nonce of saved.nonces ?? []) this.#nonces.add(nonce);
       this.#accepted.push(...(saved.accepted ?? []));
+      this.#unreachable.push(...(saved.unreachable ?? []));
     }
   }
 
@@ -134,6 +138,7 @@ export class DeploymentState {
       changed: [...this.#changed],
       nonces: [...this.#nonces],
       accepted: [...this.#accepted],
+      unreachable: [...this.#unreachable],
     };
   }
 
@@ -285,6 +290,16 @@ export class DeploymentState {
     this.#node(id).state = 'pending';
     const at = this.#changed.indexOf(id);
     if (at >= 0) this.#changed.splice(at, 1);
+  }
+
+  /** A rollback could not reach the node's agent: left as it was, reported. */
+  nodeUnreachable(id: string, error: string, lb: string): void {
+    Object.assign(this.#node(id), { state: 'failed', lb, error: `unreachable: ${error}; not rolled back` });
+    this.#unreachable.push(id);
+    this.record(`${id}: unreachable (${error}); the rollback goes on without it`);
+  }
+  get unreachable(): readonly string[] {
+    return this.#unreachable;
   }
 
   /** Where the node stands is unknown until compensation settles it. */

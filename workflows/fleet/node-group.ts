@@ -8,7 +8,7 @@ import { slices, type DeploymentShape } from '../../lib/rollout/batches';
 import { inLanes } from '../../lib/rollout/lanes';
 import { fleetTaskQueue, groupWorkflowId } from '../api';
 import { describeFailure } from '../common/failures';
-import { agentDownload, agentProbe, control } from '../common/proxies';
+import { AGENT_GLANCE_SECONDS, agentDownload, agentGlance, agentProbe, control } from '../common/proxies';
 import type { GroupInput, GroupOp, NodeFact } from './types';
 
 async function onNode(env: Environment, node: NodeConfig, op: GroupOp): Promise<NodeFact> {
@@ -30,6 +30,22 @@ async function onNode(env: Environment, node: NodeConfig, op: GroupOp): Promise<
       return { id: node.id };
     case 'kept':
       return { id: node.id, kept: await agentProbe(env.name, node.id).isStaged({ release: op.release }) };
+    case 'survey': {
+      let release: string | null;
+      try {
+        ({ release } = await agentGlance(env.name, node.id).currentRelease());
+      } catch (err) {
+        return { id: node.id, reachable: false, error: `its agent did not answer within ${AGENT_GLANCE_SECONDS} s (${describeFailure(err)})` };
+      }
+      // Unhealthy is why a fleet is rolled back, not a reason to refuse: recorded, nothing more.
+      const healthy =
+        release === null ||
+        (await control.waitHealthy({ address: node.address, check: env.healthCheck, release, successThreshold: 1, deadlineMs: 3_000 }).then(
+          () => true,
+          () => false,
+        ));
+      return { id: node.id, release, reachable: true, healthy };
+    }
   }
 }
 

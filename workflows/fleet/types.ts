@@ -37,7 +37,9 @@ export type GroupOp =
   | { op: 'probe' }
   | { op: 'stage'; release: string; artifact: ArtifactRef }
   /** Whether the node still keeps `release` (a rollback downloads nothing). */
-  | { op: 'kept'; release: string };
+  | { op: 'kept'; release: string }
+  /** A rollback's look at a sick fleet: whether the agent answers at all (quickly), its release, and whether it is healthy. */
+  | { op: 'survey' };
 
 export interface GroupInput {
   /** The environment with only this group's nodes. */
@@ -49,4 +51,8 @@ export interface NodeFact {
   id: string;
   release?: string | null;
   kept?: boolean;
+  /** survey: false when the agent did not answer in time (error says how). */
+  reachable?: boolean;
+  healthy?: boolean;
+  error?: string;
 }
