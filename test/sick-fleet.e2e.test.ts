@@ -10,8 +10,8 @@ import { awaitOutcome } from '../client/deployments';
 import { startDeployment } from '../cli/commands/deploy';
 import { loadEnvironmentFile } from '../lib/config/environment-file';
 import type { Environment } from '../lib/config/environment-schema';
-import { waitUntil } from '../lib/core/wait';
-import { approveUpdate, deploymentWorkflowId, statusQuery, type DeployResult } from '../workflows/api';
+import { sleep, waitUntil } from '../lib/core/wait';
+import { abortUpdate, approveUpdate, deploymentWorkflowId, statusQuery, type DeployResult } from '../workflows/api';
 import { runGantry } from './helpers/cli';
 import { activityNames } from './helpers/history';
 import { expectInvariant, servedReleases } from './helpers/invariant';
@@ -106,5 +106,35 @@ describe('rollback on the bad day', () => {
     const again = await runGantry(['rollback', stack.name, '--to', 'v1', '--wait', '--json', '--requested-by', 'alice'], stack.clientEnv);
     expect(again.code, again.stderr).toBe(0);
     expect(await servedReleases(env)).toEqual(everyNode('v1'));
+  });
+
+  it('gantry status answers within seconds with no orchestrator worker: a finished run from its recorded result, a running one from the server', async () => {
+    await stack.define({ approval: { required: true, approvers: ['bob'], timeout: '5m' } });
+    const status = async () => {
+      const started = Date.now();
+      const out = await runGantry(['status', stack.name, '--json'], stack.clientEnv);
+      expect(out.code, out.stderr).toBe(0);
+      return { seconds: (Date.now() - started) / 1000, view: JSON.parse(out.stdout) as Record<string, unknown> };
+    };
+    // Finished: the last rollback's result.
+    let workerBack = stack.restartWorker(10_000);
+    await sleep(300);
+    const finished = await status();
+    expect(finished.view).toMatchObject({ source: 'recorded', status: 'live', release: 'v1' });
+    expect(finished.seconds).toBeLessThan(8);
+    await workerBack;
+
+    // Running: a deployment awaiting approval, then the worker gone.
+    const handle = await startDeployment(stack.client, stack.name, 'v2', { sha256: stack.repo.releases.v2!.sha256, requestedBy: 'alice', taskQueue: stack.taskQueue });
+    expect(await waitUntil(async () => (await handle.query(statusQuery)).phase === 'awaiting-approval', 30_000, 50)).toBe(true);
+    workerBack = stack.restartWorker(10_000);
+    await sleep(300);
+    const running = await status();
+    expect(running.view).toMatchObject({ source: 'server', status: 'RUNNING', phase: 'awaiting-approval', release: 'v2', requestedBy: 'alice' });
+    expect(running.seconds).toBeLessThan(8);
+    console.log(`gantry status without a worker: ${finished.seconds.toFixed(1)} s (finished run), ${running.seconds.toFixed(1)} s (running)`);
+    await workerBack;
+    await handle.executeUpdate(abortUpdate, { args: [{ by: 'bob', reason: 'test over' }] });
+    expect((await awaitOutcome(handle)).status).toBe('aborted');
   });
 });

@@ -1,28 +1,86 @@
-// `gantry status <env>`: the environment's latest deployment, from its `status` query.
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+// `gantry status <env>`: the environment's latest deployment. Its `status` query has everything, but
+// only an orchestrator worker answers queries; when none does within a couple of seconds, a finished
+// deployment is shown from the result recorded in its history and a running one from what the server
+// keeps (phase, release, requester in its search attributes), saying so.
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { connectClient } from '../../client/connection';
-import { deploymentWorkflowId, statusQuery, type DeployStatus } from '../../workflows/api';
+import { deploymentWorkflowId, searchAttributes, statusQuery, type DeployResult, type DeployStatus } from '../../workflows/api';
 import { requireEnvironmentName } from '../environment-name';
 import { CliExit, ExitCode } from '../exit-codes';
 import { formatStatus } from '../format';
 
-export async function latestStatus(client: Client, environment: string): Promise<DeployStatus> {
+const QUERY_PATIENCE_MS = 2_000;
+
+export type StatusView = { source: 'query'; status: DeployStatus } | { source: 'recorded'; result: DeployResult } | { source: 'server'; running: RunningSummary };
+
+export interface RunningSummary {
+  workflowId: string;
+  runId: string;
+  status: string;
+  startTime: string;
+  phase: string | null;
+  release: string | null;
+  requestedBy: string | null;
+}
+
+export async function latestStatusView(client: Client, environment: string): Promise<StatusView> {
   const workflowId = deploymentWorkflowId(environment);
-  return client.workflow
-    .getHandle(workflowId)
-    .query(statusQuery)
-    .catch((err: unknown) => {
-      if (err instanceof WorkflowNotFoundError) throw new CliExit(`no deployment of ${environment} yet (${workflowId})`, ExitCode.rejected);
-      throw err;
-    });
+  const handle = client.workflow.getHandle(workflowId);
+  const description = await handle.describe().catch((err: unknown) => {
+    if (err instanceof WorkflowNotFoundError) throw new CliExit(`no deployment of ${environment} yet (${workflowId})`, ExitCode.rejected);
+    throw err;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const patience = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), QUERY_PATIENCE_MS)));
+  const answered = await Promise.race([handle.query(statusQuery).catch(() => undefined), patience]);
+  clearTimeout(timer);
+  if (answered) return { source: 'query', status: answered };
+  if (description.status.name !== 'RUNNING') {
+    const result = await recordedResult(client, workflowId, description.runId);
+    if (result) return { source: 'recorded', result };
+  }
+  const attribute = (key: (typeof searchAttributes)[keyof typeof searchAttributes]) => description.typedSearchAttributes.get(key) ?? null;
+  return {
+    source: 'server',
+    running: {
+      workflowId,
+      runId: description.runId,
+      status: description.status.name,
+      startTime: description.startTime.toISOString(),
+      phase: attribute(searchAttributes.phase),
+      release: attribute(searchAttributes.release),
+      requestedBy: attribute(searchAttributes.requestedBy),
+    },
+  };
+}
+
+/** The result a finished run recorded: its return value, or the one its failure carries. */
+async function recordedResult(client: Client, workflowId: string, runId: string): Promise<DeployResult | undefined> {
+  try {
+    return (await client.workflow.getHandle(workflowId, runId, { followRuns: false }).result()) as DeployResult;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.details?.[0]) return err.cause.details[0] as DeployResult;
+    return undefined;
+  }
 }
 
 export async function statusCommand(environment: string, options: { json?: boolean }): Promise<number> {
   requireEnvironmentName(environment);
   const { client, close } = await connectClient();
   try {
-    const status = await latestStatus(client, environment);
-    console.log(options.json ? JSON.stringify(status) : formatStatus(status));
+    const view = await latestStatusView(client, environment);
+    if (options.json) console.log(JSON.stringify(view.source === 'query' ? view.status : view.source === 'recorded' ? { ...view.result, source: 'recorded' } : { ...view.running, source: 'server' }));
+    else if (view.source === 'query') console.log(formatStatus(view.status));
+    else if (view.source === 'recorded') {
+      console.log(`(no orchestrator worker answered within ${QUERY_PATIENCE_MS / 1000} s: the result recorded when the run ended; events need a worker)`);
+      console.log(formatStatus({ ...view.result, events: [] }));
+      console.log(`ended ${view.result.status}${view.result.error ? `: ${view.result.error}` : ''}`);
+    } else {
+      const r = view.running;
+      console.log(`(no orchestrator worker answered within ${QUERY_PATIENCE_MS / 1000} s: what the server records; start a worker for nodes and events)`);
+      console.log(`${r.workflowId}  ${r.release ?? '?'}  requested by ${r.requestedBy ?? '?'}\n${r.status.toLowerCase()} since ${r.startTime}, phase ${r.phase ?? 'unknown'}  (run ${r.runId})`);
+    }
     return ExitCode.ok;
   } finally {
     await close();
