@@ -9,6 +9,8 @@ export const ExitCode = {
   aborted: 3,
   /** Rejected before starting: invalid input, or another deployment is running. */
   rejected: 4,
+  /** Aborted, but the undo failed on some node: the fleet is not where it was (see undoFailures). */
+  abortedIncomplete: 5,
 } as const;
 
 /** An error that ends the command with a given exit code and a one-line message. */

@@ -63,6 +63,8 @@ export async function startOrAttach(client: Client, { input: request, taskQueue 
         `requested by ${requestedBy}${input.commit ? `, commit ${input.commit}` : ''}`,
         input.artifactSha256 ? `artifact sha256 ${input.artifactSha256.slice(0, 12)}…` : 'no download: every node keeps this release',
       ].join('\n\n'),
+      // What was asked, so a retry attaches only to the very same request (encrypted like every payload).
+      memo: { request: requestKey(input) },
       typedSearchAttributes: [
         { key: searchAttributes.environment, value: environment },
         { key: searchAttributes.release, value: tag },
@@ -74,8 +76,14 @@ export async function startOrAttach(client: Client, { input: request, taskQueue 
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const running = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
     const release = running?.typedSearchAttributes.get(searchAttributes.release);
-    // A retried request (CI re-running its step) attaches to the deployment it already started.
+    // A retried request (CI re-running its step) attaches to the deployment it already started, and
+    // only when release, commit, artifact and kind are all the same (runs from before the memo: release and requester).
     if (running && release === tag && running.typedSearchAttributes.get(searchAttributes.requestedBy) === requestedBy) {
+      const asked = running.memo?.request as RequestKey | undefined;
+      const differs = asked ? requestDifference(asked, requestKey(input)) : undefined;
+      if (differs) {
+        throw new DeploymentRunning(`${workflowId} run ${running.runId} is deploying ${tag} with ${differs}; a retry attaches only to the same release, commit and artifact: wait for it, or abort it first`);
+      }
       const handle = client.workflow.getHandle<DeploymentWorkflow>(workflowId, undefined, { firstExecutionRunId: running.runId });
       return Object.assign(handle, { firstExecutionRunId: running.runId });
     }
@@ -83,6 +91,23 @@ export async function startOrAttach(client: Client, { input: request, taskQueue 
       `another deployment is running on ${environment}: ${workflowId}${running ? ` (run ${running.runId}` : ''}${release ? `, release ${release}` : ''}${running ? ')' : ''}; wait for it to finish first`,
     );
   }
+}
+
+interface RequestKey {
+  release: string;
+  commit: string | null;
+  artifactSha256: string | null;
+  kind: 'deploy' | 'rollback';
+}
+
+const requestKey = (input: DeployInput): RequestKey => ({ release: input.release, commit: input.commit ?? null, artifactSha256: input.artifactSha256 ?? null, kind: input.kind ?? 'deploy' });
+
+/** "artifact sha256 aaa…, not bbb…" for the first field that differs, or undefined. */
+function requestDifference(running: RequestKey, asked: RequestKey): string | undefined {
+  if (running.kind !== asked.kind) return `kind ${running.kind}, not ${asked.kind}`;
+  if (running.commit !== asked.commit) return `commit ${running.commit ?? '(any)'}, not ${asked.commit ?? '(any)'}`;
+  if (running.artifactSha256 !== asked.artifactSha256) return `artifact sha256 ${running.artifactSha256 ?? '(none)'}, not ${asked.artifactSha256 ?? '(none)'}`;
+  return undefined;
 }
 
 /** Follows a running deployment until `done` settles, e.g. printing its events or drawing a view. */

@@ -1,5 +1,6 @@
 // Database migrations on a real PostgreSQL: once per deployment, expand before, contract after, a
 // backup first, the compatibility gate, a killed agent mid-migration, and downtime mode.
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -89,6 +90,9 @@ describe('migrations', () => {
     expect(report.sent).toBeGreaterThanOrEqual(300);
     const status = await handle.query(statusQuery);
     expect(status.migration?.backup?.file).toMatch(/backups\/.+\.dump$/);
+    // A dump is a full copy of the database: owner-only, in an owner-only folder.
+    expect((await stat(status.migration!.backup!.file)).mode & 0o777).toBe(0o600);
+    expect((await stat(path.dirname(status.migration!.backup!.file))).mode & 0o777).toBe(0o700);
     const events = status.events.map((e) => e.what);
     expect(events.findIndex((e) => e.startsWith('expand migrations applied'))).toBeLessThan(events.indexOf('web-1: deploying v2'));
     console.log(`migration overhead (backup ${status.migration?.backup?.durationMs} ms + expand ${status.migration?.expandMs} ms): ${status.migration?.overheadMs} ms; load ${report.sent} sent, ${report.failures.length} failed`);

@@ -108,7 +108,7 @@ describe('rollback on the bad day', () => {
     expect(await servedReleases(env)).toEqual(everyNode('v1'));
   });
 
-  it('gantry status answers within seconds with no orchestrator worker: a finished run from its recorded result, a running one from the server', async () => {
+  it('gantry status answers within seconds with no orchestrator worker (a finished run from its recorded result, a running one from the server); a retry attaches only to the same request', async () => {
     await stack.define({ approval: { required: true, approvers: ['bob'], timeout: '5m' } });
     const status = async () => {
       const started = Date.now();
@@ -134,6 +134,14 @@ describe('rollback on the bad day', () => {
     expect(running.seconds).toBeLessThan(8);
     console.log(`gantry status without a worker: ${finished.seconds.toFixed(1)} s (finished run), ${running.seconds.toFixed(1)} s (running)`);
     await workerBack;
+
+    // A retry attaches only to the same request: another artifact digest for the same release is refused, naming the run.
+    const retry = (sha256: string) => startDeployment(stack.client, stack.name, 'v2', { sha256, requestedBy: 'alice', taskQueue: stack.taskQueue });
+    expect((await retry(stack.repo.releases.v2!.sha256)).firstExecutionRunId).toBe(handle.firstExecutionRunId);
+    const other = 'e'.repeat(64);
+    await expect(retry(other)).rejects.toThrow(
+      `${handle.workflowId} run ${handle.firstExecutionRunId} is deploying v2 with artifact sha256 ${stack.repo.releases.v2!.sha256}, not ${other}; a retry attaches only to the same release, commit and artifact: wait for it, or abort it first`,
+    );
     await handle.executeUpdate(abortUpdate, { args: [{ by: 'bob', reason: 'test over' }] });
     expect((await awaitOutcome(handle)).status).toBe('aborted');
   });

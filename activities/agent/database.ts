@@ -2,7 +2,7 @@
 // phases. The workflow names a phase; the command, its arguments and its environment are the node's
 // own (node config), run from a staged release with the agent's environment (DATABASE_URL lives there).
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { failureTypes } from '../../lib/core/failure-types';
 import { dumpDatabase, isPostgresUrl, restoreDatabase, schemaFingerprint } from '../../lib/node/postgres-tools';
@@ -48,7 +48,9 @@ export function createDatabaseActivities({ store, logger, config, commandEnv, se
         const url = databaseUrl(commandEnv, node);
         const command = config.migrations?.backup;
         const started = Date.now();
-        await mkdir(store.backupsDir, { recursive: true });
+        // A dump is a full copy of the database: only the agent's user may read it.
+        await mkdir(store.backupsDir, { recursive: true, mode: 0o700 });
+        await chmod(store.backupsDir, 0o700);
         const schema = await guarded(() => schemaFingerprint(url), hide);
         const bytes = await withHeartbeat(async (signal) => {
           if (!command) return guarded(() => dumpDatabase(url, file), hide);
@@ -56,8 +58,9 @@ export function createDatabaseActivities({ store, logger, config, commandEnv, se
           if (result.exitCode !== 0) throw failed(`backup command ${command[0]}`, result);
           return (await stat(file)).size;
         });
+        await chmod(file, 0o600);
         const backup: BackupResult = { file, bytes, durationMs: Date.now() - started, schema, reused: false };
-        await writeFile(record, JSON.stringify(backup));
+        await writeFile(record, JSON.stringify(backup), { mode: 0o600 });
         logger.info({ file, bytes, durationMs: backup.durationMs }, 'database backed up');
         return backup;
       });

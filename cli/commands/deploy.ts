@@ -75,7 +75,7 @@ export function printOutcome(outcome: DeployOutcome, json: boolean, print: (text
 }
 
 export function exitCodeOf(outcome: DeployOutcome): number {
-  if (outcome.status === 'aborted') return ExitCode.aborted;
+  if (outcome.status === 'aborted') return outcome.undoFailures?.length ? ExitCode.abortedIncomplete : ExitCode.aborted;
   // A rollback that went past unreachable nodes is not a clean success either.
   if (outcome.status === 'failed' || outcome.status === 'rolled-back' || (outcome.status === 'live' && outcome.nodes?.some((n) => n.error))) return ExitCode.failed;
   return ExitCode.ok;
