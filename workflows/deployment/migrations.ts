@@ -3,7 +3,7 @@
 // migration tool's own ledger skips what is applied, a restarted agent ends a leftover run (its
 // transaction rolls back), and the workflow records each phase so a replay never runs it again.
 // The workflow names the phase; the commands are the runner node's own (its node config).
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { AgentActivities } from '../../activities/agent';
 import type { Environment, Migrations } from '../../lib/config/environment-schema';
 import { failureTypes } from '../../lib/core/failure-types';
@@ -107,12 +107,23 @@ export async function contract(input: WorkflowInput, state: DeploymentState): Pr
  * or run the down command. A failed compatibility check always restores (or runs down): the old
  * release just proved it cannot run on the new schema.
  */
+/** Marks runs that refuse a restore once the new release has served (every run since). */
+const RESTORE_ONLY_BEFORE_SERVING = 'restore-only-before-serving';
+
 export async function undoMigration(input: WorkflowInput, state: DeploymentState, incompatible: boolean): Promise<void> {
   const env = input.environment;
   const m = env.migrations;
   if (!m || !state.migration.expandAttempted) return;
   const policy = incompatible && m.onRollback === 'keep' ? (state.migration.backup ? 'restore' : 'keep') : m.onRollback;
   const agent = migrationAgent(env, m);
+  // Once a node served the new release, the database holds what it wrote since the backup: a restore would discard it.
+  if (policy === 'restore' && state.migration.backup && state.served.length > 0 && patched(RESTORE_ONLY_BEFORE_SERVING)) {
+    state.migrationUndone(
+      'kept',
+      `not restoring ${state.migration.backup.file}: ${state.served.join(', ')} served ${input.release} on the expanded schema, and a restore would discard what was written since; the schema stays expanded (backward compatible). To undo the expand, set migrations.onRollback: down (the node's down migration)`,
+    );
+    return;
+  }
   try {
     if (policy === 'restore' && state.migration.backup) {
       const { durationMs } = await agent.restoreDatabase({ file: state.migration.backup.file, schema: state.migration.backup.schema });

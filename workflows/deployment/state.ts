@@ -52,6 +52,7 @@ export interface StateSnapshot {
   /** sha256 of the signed statements accepted so far (the memo's signedStatements). */
   accepted?: string[];
   unreachable?: string[];
+  served?: string[];
 }
 
 /** Where a continued run starts. */
@@ -97,6 +98,8 @@ export class DeploymentState {
   /** Node ids in the order they started changing; compensation undoes them newest first. */
   readonly #changed: string[] = [];
   readonly #nonces = new Set<string>();
+  /** Nodes that went live on the new release in this deployment: it has served traffic, and written data. */
+  readonly #served: string[] = [];
   /** Nodes a rollback could not reach (left out of it). */
   readonly #unreachable: string[] = [];
   /** sha256 of every signed statement accepted, in order. */
@@ -120,6 +123,7 @@ export class DeploymentState {
       for (const nonce of saved.nonces ?? []) this.#nonces.add(nonce);
       this.#accepted.push(...(saved.accepted ?? []));
       this.#unreachable.push(...(saved.unreachable ?? []));
+      this.#served.push(...(saved.served ?? []));
     }
   }
 
@@ -139,6 +143,7 @@ export class DeploymentState {
       nonces: [...this.#nonces],
       accepted: [...this.#accepted],
       unreachable: [...this.#unreachable],
+      served: [...this.#served],
     };
   }
 
@@ -282,6 +287,7 @@ export class DeploymentState {
 
   nodeLive(id: string, release: string | null, lb: string, note?: string): void {
     Object.assign(this.#node(id), { release, lb, state: 'live' });
+    if (release === this.input.release && !this.#served.includes(id)) this.#served.push(id);
     if (note !== undefined) this.record(`${id}: ${note}`);
   }
 
@@ -297,6 +303,9 @@ export class DeploymentState {
     Object.assign(this.#node(id), { state: 'failed', lb, error: `unreachable: ${error}; not rolled back` });
     this.#unreachable.push(id);
     this.record(`${id}: unreachable (${error}); the rollback goes on without it`);
+  }
+  get served(): readonly string[] {
+    return this.#served;
   }
   get unreachable(): readonly string[] {
     return this.#unreachable;
