@@ -35,18 +35,24 @@ export async function prepareRollback(client: Client, environment: string, optio
  */
 async function releaseBeforeLastLive(client: Client, environment: string): Promise<string> {
   const workflowId = deploymentWorkflowId(environment);
-  const runs: { runId: string; startTime: Date; status: string }[] = [];
-  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-    runs.push({ runId: run.runId, startTime: run.startTime, status: run.status.name });
+  // The latest run first, from the server itself (visibility may lag a run that just ended).
+  const latest = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch(() => undefined);
+  let liveRunId = latest?.status.name === 'COMPLETED' ? latest.runId : undefined;
+  if (!liveRunId) {
+    const live: { runId: string; startTime: Date }[] = [];
+    for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}' AND ExecutionStatus = 'Completed'` })) live.push({ runId: run.runId, startTime: run.startTime });
+    liveRunId = live.sort((a, b) => b.startTime.getTime() - a.startTime.getTime())[0]?.runId;
   }
-  runs.sort((a, b) => b.startTime.getTime() - a.startTime.getTime());
-  const live = runs.find((r) => r.status === 'COMPLETED');
-  if (!live) throw new CliExit(`no deployment of ${environment} has gone live yet (${runs.length} run(s) recorded): there is nothing to roll back to; name a release with --to`, ExitCode.rejected);
-  const result = (await client.workflow.getHandle(workflowId, live.runId).result()) as DeployResult;
-  const previous = [...new Set(result.nodes.map((n) => n.previousRelease))];
+  if (!liveRunId) throw new CliExit(`no deployment of ${environment} has gone live yet: there is nothing to roll back to; name a release with --to`, ExitCode.rejected);
+  const result = (await client.workflow.getHandle(workflowId, liveRunId, { followRuns: false }).result()) as DeployResult;
+  // Nodes the run did not change (already on its release) or could not reach say nothing about what it replaced.
+  const previous = [...new Set(result.nodes.filter((n) => !n.error && n.previousRelease !== result.release).map((n) => n.previousRelease))];
   if (previous.length !== 1 || previous[0] === null || previous[0] === undefined) {
     throw new CliExit(
-      `cannot tell which release to return to (before ${result.release} went live in run ${live.runId} the nodes had: ${previous.map((p) => p ?? '(none)').join(', ')}); name one with --to`,
+      `cannot tell which release to return to (before ${result.release} went live in run ${liveRunId} the nodes had: ${previous.map((p) => p ?? '(none)').join(', ') || 'nothing else'}); name one with --to`,
       ExitCode.rejected,
     );
   }

@@ -70,7 +70,7 @@ export async function statusCommand(environment: string, options: { json?: boole
   const { client, close } = await connectClient();
   try {
     const view = await latestStatusView(client, environment);
-    if (options.json) console.log(JSON.stringify(view.source === 'query' ? view.status : view.source === 'recorded' ? { ...view.result, source: 'recorded' } : { ...view.running, source: 'server' }));
+    if (options.json) console.log(JSON.stringify(view.source === 'query' ? { ...view.status, source: 'query' } : view.source === 'recorded' ? { ...view.result, source: 'recorded' } : { ...view.running, source: 'server' }));
     else if (view.source === 'query') console.log(formatStatus(view.status));
     else if (view.source === 'recorded') {
       console.log(`(no orchestrator worker answered within ${QUERY_PATIENCE_MS / 1000} s: the result recorded when the run ended; events need a worker)`);

@@ -102,14 +102,14 @@ export async function contract(input: WorkflowInput, state: DeploymentState): Pr
   else state.record(`no contract migrations: ${runnerOf(env)}'s node config defines none`);
 }
 
+/** Marks runs that refuse a restore once the new release has served (every run since). */
+const RESTORE_ONLY_BEFORE_SERVING = 'restore-only-before-serving';
+
 /**
  * Undoes the expand as the environment says: keep (it is backward compatible), restore the backup,
  * or run the down command. A failed compatibility check always restores (or runs down): the old
  * release just proved it cannot run on the new schema.
  */
-/** Marks runs that refuse a restore once the new release has served (every run since). */
-const RESTORE_ONLY_BEFORE_SERVING = 'restore-only-before-serving';
-
 export async function undoMigration(input: WorkflowInput, state: DeploymentState, incompatible: boolean): Promise<void> {
   const env = input.environment;
   const m = env.migrations;
@@ -117,7 +117,8 @@ export async function undoMigration(input: WorkflowInput, state: DeploymentState
   const policy = incompatible && m.onRollback === 'keep' ? (state.migration.backup ? 'restore' : 'keep') : m.onRollback;
   const agent = migrationAgent(env, m);
   // Once a node served the new release, the database holds what it wrote since the backup: a restore would discard it.
-  if (policy === 'restore' && state.migration.backup && state.served.length > 0 && patched(RESTORE_ONLY_BEFORE_SERVING)) {
+  // Downtime mode is the exception: there the old release cannot run on the new schema, so it is restored.
+  if (policy === 'restore' && m.mode !== 'downtime' && state.migration.backup && state.served.length > 0 && patched(RESTORE_ONLY_BEFORE_SERVING)) {
     state.migrationUndone(
       'kept',
       `not restoring ${state.migration.backup.file}: ${state.served.join(', ')} served ${input.release} on the expanded schema, and a restore would discard what was written since; the schema stays expanded (backward compatible). To undo the expand, set migrations.onRollback: down (the node's down migration)`,

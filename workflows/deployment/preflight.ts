@@ -18,16 +18,24 @@ export async function rollbackPreflight(input: WorkflowInput, state: DeploymentS
     control.checkServers({ lb: env.loadBalancer, servers: env.nodes.map(serverName) }),
     acrossFleet(env, { op: 'survey' }, shape),
   ]);
-  const reachable = env.nodes.filter((_, i) => facts[i]!.reachable !== false);
+  const reachable = env.nodes.filter((_, i) => facts[i]?.reachable === true);
+  // The runner's agent makes the backup and runs the migrations: without it a rollback cannot go on.
+  const runner = env.migrations ? (env.migrations.runner ?? env.nodes[0]!.id) : undefined;
+  if (runner !== undefined && !reachable.some((n) => n.id === runner)) {
+    throw ApplicationFailure.nonRetryable(
+      `the migration runner ${runner} is unreachable (${facts.find((f) => f.id === runner)?.error ?? 'no answer'}); a rollback of ${env.name} needs it for the backup and migrations: bring its agent back or name another migrations.runner`,
+      failureTypes.agentUnavailable,
+    );
+  }
   if (reachable.length === 0) {
     throw ApplicationFailure.nonRetryable(`no agent of ${env.name} answered: ${facts.map((f) => `${f.id}: ${f.error}`).join('; ')}`, failureTypes.agentUnavailable);
   }
   state.preflightPassed(
-    env.nodes.flatMap((node, i) => (facts[i]!.reachable === false ? [] : [{ id: node.id, release: facts[i]!.release ?? null, lb: lbStatus[serverName(node)] ?? 'unknown' }])),
+    env.nodes.flatMap((node, i) => (facts[i]?.reachable !== true ? [] : [{ id: node.id, release: facts[i].release ?? null, lb: lbStatus[serverName(node)] ?? 'unknown' }])),
   );
   for (const [i, node] of env.nodes.entries()) {
-    const fact = facts[i]!;
-    if (fact.reachable === false) state.nodeUnreachable(node.id, fact.error ?? 'its agent did not answer', lbStatus[serverName(node)] ?? 'unknown');
+    const fact = facts[i];
+    if (fact?.reachable !== true) state.nodeUnreachable(node.id, fact?.error ?? 'its agent did not answer', lbStatus[serverName(node)] ?? 'unknown');
     else if (fact.healthy === false) state.record(`${node.id}: unhealthy on ${fact.release ?? '(none)'}; rolling it back`);
   }
   return reachable.length === env.nodes.length ? input : { ...input, environment: { ...env, nodes: reachable } };

@@ -16,13 +16,14 @@ import type { DeploymentState, WorkflowInput } from './state';
 const ROLLBACK_SKIPS_VERIFICATION = 'rollback-skips-verification';
 
 /** Returns the input the rest of the deployment works from: for a rollback, the nodes it could reach. */
-export async function prepare(request: WorkflowInput, state: DeploymentState, notices: Notices): Promise<WorkflowInput> {
-  let input = request;
+export async function prepare(request: WorkflowInput, state: DeploymentState, notices: Notices, narrowed: (input: WorkflowInput) => void): Promise<WorkflowInput> {
   notices.send('requested');
   state.enter('verify');
   // A rollback returns to a release every node keeps, and a node keeps only what a verified
   // deployment staged: the tag, the remote and CI (possibly the very thing that is down) are not asked again.
-  const rollback = input.kind === 'rollback' && patched(ROLLBACK_SKIPS_VERIFICATION);
+  // Decided once (patched) and carried in the input, so later steps and continued runs read the same answer.
+  const rollback = request.kind === 'rollback' && patched(ROLLBACK_SKIPS_VERIFICATION);
+  let input: WorkflowInput = rollback ? { ...request, rollbackNeedsOnlyFleet: true } : request;
   if (rollback) {
     state.record(`rollback to ${input.release}: a release staged by an earlier verified deployment; tag and CI checks skipped`);
   } else {
@@ -48,6 +49,7 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
   // From here on a rollback works with the nodes it can reach.
   if (rollback) input = await rollbackPreflight(input, state);
   else await preflight(input, state);
+  narrowed(input);
   const env = input.environment;
 
   state.enter('stage');
@@ -77,7 +79,7 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
 export function approvalWanted(input: WorkflowInput): boolean {
   const policy = input.environment.approval;
   if (!policy?.required) return false;
-  return input.kind !== 'rollback' || policy.forRollback === true || !patched(ROLLBACK_SKIPS_VERIFICATION);
+  return input.kind !== 'rollback' || policy.forRollback === true || input.rollbackNeedsOnlyFleet !== true;
 }
 
 /** The commits between the release the fleet runs now and the new tag: status, memo and notices. */

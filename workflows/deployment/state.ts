@@ -80,6 +80,8 @@ export interface WorkflowInput {
   kind?: 'deploy' | 'rollback';
   shape: DeploymentShape;
   resume?: ResumePoint;
+  /** A rollback that needs only the fleet (no tag, CI or change list; approval only with forRollback); decided once. */
+  rollbackNeedsOnlyFleet?: boolean;
 }
 
 export class DeploymentState {
@@ -123,7 +125,8 @@ export class DeploymentState {
       for (const nonce of saved.nonces ?? []) this.#nonces.add(nonce);
       this.#accepted.push(...(saved.accepted ?? []));
       this.#unreachable.push(...(saved.unreachable ?? []));
-      this.#served.push(...(saved.served ?? []));
+      // A snapshot from before `served` existed: the nodes live on the new release when it was taken.
+      this.#served.push(...(saved.served ?? saved.nodes.filter((n) => n.state === 'live' && n.release === input.release).map((n) => n.id)));
     }
   }
 
