@@ -150,6 +150,16 @@ export async function awaitOutcome(
   return { ...base, status: 'failed', release: '', error: err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err) };
 }
 
+/** The result a finished run recorded: its return value, or the one its failure carries. */
+export async function recordedResult(client: Client, workflowId: string, runId: string): Promise<DeployResult | undefined> {
+  try {
+    return (await client.workflow.getHandle(workflowId, runId, { followRuns: false }).result()) as DeployResult;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.details?.[0]) return err.cause.details[0] as DeployResult;
+    return undefined;
+  }
+}
+
 function summarize(r: DeployResult): Omit<DeployOutcome, 'workflowId' | 'runId'> {
   return {
     status: r.status,

@@ -1,5 +1,4 @@
 // Approvals, abort, pause/resume, automatic and manual rollback, end to end on the local stack.
-import { WorkflowUpdateFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { execFile } from 'node:child_process';
 import { rename } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -8,7 +7,7 @@ import { awaitOutcome } from '../client/deployments';
 import { startDeployment } from '../cli/commands/deploy';
 import { loadEnvironmentFile } from '../lib/config/environment-file';
 import type { Environment } from '../lib/config/environment-schema';
-import { sleep, waitUntil } from '../lib/core/wait';
+import { sleep } from '../lib/core/wait';
 import {
   abortUpdate,
   approveSignal,
@@ -20,16 +19,14 @@ import {
   statusQuery,
   type DeployStatus,
 } from '../workflows/api';
-import type { deployment } from '../workflows/deployment/deployment';
 import { runGantry } from './helpers/cli';
 import { activityNames } from './helpers/history';
 import { expectInvariant, servedReleases } from './helpers/invariant';
 import { startLoad } from '../devkit/local/load';
 import { startTestStack, type TestStack } from './helpers/stack';
-import { caught } from './helpers/caught';
+import { rejection, waitForStatus } from './helpers/deployment-status';
 
 const run = promisify(execFile);
-type Handle = WorkflowHandleWithFirstExecutionRunId<typeof deployment>;
 
 let stack: TestStack;
 let env: Environment;
@@ -39,19 +36,6 @@ let approvalFile: Record<string, unknown>;
 const deployFrom = async (patch: Record<string, unknown>, release: string, requestedBy = 'alice') =>
   startDeployment(stack.client, await stack.define(patch), release, { sha256: stack.repo.releases[release]!.sha256, requestedBy, taskQueue: stack.taskQueue });
 const everyNode = <T>(value: T) => Object.fromEntries(stack.nodeIds.map((id) => [id, value]));
-
-async function waitForStatus(handle: Handle, ok: (s: DeployStatus) => boolean, what: string): Promise<DeployStatus> {
-  let last: DeployStatus | undefined;
-  const reached = await waitUntil(async () => ok((last = await handle.query(statusQuery))), 60_000, 50);
-  expect(reached, `waiting for ${what}; last phase ${last?.phase}`).toBe(true);
-  return last!;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<string> {
-  const err = await caught(promise);
-  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-  return (err as WorkflowUpdateFailedError).cause?.message ?? '';
-}
 
 async function startedChildren(workflowId: string): Promise<number> {
   const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();

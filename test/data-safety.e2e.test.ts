@@ -1,8 +1,8 @@
 // Migrations that lose no data (issue 16): once a node has served the new release, the automatic
 // rollback does not restore the pre-rollout backup (that would delete what was written since); it keeps
 // the expanded schema and says why. Real PostgreSQL, node-pg-migrate, agents and HAProxy.
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awaitOutcome } from '../client/deployments';
 import { startDeployment } from '../cli/commands/deploy';
 import { loadEnvironmentFile } from '../lib/config/environment-file';
@@ -10,6 +10,7 @@ import type { Environment } from '../lib/config/environment-schema';
 import { waitUntil } from '../lib/core/wait';
 import { statusQuery, type DeployStatus } from '../workflows/api';
 import { expectInvariant, servedReleases } from './helpers/invariant';
+import { createDatabase } from './helpers/database';
 import { startTestStack, type TestStack } from './helpers/stack';
 
 const MIGRATIONS = { runner: 'web-1', timeout: '2m', onRollback: 'restore' as const };
@@ -24,14 +25,8 @@ let db: pg.Client;
 
 describe('no data lost by a rollback', () => {
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: inject('postgresUrl') });
-    await admin.connect();
-    const name = `safe_${Math.random().toString(36).slice(2, 10)}`;
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const databaseUrl = inject('postgresUrl').replace(/\/postgres$/, `/${name}`);
-    db = new pg.Client({ connectionString: databaseUrl });
-    await db.connect();
+    let databaseUrl: string;
+    ({ url: databaseUrl, db } = await createDatabase('safe'));
     stack = await startTestStack({
       releases: [
         { release: 'v1', columns: ['id', 'name', 'legacy_code'], migrations: ['expand/001_base.js'] },

@@ -3,7 +3,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awaitOutcome } from '../client/deployments';
 import { startDeployment } from '../cli/commands/deploy';
 import { loadEnvironmentFile } from '../lib/config/environment-file';
@@ -12,6 +12,7 @@ import type { SampleReleaseSpec } from '../devkit/local/sample-releases';
 import { schemaFingerprint } from '../lib/node/postgres-tools';
 import { waitUntil } from '../lib/core/wait';
 import { statusQuery, type DeployStatus } from '../workflows/api';
+import { createDatabase } from './helpers/database';
 import { expectInvariant, servedReleases } from './helpers/invariant';
 import { startLoad, windowOf } from '../devkit/local/load';
 import { startTestStack, type TestStack } from './helpers/stack';
@@ -57,14 +58,7 @@ const everyNode = <T>(value: T) => Object.fromEntries(stack.nodeIds.map((id) => 
 
 describe('migrations', () => {
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: inject('postgresUrl') });
-    await admin.connect();
-    const name = `shop_${Math.random().toString(36).slice(2, 10)}`;
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    databaseUrl = inject('postgresUrl').replace(/\/postgres$/, `/${name}`);
-    db = new pg.Client({ connectionString: databaseUrl });
-    await db.connect();
+    ({ url: databaseUrl, db } = await createDatabase('shop'));
     stack = await startTestStack({ releases: RELEASES, agentEnv: { DATABASE_URL: databaseUrl }, environment: { migrations: MIGRATIONS }, node: { migrations: NODE_MIGRATIONS } });
     env = await loadEnvironmentFile(stack.envFile);
     const first = await awaitOutcome(await deploy({}, 'v1'));

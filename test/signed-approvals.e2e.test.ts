@@ -22,6 +22,7 @@ import type { deployment } from '../workflows/deployment/deployment';
 import { startProcess } from '../devkit/local/child-process';
 import { caught } from './helpers/caught';
 import { runGantry } from './helpers/cli';
+import { rejection, waitForStatus } from './helpers/deployment-status';
 import { expectInvariant, servedReleases } from './helpers/invariant';
 import { startTestStack, type TestStack } from './helpers/stack';
 
@@ -34,19 +35,6 @@ let keys: string;
 let identityPatch: Record<string, unknown>;
 const people = ['alice', 'bob', 'carol', 'dave', 'frank', 'ops', 'erin'] as const;
 const key = (who: (typeof people)[number]) => path.join(keys, who);
-
-async function waitForStatus(handle: Handle, ok: (s: DeployStatus) => boolean, what: string): Promise<DeployStatus> {
-  let last: DeployStatus | undefined;
-  const reached = await waitUntil(async () => ok((last = await handle.query(statusQuery))), 60_000, 50);
-  expect(reached, `waiting for ${what}; last phase ${last?.phase}`).toBe(true);
-  return last!;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  const err = await caught(promise);
-  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-  return (err as WorkflowUpdateFailedError).cause?.message ?? '';
-}
 
 const sign = async (status: DeployStatus, who: (typeof people)[number], change: Partial<Statement> = {}, action: Statement['action'] = 'approve'): Promise<SignedStatement> => {
   const statement = { ...buildStatement({ status, action, by: who, validForMs: 600_000 }), ...change };
@@ -126,47 +114,47 @@ describe('signed approvals and operator actions', () => {
     const valid = await sign(status, 'bob');
     const altered = { ...valid, statement: valid.statement.replace(/"nonce":"(.)/, (_m, c: string) => `"nonce":"${c === 'A' ? 'B' : 'A'}`) };
     expect(altered.statement).not.toBe(valid.statement);
-    expect(await refusal(approve('bob', altered))).toBe("bob's signed approve: the signature does not match the statement: the statement was altered after signing, or another text was signed");
+    expect(await rejection(approve('bob', altered))).toBe("bob's signed approve: the signature does not match the statement: the statement was altered after signing, or another text was signed");
 
     // Signed in another namespace.
     const statement = buildStatement({ status, action: 'approve', by: 'bob', validForMs: 600_000 });
     const otherNamespace = { statement: canonicalStatement(statement), signature: (await signText(canonicalStatement(statement), 'gantry@elsewhere', { keyFile: key('bob') })).signature };
-    expect(await refusal(approve('bob', otherNamespace))).toBe(
+    expect(await rejection(approve('bob', otherNamespace))).toBe(
       `bob's signed approve: the signature was made for another namespace than gantry@${stack.name}; sign with ssh-keygen -Y sign -n gantry@${stack.name} (gantry does)`,
     );
 
     // Expired.
     const past = new Date(Date.now() - 20 * 60_000);
     const expired = await sign(status, 'bob', { issuedAt: past.toISOString(), expiresAt: new Date(past.getTime() + 5 * 60_000).toISOString() });
-    expect(await refusal(approve('bob', expired))).toMatch(/^bob's signed approve expired at \S+; sign a new one$/);
+    expect(await rejection(approve('bob', expired))).toMatch(/^bob's signed approve expired at \S+; sign a new one$/);
 
     // A key that is not in allowed-signers, claiming to be bob.
     const stranger = await (async () => {
       const text = canonicalStatement(buildStatement({ status, action: 'approve', by: 'bob', validForMs: 600_000 }));
       return { statement: text, signature: (await signText(text, `gantry@${stack.name}`, { keyFile: key('erin') })).signature };
     })();
-    expect(await refusal(approve('bob', stranger))).toBe(
+    expect(await rejection(approve('bob', stranger))).toBe(
       `bob's signed approve: key ${await fingerprint('erin')} is not in the allowed-signers file (identity.allowedSigners); add it there, pin the new file's sha256, or sign with a listed key`,
     );
 
     // A revoked key.
-    expect(await refusal(approve('frank', await sign(status, 'frank')))).toBe(`frank's signed approve: key ${await fingerprint('frank')} is revoked (identity.revokedKeys)`);
+    expect(await rejection(approve('frank', await sign(status, 'frank')))).toBe(`frank's signed approve: key ${await fingerprint('frank')} is revoked (identity.revokedKeys)`);
 
     // bob's statement for run 1, replayed into run 2.
-    expect(await refusal(approve('bob', fromRunOne))).toBe(
+    expect(await rejection(approve('bob', fromRunOne))).toBe(
       `bob's signed approve is for run ${firstStatus.runId}, not this run (${status.runId}): a statement counts only for the run it was signed for; sign again`,
     );
 
     // Signed for this run but for the plan bob saw before the node was added.
-    expect(await refusal(approve('bob', await sign(status, 'bob', { planHash: firstStatus.plan!.hash })))).toBe(
+    expect(await rejection(approve('bob', await sign(status, 'bob', { planHash: firstStatus.plan!.hash })))).toBe(
       `bob's signed approve is for plan ${firstStatus.plan!.hash.slice(0, 12)}…, but this run's plan is ${status.plan!.hash.slice(0, 12)}… (the definition changed the nodes, batches, strategy or migrations since it was signed): review gantry status and sign again`,
     );
 
     // A valid statement of bob's, sent as carol's approval: verified, then refused (and left out of the audit).
-    expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'carol', signature: await sign(status, 'bob') }] }))).toBe('the statement is signed by bob but the message says carol');
+    expect(await rejection(handle.executeUpdate(approveUpdate, { args: [{ by: 'carol', signature: await sign(status, 'bob') }] }))).toBe('the statement is signed by bob but the message says carol');
 
     // The requester's own approval, validly signed.
-    expect(await refusal(approve('alice', await sign(status, 'alice')))).toBe('alice requested this deployment and may not approve it (allowSelfApproval is false)');
+    expect(await rejection(approve('alice', await sign(status, 'alice')))).toBe('alice requested this deployment and may not approve it (allowSelfApproval is false)');
 
     // None of it counted, and nothing changed on the fleet.
     const untouched = await handle.query(statusQuery);
@@ -237,7 +225,7 @@ describe('signed approvals and operator actions', () => {
     })) as Handle;
     const status = await waitForStatus(handle, (s) => s.phase === 'awaiting-approval', 'awaiting approval');
     expect(status.requestedBy).toBe('github:alice');
-    expect(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', signature: await sign(status, 'alice') }] }))).toBe(
+    expect(await rejection(handle.executeUpdate(approveUpdate, { args: [{ by: 'alice', signature: await sign(status, 'alice') }] }))).toBe(
       'alice requested this deployment and may not approve it (allowSelfApproval is false)',
     );
     // The same signed approval twice at once counts once; a signed signal counts like an update.
@@ -256,12 +244,12 @@ describe('signed approvals and operator actions', () => {
     const pause = await sign(status, 'ops', {}, 'pause');
     await handle.executeUpdate(pauseUpdate, { args: [{ by: 'ops', signature: pause }] });
     await handle.executeUpdate(resumeUpdate, { args: [{ by: 'ops', signature: await sign(status, 'ops', {}, 'resume') }] });
-    expect(await refusal(handle.executeUpdate(pauseUpdate, { args: [{ by: 'ops', signature: pause }] }))).toMatch(/^ops's signed pause was already used \(nonce \S+\); sign a new statement$/);
+    expect(await rejection(handle.executeUpdate(pauseUpdate, { args: [{ by: 'ops', signature: pause }] }))).toMatch(/^ops's signed pause was already used \(nonce \S+\); sign a new statement$/);
     const abort = (by: string, signature?: SignedStatement) => handle.executeUpdate(abortUpdate, { args: [{ by, reason: 'stop', ...(signature ? { signature } : {}) }] });
-    expect(await refusal(abort('ops'))).toBe(`ops's abort is not signed, and ${stack.name} counts only signed ones: run gantry abort ${stack.name} --as ops --key ~/.ssh/id_ed25519 (or with the key in ssh-agent)`);
-    expect(await refusal(abort('erin', await sign(status, 'erin', {}, 'abort')))).toMatch(/^erin may not abort deployments of/);
+    expect(await rejection(abort('ops'))).toBe(`ops's abort is not signed, and ${stack.name} counts only signed ones: run gantry abort ${stack.name} --as ops --key ~/.ssh/id_ed25519 (or with the key in ssh-agent)`);
+    expect(await rejection(abort('erin', await sign(status, 'erin', {}, 'abort')))).toMatch(/^erin may not abort deployments of/);
     // An approval statement cannot be used to abort.
-    expect(await refusal(abort('ops', await sign(status, 'ops', {}, 'approve')))).toBe("ops's signed approve cannot be used to abort");
+    expect(await rejection(abort('ops', await sign(status, 'ops', {}, 'approve')))).toBe("ops's signed approve cannot be used to abort");
     const accepted = await handle.executeUpdate(abortUpdate, { args: [{ by: 'ops', reason: 'stop', signature: await sign(status, 'ops', {}, 'abort') }] });
     expect(accepted.events.at(-1)?.what).toContain(`abort requested by ops (signed, key ${await fingerprint('ops')}): stop`);
     expect((await awaitOutcome(handle)).status).toBe('aborted');

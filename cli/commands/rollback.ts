@@ -5,7 +5,8 @@ import type { Client } from '@temporalio/client';
 import os from 'node:os';
 import { isValidReleaseId } from '../../lib/release/release-store';
 import { connectClient } from '../../client/connection';
-import { deploymentWorkflowId, type DeployResult } from '../../workflows/api';
+import { recordedResult } from '../../client/deployments';
+import { deploymentWorkflowId } from '../../workflows/api';
 import { requireEnvironmentName } from '../environment-name';
 import { CliExit, ExitCode } from '../exit-codes';
 import { reportDeployment, startRequest, type DeployRequest } from './deploy';
@@ -47,7 +48,8 @@ async function releaseBeforeLastLive(client: Client, environment: string): Promi
     liveRunId = live.sort((a, b) => b.startTime.getTime() - a.startTime.getTime())[0]?.runId;
   }
   if (!liveRunId) throw new CliExit(`no deployment of ${environment} has gone live yet: there is nothing to roll back to; name a release with --to`, ExitCode.rejected);
-  const result = (await client.workflow.getHandle(workflowId, liveRunId, { followRuns: false }).result()) as DeployResult;
+  const result = await recordedResult(client, workflowId, liveRunId);
+  if (!result) throw new CliExit(`run ${liveRunId} of ${workflowId} recorded no result; name a release with --to`, ExitCode.rejected);
   // Nodes the run did not change (already on its release) or could not reach say nothing about what it replaced.
   const previous = [...new Set(result.nodes.filter((n) => !n.error && n.previousRelease !== result.release).map((n) => n.previousRelease))];
   if (previous.length !== 1 || previous[0] === null || previous[0] === undefined) {

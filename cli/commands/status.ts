@@ -2,9 +2,9 @@
 // only an orchestrator worker answers queries; when none does within a couple of seconds, a finished
 // deployment is shown from the result recorded in its history and a running one from what the server
 // keeps (phase, release, requester in its search attributes), saying so.
-import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { connectClient } from '../../client/connection';
+import { recordedResult } from '../../client/deployments';
 import { deploymentWorkflowId, searchAttributes, statusQuery, type DeployResult, type DeployStatus } from '../../workflows/api';
 import { requireEnvironmentName } from '../environment-name';
 import { CliExit, ExitCode } from '../exit-codes';
@@ -53,16 +53,6 @@ export async function latestStatusView(client: Client, environment: string): Pro
       requestedBy: attribute(searchAttributes.requestedBy),
     },
   };
-}
-
-/** The result a finished run recorded: its return value, or the one its failure carries. */
-async function recordedResult(client: Client, workflowId: string, runId: string): Promise<DeployResult | undefined> {
-  try {
-    return (await client.workflow.getHandle(workflowId, runId, { followRuns: false }).result()) as DeployResult;
-  } catch (err) {
-    if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.details?.[0]) return err.cause.details[0] as DeployResult;
-    return undefined;
-  }
 }
 
 export async function statusCommand(environment: string, options: { json?: boolean }): Promise<number> {

@@ -30,7 +30,7 @@ export async function deployment(request: DeployInput): Promise<DeployResult> {
   let working = input;
   try {
     await forward.run(async () => {
-      if (!input.resume) working = await prepare(input, state, notices, (narrowed) => (working = narrowed));
+      if (!input.resume) await prepare(input, state, notices, (narrowed) => (working = narrowed));
       await rollOut(working, state, notices);
     });
   } catch (err) {

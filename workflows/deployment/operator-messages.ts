@@ -172,7 +172,7 @@ function register<T extends Signed>(
         why = accept(decision, await verify(state, message.name, signed));
       } catch (err) {
         // Never rethrown: a signal handler's error would fail the whole deployment, skipping compensation.
-        why = err instanceof Error ? err.message : String(err);
+        why = (err as Error).message;
       }
     }
     if (why !== undefined) state.record(`rejected ${message.name} signal: ${why}`, decision.by);
@@ -189,9 +189,9 @@ function register<T extends Signed>(
         try {
           proof = await verify(state, message.name, signed);
         } catch (err) {
-          const failure = err instanceof ApplicationFailure ? err : refusal(err instanceof Error ? err.message : String(err));
-          state.record(`rejected ${message.name}: ${failure.message}`, decision.by);
-          throw failure;
+          // verify() turns every failure into an ApplicationFailure: the update fails, the workflow goes on.
+          state.record(`rejected ${message.name}: ${(err as Error).message}`, decision.by);
+          throw err;
         }
       }
       const why = accept(decision, proof);

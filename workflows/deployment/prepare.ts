@@ -15,8 +15,8 @@ import type { DeploymentState, WorkflowInput } from './state';
  */
 const ROLLBACK_SKIPS_VERIFICATION = 'rollback-skips-verification';
 
-/** Returns the input the rest of the deployment works from: for a rollback, the nodes it could reach. */
-export async function prepare(request: WorkflowInput, state: DeploymentState, notices: Notices, narrowed: (input: WorkflowInput) => void): Promise<WorkflowInput> {
+/** `narrowed` receives the input the rest of the deployment works from (for a rollback, the nodes it could reach) as soon as it is known. */
+export async function prepare(request: WorkflowInput, state: DeploymentState, notices: Notices, narrowed: (input: WorkflowInput) => void): Promise<void> {
   notices.send('requested');
   state.enter('verify');
   // A rollback returns to a release every node keeps, and a node keeps only what a verified
@@ -72,7 +72,6 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
     await compatibilityGate(env, state);
   }
   if (approvalWanted(input) && env.approval!.at === 'before-rollout') await awaitApproval(state, notices);
-  return input;
 }
 
 /** Deployments wait for approval when the definition asks; rollbacks only when it asks for rollback approval too. */
