@@ -4,7 +4,6 @@ import { ApplicationFailure, condition } from '@temporalio/workflow';
 import { formatDuration } from '../../lib/config/duration';
 import { failureTypes } from '../../lib/core/failure-types';
 import { approversOf } from '../../lib/identity/policy';
-import type { Approval } from '../api';
 import type { Notices } from './notices';
 import type { DeploymentState } from './state';
 
@@ -17,17 +16,12 @@ export async function awaitApproval(state: DeploymentState, notices: Notices): P
     notices.send('approval-timed-out');
     const progress = state.approvalProgress();
     throw ApplicationFailure.nonRetryable(
-      `approval timed out after ${formatDuration(policy.timeout)} with ${counted(state).length} of ${policy.minApprovals} approvals${policy.rules?.length || policy.requireSigned ? ` counted; still needed: ${progress.missing.join(', ')}` : ''}`,
+      `approval timed out after ${formatDuration(policy.timeout)} with ${state.countedApprovals().length} of ${policy.minApprovals} approvals${policy.rules?.length || policy.requireSigned ? ` counted; still needed: ${progress.missing.join(', ')}` : ''}`,
       failureTypes.approvalTimedOut,
     );
   }
-  const approvals = counted(state);
+  const approvals = state.countedApprovals();
   state.record(`approved by ${approvals.map((a) => `${a.by}${a.verified ? ' (signed)' : ''}`).join(', ')}`);
   notices.send('approved', { approvals });
 }
 
-/** The approvals that count: only verified ones when the policy requires signatures. */
-function counted(state: DeploymentState): readonly Approval[] {
-  const policy = state.input.environment.approval!;
-  return state.approvals.filter((a) => !policy.requireSigned || a.verified === true);
-}

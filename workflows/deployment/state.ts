@@ -189,12 +189,16 @@ export class DeploymentState {
   undoList(): string[] {
     return [...this.#changed].reverse();
   }
-  /** How far the approvals are from the policy (counting only verified ones when it requires signatures). */
+  /** The approvals that count: only verified ones when the policy requires signatures. */
+  countedApprovals(): Approval[] {
+    const policy = this.input.environment.approval;
+    return this.#approvals.filter((a) => !policy?.requireSigned || a.verified === true);
+  }
+  /** How far the counted approvals are from the policy. */
   approvalProgress(): ApprovalProgress {
     const policy = this.input.environment.approval;
     if (!policy) return { met: true, needed: 0, missing: [] };
-    const counted = this.#approvals.filter((a) => !policy.requireSigned || a.verified === true).map((a) => a.by);
-    return approvalProgress(this.input.environment, policy, counted);
+    return approvalProgress(this.input.environment, policy, this.countedApprovals().map((a) => a.by));
   }
   get approvalsNeeded(): number {
     return this.#phase === 'awaiting-approval' ? this.approvalProgress().needed : 0;
@@ -395,7 +399,9 @@ export class DeploymentState {
       approvalsMissing: this.#phase === 'awaiting-approval' ? this.approvalProgress().missing : [],
       signing: {
         identity: this.input.environment.identity !== undefined && this.input.plan !== undefined,
-        approvals: this.input.environment.approval?.requireSigned === true, control: this.input.environment.control?.requireSigned === true },
+        approvals: this.input.environment.approval?.requireSigned === true,
+        control: this.input.environment.control?.requireSigned === true,
+      },
       nodes: this.#nodes.map((n) => ({ ...n })),
       migration: this.input.environment.migrations ? { ...this.#migration } : null,
       events: [...this.#events],
