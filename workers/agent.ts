@@ -40,7 +40,8 @@ export async function runAgent(config: NodeConfigFile, baseLogger: Logger): Prom
     logger.child({ component: 'app' }),
   );
   const leftover = await endLeftoverCommand(store.commandPidFile);
-  if (leftover) logger.warn({ pid: leftover }, 'ended a command the previous agent left running');
+  if (leftover?.ended) logger.warn({ pid: leftover.pid }, 'ended a command the previous agent left running');
+  else if (leftover) logger.info({ pid: leftover.pid }, 'the command a previous agent recorded is gone (its pid is free or another process now); left alone');
   await resumeApp(store, app, logger);
 
   const commandEnv = { ...inheritedEnv(), ...config.app.env, ...secrets };

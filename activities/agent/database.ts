@@ -31,8 +31,12 @@ export interface MigrationInput {
 export function createDatabaseActivities({ store, logger, config, commandEnv, secretValues }: AgentDeps, exclusive: Exclusive) {
   const node = config.node;
   const hide = (text: string) => redact(text, secretValues);
-  const failed = (what: string, result: CommandResult) => {
-    const how = result.signal ? `was killed by ${result.signal}` : `exited with ${result.exitCode}`;
+  const failed = (what: string, result: CommandResult, timeoutMs: number) => {
+    const how = result.timedOut
+      ? `did not finish within ${Math.round(timeoutMs / 1000)} s (migrations.timeout); it and everything it started were ended`
+      : result.signal
+        ? `was killed by ${result.signal}`
+        : `exited with ${result.exitCode}`;
     const output = [...result.errors, ...(result.errors.length > 0 ? ['…'] : []), ...result.tail.slice(-10)].join('\n');
     return ApplicationFailure.nonRetryable(hide(`${what} ${how}:\n${output}`), failureTypes.commandFailed);
   };
@@ -55,7 +59,7 @@ export function createDatabaseActivities({ store, logger, config, commandEnv, se
         const bytes = await withHeartbeat(async (signal) => {
           if (!command) return guarded(() => dumpDatabase(url, file), hide);
           const result = await runCommand(command, { cwd: store.root, env: { ...commandEnv, BACKUP_FILE: file }, timeoutMs, signal, pidFile: store.commandPidFile });
-          if (result.exitCode !== 0) throw failed(`backup command ${command[0]}`, result);
+          if (result.exitCode !== 0) throw failed(`backup command ${command[0]}`, result, timeoutMs);
           return (await stat(file)).size;
         });
         await chmod(file, 0o600);
@@ -109,7 +113,7 @@ export function createDatabaseActivities({ store, logger, config, commandEnv, se
           }),
         );
         Context.current().cancellationSignal.throwIfAborted();
-        if (result.exitCode !== 0) throw failed(`${phase} migrations (${argv.join(' ')})`, result);
+        if (result.exitCode !== 0) throw failed(`${phase} migrations (${argv.join(' ')})`, result, timeoutMs);
         return { ran: true, durationMs: result.durationMs };
       });
     },

@@ -1,5 +1,7 @@
 // Runs the app of one node. The app is started detached, in its own process group, and recorded in
 // <root>/app.json, so it outlives an agent restart and a new agent adopts it instead of restarting it.
+// The record holds the process's identity (boot, start time, command line): a pid reused by another
+// process after a reboot is neither adopted nor signalled.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -7,6 +9,7 @@ import path from 'node:path';
 import type { Logger } from '../core/logger';
 import { canConnect, sleep, splitHostPort, waitUntil } from '../core/wait';
 import { inheritedEnv } from './child-env';
+import { identify, signalGroup, stillRunning, type ProcessIdentity } from './process-identity';
 
 export interface AppSpec {
   command: string[];
@@ -22,6 +25,8 @@ interface AppRecord {
   pid: number;
   release: string;
   startedAt: string;
+  /** Absent in records older agents wrote: then the command line must look like the app's command. */
+  identity?: ProcessIdentity;
 }
 
 export class AppStartError extends Error {
@@ -44,20 +49,23 @@ export class AppSupervisor {
   /** The release of the running app process, or null when none runs. */
   async running(): Promise<string | null> {
     const record = await this.record();
-    return record && isAlive(record.pid) ? record.release : null;
+    return record && (await isRecordedApp(record, this.spec.command)) ? record.release : null;
   }
 
   async stop(): Promise<void> {
     const record = await this.record();
-    if (record && isAlive(record.pid)) {
+    if (record && (await isRecordedApp(record, this.spec.command))) {
       this.logger.info({ pid: record.pid, release: record.release, signal: this.spec.stopSignal }, 'stopping app');
       signalGroup(record.pid, this.spec.stopSignal);
-      const exited = await waitUntil(() => !isAlive(record.pid), this.spec.stopGraceMs, 50);
+      const gone = () => isRecordedApp(record, this.spec.command).then((alive) => !alive);
+      const exited = await waitUntil(gone, this.spec.stopGraceMs, 50);
       if (!exited) {
         this.logger.warn({ pid: record.pid, graceMs: this.spec.stopGraceMs }, 'app ignored the stop signal; killing it');
         signalGroup(record.pid, 'SIGKILL');
-        await waitUntil(() => !isAlive(record.pid), 5_000, 50);
+        await waitUntil(gone, 5_000, 50);
       }
+    } else if (record) {
+      this.logger.warn({ pid: record.pid, release: record.release }, 'the recorded app is gone (its pid is free or another process now); not signalling it');
     }
     await rm(this.recordFile, { force: true });
   }
@@ -82,10 +90,14 @@ export class AppSupervisor {
       child.once('error', (err) => reject(new AppStartError(`cannot start ${file}: ${err.message}`)));
     });
     child.unref();
-    await writeFile(this.recordFile, JSON.stringify({ pid, release, startedAt: new Date().toISOString() } satisfies AppRecord));
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    // After 'spawn' the exec has happened: /proc shows the app's own command line and start time.
+    const identity = await identify(pid);
+    await writeFile(this.recordFile, JSON.stringify({ pid, release, startedAt: new Date().toISOString(), ...(identity ? { identity } : {}) } satisfies AppRecord));
     this.logger.info({ pid, release, cwd }, 'app started; waiting for its port');
-    const up = await waitUntil(async () => !isAlive(pid) || (await canConnect(host, port, 500)), this.spec.startTimeoutMs, 50);
-    if (!isAlive(pid)) throw new AppStartError(`release ${release} exited during start-up; last output:\n${await this.logTail()}`);
+    const up = await waitUntil(async () => exited || (await canConnect(host, port, 500)), this.spec.startTimeoutMs, 50);
+    if (exited) throw new AppStartError(`release ${release} exited during start-up; last output:\n${await this.logTail()}`);
     if (!up) {
       await this.stop();
       throw new AppStartError(`release ${release} did not open port ${port} within ${this.spec.startTimeoutMs} ms`);
@@ -107,25 +119,20 @@ export class AppSupervisor {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** The recorded process still runs and is the app, not a stranger that took over its pid. */
+async function isRecordedApp(record: AppRecord, command?: string[]): Promise<boolean> {
+  if (record.identity) return stillRunning(record.identity);
+  const now = await identify(record.pid);
+  return now !== undefined && (command === undefined || looksLike(now.cmdline, command));
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
-  }
+/** For records without an identity: the command line ends with the command's arguments and names its program. */
+function looksLike(cmdline: string[], command: string[]): boolean {
+  const [program, ...args] = command;
+  if (program === undefined || cmdline.length < command.length) return false;
+  const tail = cmdline.slice(cmdline.length - args.length);
+  const base = path.basename(program);
+  return args.every((arg, i) => tail[i] === arg) && cmdline.slice(0, cmdline.length - args.length).some((part) => path.basename(part) === base);
 }
 
 /** Stops an app recorded under `root` without an agent: used to clean up local stacks. */
@@ -133,8 +140,8 @@ export async function stopRecordedApp(root: string): Promise<void> {
   const record = await readFile(path.join(root, 'app.json'), 'utf8')
     .then((text) => JSON.parse(text) as AppRecord)
     .catch(() => null);
-  if (!record || !isAlive(record.pid)) return;
+  if (!record || !(await isRecordedApp(record))) return;
   signalGroup(record.pid, 'SIGTERM');
-  if (!(await waitUntil(() => !isAlive(record.pid), 5_000, 50))) signalGroup(record.pid, 'SIGKILL');
+  if (!(await waitUntil(() => isRecordedApp(record).then((alive) => !alive), 5_000, 50))) signalGroup(record.pid, 'SIGKILL');
   await sleep(0);
 }
