@@ -7,7 +7,8 @@ import path from 'node:path';
 import { failureTypes } from '../../lib/core/failure-types';
 import { AppStartError } from '../../lib/node/app-supervisor';
 import { ArtifactError, downloadVerified } from '../../lib/release/artifact';
-import { extractSafely, UnsafeArchiveError } from '../../lib/release/safe-untar';
+import { DiskFullError, extractSafely, formatBytes, UnsafeArchiveError } from '../../lib/release/safe-untar';
+import { statfs } from 'node:fs/promises';
 import { withHeartbeat } from '../heartbeat';
 import { isAllowedSource } from '../../lib/config/node-config';
 import { notAllowed, requireRelease, type AgentDeps, type Exclusive } from './common';
@@ -72,12 +73,21 @@ export function createReleaseActivities({ store, app, logger, config }: AgentDep
               try {
                 const { resumedAt } = await downloadVerified(url, tarball, sha256, { signal, onBytes: (n) => (bytes = n) });
                 if (resumedAt > 0) logger.info({ release, resumedAt }, 'download resumed where an earlier attempt stopped');
-                await extractSafely(tarball, scratch);
+                await extractSafely(tarball, scratch, { maxEntries: config.artifacts.maxEntries, maxBytes: config.artifacts.maxUnpackedSize });
                 await store.recordDigest(scratch, sha256);
               } catch (err) {
                 if (err instanceof UnsafeArchiveError || (err instanceof ArtifactError && err.permanent)) await rm(tarball, { force: true });
                 if (err instanceof ArtifactError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, err.code);
-                if (err instanceof UnsafeArchiveError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.unsafeArchive);
+                if (err instanceof UnsafeArchiveError) throw ApplicationFailure.nonRetryable(`node ${node}: ${err.message}`, failureTypes.unsafeArchive);
+                if (err instanceof DiskFullError) throw ApplicationFailure.nonRetryable(`node ${node}: ${err.message}`, failureTypes.diskFull);
+                if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+                  await rm(`${tarball}.partial`, { force: true });
+                  const room = await statfs(store.releasesDir);
+                  throw ApplicationFailure.nonRetryable(
+                    `node ${node}: disk full in ${store.releasesDir} while downloading ${url} (${formatBytes(bytes)} fetched, ${formatBytes(room.bavail * room.bsize)} free); free space on that filesystem or lower keepReleases`,
+                    failureTypes.diskFull,
+                  );
+                }
                 throw err;
               }
             });

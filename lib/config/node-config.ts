@@ -14,6 +14,19 @@ const argv = z.array(z.string().min(1)).min(1, 'expected a command as an array, 
 const args = z.array(z.string());
 const envVars = z.record(envName, z.string());
 
+const SIZE_UNITS = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 } as const;
+const SIZE_HINT = 'expected a size such as "512MiB" or "4GiB", or a number of bytes';
+/** A size as "4GiB"/"512MiB" or a number of bytes; parsed to bytes. */
+const byteSize = z.union([z.number().int().positive(), z.string()], { error: SIZE_HINT }).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  const match = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)$/.exec(value.trim());
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: `${SIZE_HINT}, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return Math.round(Number(match[1]) * SIZE_UNITS[match[2] as keyof typeof SIZE_UNITS]);
+});
+
 export const nodeConfigSchema = strictObject({
   /** The environment and node this agent serves: its task queue is gantry-agent/<environment>/<node>. */
   environment: identifier,
@@ -40,6 +53,9 @@ export const nodeConfigSchema = strictObject({
   artifacts: strictObject({
     /** URL prefixes an artifact may come from, e.g. "https://artifacts.example.com/shop/"; anything else is refused. */
     allowedSources: z.array(z.string().regex(/^(https?|file):\/\/./, 'expected a URL prefix (https://, http:// or file://)')).min(1, 'name at least one source'),
+    /** An archive with more entries, or that unpacks to more, is refused before anything is written. */
+    maxEntries: z.number().int().positive().default(200_000),
+    maxUnpackedSize: byteSize.default(4 * 1024 ** 3),
   }),
   migrations: strictObject({
     /** argv run from the new release's folder; the phases' arguments are appended. */

@@ -38,7 +38,8 @@ export const failureTable = spec({
   // Preflight and staging.
   unknownServer: { type: 'UnknownServer', retryable: false, meaning: 'a node has no server in the load-balancer backend' },
   agentUnavailable: { type: 'AgentUnavailable', retryable: false, meaning: "a node's agent did not answer" },
-  unsafeArchive: { type: 'UnsafeArchive', retryable: false, meaning: 'the archive has entries that leave its folder' },
+  unsafeArchive: { type: 'UnsafeArchive', retryable: false, meaning: "the archive has an entry the extractor refuses (out of its folder, a link chain, a device, setuid, over the node's limits)" },
+  diskFull: { type: 'DiskFull', retryable: false, meaning: "the node's disk has less room than the release needs" },
   notStaged: { type: 'NotStaged', retryable: false, meaning: 'the release is not staged on the node' },
   notKept: { type: 'ReleaseNotKept', retryable: false, meaning: 'a rollback target is no longer kept on a node' },
   // A node's cycle.

@@ -65,6 +65,8 @@ export async function downloadVerified(url: string, dest: string, sha256: string
       if (err.permanent) await rm(partial, { force: true });
       throw err;
     }
+    // A full disk is the node's problem, not the source's: the caller reports the room there is.
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw err;
     throw new ArtifactError(`cannot fetch artifact ${url}: ${(err as Error).message}`, false);
   }
 }
