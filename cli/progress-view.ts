@@ -1,19 +1,22 @@
 // The live per-node view `gantry deploy --wait` draws on a terminal: the phase, a count per node state,
 // one row per node (the nodes in flight first when the fleet is taller than the screen) and the last
 // events, redrawn in place. Off a terminal the caller prints the event log line by line instead.
-import type { DeployStatus, NodeState } from '../workflows/api';
+import type { LiveStatus } from '../client/deployments';
+import { describeWaiting } from '../client/waiting-steps';
+import type { NodeState } from '../workflows/api';
 import { describeApproval } from './format';
 
 const ORDER: NodeState['state'][] = ['failed', 'rolled-back', 'deploying', 'pending', 'live'];
 const MARK: Record<NodeState['state'], string> = { pending: '·', deploying: '▶', live: '✓', failed: '✗', 'rolled-back': '↺' };
 
 /** The frame for one status, at most `rows` lines tall. */
-export function renderProgress(status: DeployStatus, rows: number, elapsedMs: number): string[] {
+export function renderProgress(status: LiveStatus, rows: number, elapsedMs: number): string[] {
   const counts = ORDER.map((state) => [state, status.nodes.filter((n) => n.state === state).length] as const).filter(([, n]) => n > 0);
   const header = [
     `${status.workflowId}  ${status.release}  phase ${status.phase}${status.paused ? ' (paused)' : ''}${status.approvalsNeeded > 0 ? `, ${status.approvalsNeeded} approval(s) needed` : ''}  ${(elapsedMs / 1000).toFixed(1)} s`,
     `  ${counts.map(([state, n]) => `${n} ${state}`).join(', ')}`,
     ...(status.approvals.length ? [`  approved by ${status.approvals.map(describeApproval).join(', ')}`] : []),
+    ...(status.waiting ?? []).slice(0, 3).map((step) => `  retrying ${describeWaiting(step)}`),
   ];
   const events = status.events.slice(-3).map((e) => `  ${e.time.slice(11, 19)}  ${e.what}`);
   const room = Math.max(1, rows - header.length - events.length - 1);
@@ -28,7 +31,7 @@ export function renderProgress(status: DeployStatus, rows: number, elapsedMs: nu
 
 /** Draws frames on `out` (a TTY), replacing the previous one, until `done` settles. */
 export async function drawProgress(
-  read: () => Promise<DeployStatus | undefined>,
+  read: () => Promise<LiveStatus | undefined>,
   out: NodeJS.WriteStream,
   done: Promise<unknown>,
 ): Promise<void> {

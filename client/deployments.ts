@@ -6,6 +6,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { GantryError } from '../lib/core/errors';
 import { sleep } from '../lib/core/wait';
 import { DEFAULT_SHAPE } from '../lib/rollout/batches';
+import { describeWaiting, waitingSteps, type WaitingStep } from './waiting-steps';
 import {
   deploymentWorkflowId,
   searchAttributes,
@@ -110,8 +111,13 @@ function requestDifference(running: RequestKey, asked: RequestKey): string | und
   return undefined;
 }
 
+/** A running deployment's status with what it is retrying right now (read from the server, not the workflow). */
+export type LiveStatus = DeployStatus & { waiting?: WaitingStep[] };
+
 /** Follows a running deployment until `done` settles, e.g. printing its events or drawing a view. */
-export type Follower = (read: () => Promise<DeployStatus | undefined>, done: Promise<unknown>) => Promise<void>;
+export type Follower = (read: () => Promise<LiveStatus | undefined>, done: Promise<unknown>) => Promise<void>;
+
+const WAITING_EVERY_MS = 2_000;
 
 /** Waits for the result; `follow` watches the status meanwhile. */
 export async function awaitOutcome(
@@ -124,7 +130,17 @@ export async function awaitOutcome(
     (r) => ({ ok: true as const, r }),
     (err: unknown) => ({ ok: false as const, err }),
   );
-  const read = () => handle.query(statusQuery).catch(() => undefined);
+  const query = () => handle.query(statusQuery).catch(() => undefined);
+  let waiting: WaitingStep[] = [];
+  let waitingAt = 0;
+  const read = async (): Promise<LiveStatus | undefined> => {
+    const status = await query();
+    if (status && Date.now() - waitingAt >= WAITING_EVERY_MS) {
+      waitingAt = Date.now();
+      waiting = await waitingSteps(handle.client, handle.workflowId).catch(() => waiting);
+    }
+    return status && { ...status, waiting };
+  };
   const following = follow ? follow(read, result) : Promise.resolve();
   const settled = await result;
   await following;
@@ -135,7 +151,7 @@ export async function awaitOutcome(
   }
   if (err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure) {
     // Cancelled through Temporal: the workflow rolled back first; its status query says where nodes stand.
-    const status = await read();
+    const status = await query();
     if (status) {
       return {
         ...base,
@@ -177,6 +193,7 @@ function summarize(r: DeployResult): Omit<DeployOutcome, 'workflowId' | 'runId'>
 export function printEvents(print: (line: string) => void): Follower {
   return async (read, done) => {
     let seen = 0;
+    const retries = new Set<string>();
     let finished = false;
     void done.then(() => (finished = true));
     for (;;) {
@@ -185,6 +202,11 @@ export function printEvents(print: (line: string) => void): Follower {
       const status = await read();
       for (const event of status?.events.slice(seen) ?? []) print(`${event.time.slice(11, 23)}  ${event.what}`);
       seen = status?.events.length ?? seen;
+      for (const step of status?.waiting ?? []) {
+        const key = `${step.workflowId} ${step.activity} ${step.attempt}`;
+        if (!retries.has(key)) print(`${new Date().toISOString().slice(11, 23)}  retrying ${describeWaiting(step)}`);
+        retries.add(key);
+      }
       if (last) return;
       await Promise.race([sleep(300), done]);
     }

@@ -1,7 +1,7 @@
 // The agent's release activities: what the node runs, staging a verified artifact, switching the
 // release and stopping the app. Idempotent: asking for what is already there is a no-op that says so.
 // A staged release is its id and its digest: the same id with other content is never reused.
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { failureTypes } from '../../lib/core/failure-types';
@@ -10,6 +10,7 @@ import { ArtifactError, downloadVerified } from '../../lib/release/artifact';
 import { DiskFullError, extractSafely, formatBytes, UnsafeArchiveError } from '../../lib/release/safe-untar';
 import { statfs } from 'node:fs/promises';
 import { withHeartbeat } from '../heartbeat';
+import { hostOf, isUnreachable, unreachable } from '../unreachable';
 import { isAllowedSource } from '../../lib/config/node-config';
 import { notAllowed, requireRelease, type AgentDeps, type Exclusive } from './common';
 
@@ -17,6 +18,8 @@ export interface StageInput {
   release: string;
   url: string;
   sha256: string;
+  /** How long a host that refuses connections or does not resolve is retried (the definition's artifact.unreachableTimeout). */
+  unreachableTimeoutMs?: number;
 }
 
 export function createReleaseActivities({ store, app, logger, config }: AgentDeps, exclusive: Exclusive) {
@@ -42,7 +45,7 @@ export function createReleaseActivities({ store, app, logger, config }: AgentDep
       });
     },
 
-    async stage({ release, url, sha256 }: StageInput): Promise<{ staged: boolean; removed: string[] }> {
+    async stage({ release, url, sha256, unreachableTimeoutMs }: StageInput): Promise<{ staged: boolean; removed: string[] }> {
       requireRelease(release);
       if (!isAllowedSource(url, config.artifacts.allowedSources)) {
         throw notAllowed(node, `to download ${url}: not under its artifacts.allowedSources (${config.artifacts.allowedSources.join(', ')})`);
@@ -67,11 +70,19 @@ export function createReleaseActivities({ store, app, logger, config }: AgentDep
         // resumes the bytes an earlier attempt fetched (its heartbeat says how many).
         const tarball = path.join(store.releasesDir, `.download-${release}-${sha256.slice(0, 16)}.tgz`);
         let bytes = 0;
+        // When bytes last flowed, across attempts: the unreachable bound counts from there.
+        let progressAt = (Context.current().info.heartbeatDetails as { progressAt?: number } | undefined)?.progressAt;
         await withHeartbeat(
           async (signal) => {
             await store.stage(release, async (scratch) => {
               try {
-                const { resumedAt } = await downloadVerified(url, tarball, sha256, { signal, onBytes: (n) => (bytes = n) });
+                const { resumedAt } = await downloadVerified(url, tarball, sha256, {
+                  signal,
+                  onBytes: (n) => {
+                    bytes = n;
+                    progressAt = Date.now();
+                  },
+                });
                 if (resumedAt > 0) logger.info({ release, resumedAt }, 'download resumed where an earlier attempt stopped');
                 await extractSafely(tarball, scratch, { maxEntries: config.artifacts.maxEntries, maxBytes: config.artifacts.maxUnpackedSize });
                 await store.recordDigest(scratch, sha256);
@@ -88,12 +99,13 @@ export function createReleaseActivities({ store, app, logger, config }: AgentDep
                     failureTypes.diskFull,
                   );
                 }
+                if (isUnreachable(err)) unreachable(err, `node ${node}: artifact ${url}`, hostOf(url), unreachableTimeoutMs);
                 throw err;
               }
             });
             await rm(tarball, { force: true });
           },
-          () => ({ bytes }),
+          () => ({ bytes, ...(progressAt !== undefined ? { progressAt } : {}) }),
         );
         const current = await store.current();
         const removed = await store.prune(config.keepReleases, [release, ...(current ? [current] : [])]);

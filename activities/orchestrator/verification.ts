@@ -10,8 +10,10 @@ import { verifyTag, VerificationError, type VerifiedTag } from '../../lib/source
 import { sleep } from '../../lib/core/wait';
 import { failureTypes } from '../../lib/core/failure-types';
 import { withHeartbeat } from '../heartbeat';
+import { hostOf, isUnreachable, unreachable } from '../unreachable';
 
 export const MAX_CHANGES = 200;
+const GIT_ATTEMPTS = 5;
 
 export interface VerificationDeps {
   logger: Logger;
@@ -30,32 +32,39 @@ export interface ChangeList {
 
 export function createVerificationActivities({ logger, mirrorsDir, env = process.env }: VerificationDeps) {
   const mirrorOf = (remote: string) => new GitMirror(remote, mirrorsDir);
-  // A remote that cannot be reached may come back: let the retry policy try again.
-  const gitUnavailable = (err: unknown): never => {
-    if (err instanceof GitError) throw ApplicationFailure.retryable(err.message, failureTypes.gitUnavailable);
-    throw err;
-  };
+  // A remote that cannot be reached may come back: retried for the source's unreachableTimeout. Any
+  // other git failure (a refused credential, a corrupt mirror) gets a few tries.
+  const gitUnavailable =
+    (remote: string, timeoutMs?: number) =>
+    (err: unknown): never => {
+      if (!(err instanceof GitError)) throw err;
+      if (isUnreachable(err)) unreachable(err, 'git remote', hostOf(remote), timeoutMs);
+      if (Context.current().info.attempt >= GIT_ATTEMPTS) throw ApplicationFailure.nonRetryable(err.message, failureTypes.gitUnavailable);
+      throw ApplicationFailure.retryable(err.message, failureTypes.gitUnavailable);
+    };
 
   return {
     async verifyTag({ source, tag, commit, artifactSha256 }: { source: Environment['source']; tag: string; commit?: string; artifactSha256?: string }): Promise<VerifiedTag> {
       const mirror = mirrorOf(source.remote);
+      const gitFailed = gitUnavailable(source.remote, source.unreachableTimeout);
       // git may run for minutes on a big repository: the heartbeat says the worker is alive meanwhile.
-      await withHeartbeat(() => mirror.update(), () => ({ step: 'fetch' })).catch(gitUnavailable);
+      await withHeartbeat(() => mirror.update(), () => ({ step: 'fetch' })).catch(gitFailed);
       try {
         const verified = await withHeartbeat(() => verifyTag(mirror, tag, source, commit, artifactSha256), () => ({ step: 'verify' }));
         logger.info({ tag, commit: verified.commit, signed: verified.signed }, 'tag verified');
         return verified;
       } catch (err) {
         if (err instanceof VerificationError) throw ApplicationFailure.nonRetryable(err.message, err.type);
-        return gitUnavailable(err);
+        return gitFailed(err);
       }
     },
 
     async listChanges({ remote, from, to }: { remote: string; from: string | null; to: string }): Promise<ChangeList> {
       const mirror = mirrorOf(remote);
+      const gitFailed = gitUnavailable(remote);
       // The previous release's tag may be gone from the remote; then list what `to` carries.
-      const known = from !== null && (await mirror.tag(from).catch(gitUnavailable)) !== undefined;
-      const { commits, total } = await withHeartbeat(() => mirror.commitsBetween(known ? from : undefined, to, MAX_CHANGES)).catch(gitUnavailable);
+      const known = from !== null && (await mirror.tag(from).catch(gitFailed)) !== undefined;
+      const { commits, total } = await withHeartbeat(() => mirror.commitsBetween(known ? from : undefined, to, MAX_CHANGES)).catch(gitFailed);
       return { from: known ? from : null, to, commits, total };
     },
 
@@ -92,17 +101,18 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
     },
 
     /** Hashes the artifact once, streaming, before any node is touched. */
-    async verifyArtifact({ url, sha256 }: { url: string; sha256: string }): Promise<{ bytes: number }> {
+    async verifyArtifact({ url, sha256, unreachableTimeoutMs }: { url: string; sha256: string; unreachableTimeoutMs?: number }): Promise<{ bytes: number }> {
       const ctx = Context.current();
       let bytes = 0;
       let actual: string;
       try {
         actual = await sha256Of(url, ctx.cancellationSignal, (total) => {
           bytes = total;
-          ctx.heartbeat({ bytes });
+          ctx.heartbeat({ bytes, progressAt: Date.now() });
         });
       } catch (err) {
         if (err instanceof ArtifactError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, err.code);
+        if (isUnreachable(err)) unreachable(err, `artifact ${url}`, hostOf(url), unreachableTimeoutMs);
         throw err;
       }
       if (actual !== sha256) {

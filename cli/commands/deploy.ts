@@ -3,12 +3,11 @@
 import type { Client } from '@temporalio/client';
 import os from 'node:os';
 import { z } from 'zod';
-import { awaitOutcome, DeploymentRunning, printEvents, startOrAttach, type DeploymentHandle, type DeployOutcome, type DeployRequest } from '../../client/deployments';
+import { awaitOutcome, DeploymentRunning, printEvents, startOrAttach, type DeploymentHandle, type DeployOutcome, type DeployRequest, type LiveStatus } from '../../client/deployments';
 import { connectClient } from '../../client/connection';
 import { isSha256 } from '../../lib/release/artifact';
 import { requireEnvironmentName } from '../environment-name';
 import { isValidReleaseId } from '../../lib/release/release-store';
-import type { DeployStatus } from '../../workflows/api';
 import { CliExit, ExitCode } from '../exit-codes';
 import { drawProgress } from '../progress-view';
 
@@ -103,7 +102,7 @@ export async function reportDeployment(
   }
   if (!options.json) console.error(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
   const stderr = process.stderr;
-  const follow = options.json ? undefined : stderr.isTTY ? (read: () => Promise<DeployStatus | undefined>, done: Promise<unknown>) => drawProgress(read, stderr, done) : printEvents((line) => console.error(line));
+  const follow = options.json ? undefined : stderr.isTTY ? (read: () => Promise<LiveStatus | undefined>, done: Promise<unknown>) => drawProgress(read, stderr, done) : printEvents((line) => console.error(line));
   const outcome = await awaitOutcome(handle, follow);
   printOutcome(outcome, options.json, print);
   return exitCodeOf(outcome);

@@ -5,6 +5,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { connectClient } from '../../client/connection';
 import { recordedResult } from '../../client/deployments';
+import { describeWaiting, waitingSteps, type WaitingStep } from '../../client/waiting-steps';
 import { deploymentWorkflowId, searchAttributes, statusQuery, type DeployResult, type DeployStatus } from '../../workflows/api';
 import { requireEnvironmentName } from '../environment-name';
 import { CliExit, ExitCode } from '../exit-codes';
@@ -12,7 +13,10 @@ import { formatStatus } from '../format';
 
 const QUERY_PATIENCE_MS = 2_000;
 
-export type StatusView = { source: 'query'; status: DeployStatus } | { source: 'recorded'; result: DeployResult } | { source: 'server'; running: RunningSummary };
+export type StatusView =
+  | { source: 'query'; status: DeployStatus; waiting: WaitingStep[] }
+  | { source: 'recorded'; result: DeployResult }
+  | { source: 'server'; running: RunningSummary; waiting: WaitingStep[] };
 
 export interface RunningSummary {
   workflowId: string;
@@ -33,9 +37,12 @@ export async function latestStatusView(client: Client, environment: string): Pro
   });
   let timer: NodeJS.Timeout | undefined;
   const patience = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), QUERY_PATIENCE_MS)));
+  // Retries in flight come from the server (the workflow cannot see them), asked while the query waits.
+  const running = description.status.name === 'RUNNING';
+  const retries = running ? waitingSteps(client.workflow, workflowId, description.runId).catch(() => []) : Promise.resolve([]);
   const answered = await Promise.race([handle.query(statusQuery).catch(() => undefined), patience]);
   clearTimeout(timer);
-  if (answered) return { source: 'query', status: answered };
+  if (answered) return { source: 'query', status: answered, waiting: await retries };
   if (description.status.name !== 'RUNNING') {
     const result = await recordedResult(client, workflowId, description.runId);
     if (result) return { source: 'recorded', result };
@@ -52,6 +59,7 @@ export async function latestStatusView(client: Client, environment: string): Pro
       release: attribute(searchAttributes.release),
       requestedBy: attribute(searchAttributes.requestedBy),
     },
+    waiting: await retries,
   };
 }
 
@@ -60,8 +68,15 @@ export async function statusCommand(environment: string, options: { json?: boole
   const { client, close } = await connectClient();
   try {
     const view = await latestStatusView(client, environment);
-    if (options.json) console.log(JSON.stringify(view.source === 'query' ? { ...view.status, source: 'query' } : view.source === 'recorded' ? { ...view.result, source: 'recorded' } : { ...view.running, source: 'server' }));
-    else if (view.source === 'query') console.log(formatStatus(view.status));
+    if (options.json) {
+      console.log(
+        JSON.stringify(
+          view.source === 'query' ? { ...view.status, waiting: view.waiting, source: 'query' } : view.source === 'recorded' ? { ...view.result, source: 'recorded' } : { ...view.running, waiting: view.waiting, source: 'server' },
+        ),
+      );
+      return ExitCode.ok;
+    }
+    if (view.source === 'query') console.log(formatStatus(view.status));
     else if (view.source === 'recorded') {
       console.log(`(no orchestrator worker answered within ${QUERY_PATIENCE_MS / 1000} s: the result recorded when the run ended; events need a worker)`);
       console.log(formatStatus({ ...view.result, events: [] }));
@@ -71,6 +86,7 @@ export async function statusCommand(environment: string, options: { json?: boole
       console.log(`(no orchestrator worker answered within ${QUERY_PATIENCE_MS / 1000} s: what the server records; start a worker for nodes and events)`);
       console.log(`${r.workflowId}  ${r.release ?? '?'}  requested by ${r.requestedBy ?? '?'}\n${r.status.toLowerCase()} since ${r.startTime}, phase ${r.phase ?? 'unknown'}  (run ${r.runId})`);
     }
+    if (view.source !== 'recorded') for (const step of view.waiting) console.log(`retrying ${describeWaiting(step)}`);
     return ExitCode.ok;
   } finally {
     await close();

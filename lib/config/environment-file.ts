@@ -128,7 +128,7 @@ function resolvePaths(env: Environment, base: string): Environment {
         ...(c.secret?.fromFile ? { secret: { fromFile: resolve(c.secret.fromFile) } } : {}),
       })),
     },
-    artifact: artifactUrl && !isUrl(artifactUrl) ? { url: `file://${resolve(artifactUrl)}` } : env.artifact,
+    artifact: artifactUrl && !isUrl(artifactUrl) ? { ...env.artifact, url: `file://${resolve(artifactUrl)}` } : env.artifact,
     ...(env.identity
       ? {
           identity: {

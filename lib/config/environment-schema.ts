@@ -85,6 +85,8 @@ export const sourceSchema = strictObject({
     gpgHome: z.string().min(1).optional(),
     /** The signed tag's message carries `artifact-sha256: <hex>`, and only that artifact may go out. */
     artifactDigestInTag: z.boolean().default(false),
+    /** How long a remote that refuses connections or does not resolve is retried before the deployment fails. */
+    unreachableTimeout: duration.default(180_000),
   })
   .superRefine((source, ctx) => {
     if (source.requireSignedTag && !source.allowedSignersFile && !source.gpgHome) {
@@ -98,6 +100,8 @@ export const sourceSchema = strictObject({
 export const artifactSchema = strictObject({
   /** file:// or http(s):// URL; "{release}" is replaced with the release being deployed. */
   url: z.string().min(1).optional(),
+  /** How long an artifact host that refuses connections or does not resolve is retried (on the orchestrator and on each node). */
+  unreachableTimeout: duration.default(180_000),
 });
 
 /** A token may leave the worker only over TLS, or to a server on this machine. */
@@ -240,7 +244,7 @@ export const environmentSchema = strictObject({
     rollout: rolloutSchema.default({ batchSize: 1 }),
     healthCheck: healthCheckSchema.default(() => healthCheckSchema.parse({})),
     source: sourceSchema,
-    artifact: artifactSchema.default({}),
+    artifact: artifactSchema.default(() => artifactSchema.parse({})),
     notifications: notificationsSchema.default(() => notificationsSchema.parse({})),
     ci: ciSchema.default({ provider: 'none' }),
     migrations: migrationsSchema.optional(),

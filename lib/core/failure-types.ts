@@ -34,6 +34,7 @@ export const failureTable = spec({
   digestMismatch: { type: 'DigestMismatch', retryable: false, meaning: "the artifact's sha256 is not the one given" },
   digestNotSigned: { type: 'DigestNotSigned', retryable: false, meaning: "the artifact's sha256 is not the one the signed tag names" },
   artifactUnavailable: { type: 'ArtifactUnavailable', retryable: true, meaning: 'the artifact could not be fetched' },
+  hostUnreachable: { type: 'HostUnreachable', retryable: true, meaning: 'an artifact host or git remote refused connections or did not resolve (retried for its unreachableTimeout, then final)' },
   invalidArtifactUrl: { type: 'InvalidArtifactUrl', retryable: false, meaning: 'the artifact URL is malformed or names nothing' },
   // Preflight and staging.
   unknownServer: { type: 'UnknownServer', retryable: false, meaning: 'a node has no server in the load-balancer backend' },

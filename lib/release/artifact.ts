@@ -16,8 +16,10 @@ export class ArtifactError extends Error {
     /** Wrong digest, 404, malformed URL: retrying will not help. */
     readonly permanent: boolean,
     readonly code: ArtifactFailureType = failureTypes.artifactUnavailable,
+    /** The network error underneath (its code says whether the host could be reached at all). */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, { cause });
   }
 }
 
@@ -67,7 +69,7 @@ export async function downloadVerified(url: string, dest: string, sha256: string
     }
     // A full disk is the node's problem, not the source's: the caller reports the room there is.
     if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw err;
-    throw new ArtifactError(`cannot fetch artifact ${url}: ${(err as Error).message}`, false);
+    throw new ArtifactError(`cannot fetch artifact ${url}: ${(err as Error).message}`, false, failureTypes.artifactUnavailable, err);
   }
 }
 
@@ -84,7 +86,7 @@ export async function sha256Of(url: string, signal?: AbortSignal, onBytes?: (tot
     }
   } catch (err) {
     if (err instanceof ArtifactError) throw err;
-    throw new ArtifactError(`cannot read artifact ${url}: ${(err as Error).message}`, false);
+    throw new ArtifactError(`cannot read artifact ${url}: ${(err as Error).message}`, false, failureTypes.artifactUnavailable, err);
   }
   return hash.digest('hex');
 }
@@ -102,7 +104,7 @@ export async function readChecksumFile(url: string, signal?: AbortSignal): Promi
     }
   } catch (err) {
     if (err instanceof ArtifactError) throw err;
-    throw new ArtifactError(`cannot read checksum file ${url}: ${(err as Error).message}`, false);
+    throw new ArtifactError(`cannot read checksum file ${url}: ${(err as Error).message}`, false, failureTypes.artifactUnavailable, err);
   }
   const digest = text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
   if (!isSha256(digest)) throw new ArtifactError(`${url} does not start with a sha256 (64 hex digits); publish \`sha256sum <artifact>\` output there`, true);

@@ -41,7 +41,7 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
     }
   }
   if (input.artifact) {
-    const { bytes } = await artifactCheck.verifyArtifact(input.artifact);
+    const { bytes } = await artifactCheck.verifyArtifact({ ...input.artifact, unreachableTimeoutMs: request.environment.artifact.unreachableTimeout });
     state.record(`artifact sha256 verified (${bytes} bytes)`);
   }
 

@@ -26,7 +26,7 @@ async function onNode(env: Environment, node: NodeConfig, op: GroupOp): Promise<
       return { id: node.id, release };
     }
     case 'stage':
-      await agentDownload(env.name, node.id).stage({ release: op.release, ...op.artifact });
+      await agentDownload(env.name, node.id).stage({ release: op.release, ...op.artifact, unreachableTimeoutMs: env.artifact.unreachableTimeout });
       return { id: node.id };
     case 'kept':
       return { id: node.id, kept: await agentProbe(env.name, node.id).isStaged({ release: op.release }) };
