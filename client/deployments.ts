@@ -74,7 +74,7 @@ export async function startOrAttach(client: Client, { input: request, taskQueue 
       ],
     });
   } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw namespaceProblem(client, err) ?? err;
     const running = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
     const release = running?.typedSearchAttributes.get(searchAttributes.release);
     // A retried request (CI re-running its step) attaches to the deployment it already started, and
@@ -92,6 +92,17 @@ export async function startOrAttach(client: Client, { input: request, taskQueue 
       `another deployment is running on ${environment}: ${workflowId}${running ? ` (run ${running.runId}` : ''}${release ? `, release ${release}` : ''}${running ? ')' : ''}; wait for it to finish first`,
     );
   }
+}
+
+/** The server refuses a start whose search attributes the namespace does not define: say which, and the fix. */
+function namespaceProblem(client: Client, err: unknown): GantryError | undefined {
+  // The SDK's ServiceError says "Failed to start Workflow"; the server's reason is in its cause.
+  const message = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
+  if (!/search attribute/i.test(message) || !/not defined|no mapping|unknown|not found/i.test(message)) return undefined;
+  const names = Object.values(searchAttributes).map((key) => key.name);
+  return new GantryError(
+    `namespace ${client.options.namespace} does not define Gantry's search attributes (${names.join(', ')}): run \`gantry setup-namespace\` once against it (server said: ${message})`,
+  );
 }
 
 interface RequestKey {

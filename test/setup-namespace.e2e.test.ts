@@ -48,6 +48,18 @@ describe('gantry setup-namespace', () => {
     expect(again.stdout).toContain('already registered');
   });
 
+  it('a deployment started on a namespace without them names them and the command that adds them', async () => {
+    const namespace = await newNamespace();
+    const run = await runGantry(['deploy', 'prod', 'v1', '--sha256', 'a'.repeat(64), '--task-queue', 'gantry-test-nowhere'], {
+      ...process.env,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_NAMESPACE: namespace,
+    });
+    expect(run.code, run.stderr).toBe(4);
+    expect(run.stderr).toContain(`namespace ${namespace} does not define Gantry's search attributes (GantryEnvironment, GantryRelease, GantryPhase, GantryRequestedBy)`);
+    expect(run.stderr).toContain('run `gantry setup-namespace` once against it');
+  });
+
   it('refuses an attribute of the wrong type and says how to fix it', async () => {
     const namespace = await newNamespace();
     await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: { GantryPhase: IndexedValueType.INDEXED_VALUE_TYPE_TEXT } });
