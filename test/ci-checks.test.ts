@@ -79,4 +79,40 @@ describe('GitHub checks', () => {
     expect(failure.type).toBe('ChecksUnavailable');
     expect(failure.message).toContain('GitHub API answered 404');
   });
+
+  it('waits for checks to appear on a commit with none reported, and fails at the deadline saying how to allow it', async () => {
+    const none = { statuses: [], checkRuns: [] };
+    api.script.set(sha(20), [none, none, none, { statuses: [ok], checkRuns: [] }]);
+    expect(await waitFor(sha(20), ci({ requiredChecks: [] }))).toEqual({ checks: ['build'] });
+
+    api.script.set(sha(21), [none]);
+    const failure = await refusal(waitFor(sha(21), ci({ requiredChecks: [], deadline: '1s' })));
+    expect(failure.type).toBe('ChecksTimedOut');
+    expect(failure.message).toContain(`no CI check was reported on commit ${sha(21)}`);
+    expect(failure.message).toContain('set ci.allowNoChecks: true');
+
+    expect(await waitFor(sha(21), ci({ requiredChecks: [], allowNoChecks: true }))).toEqual({ checks: [] });
+  });
+
+  it.each([
+    ['403 with x-ratelimit-remaining: 0', { status: 403 as const, resetInSeconds: 2 }],
+    ['429 with retry-after', { status: 429 as const, retryAfterSeconds: 2 }],
+  ])('waits out a GitHub rate limit (%s) for the advertised time, then passes', async (_what, rateLimited) => {
+    const commit = sha(rateLimited.status);
+    api.script.set(commit, [{ rateLimited }, { statuses: [ok], checkRuns: [{ id: 1, name: 'test', status: 'completed', conclusion: 'success' }] }]);
+    const from = api.answered.length;
+    expect(await waitFor(commit, ci({ deadline: '30s' }))).toEqual({ checks: ['build', 'test'] });
+    const seen = api.answered.slice(from);
+    const limitedAt = seen.find((a) => a.limited)!.at;
+    const nextAt = seen.find((a) => !a.limited)!.at;
+    // Not before the time GitHub named (reset is whole seconds, so at least 1 s of the 2).
+    expect(nextAt - limitedAt).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('a rate limit that outlasts the deadline fails as a time-out that says so', async () => {
+    api.script.set(sha(30), [{ rateLimited: { status: 429, retryAfterSeconds: 3600 } }]);
+    const failure = await refusal(waitFor(sha(30), ci({ deadline: '5s' })));
+    expect(failure.type).toBe('ChecksTimedOut');
+    expect(failure.message).toContain('GitHub API rate limit reached (HTTP 429)');
+  });
 });

@@ -2,7 +2,7 @@
 // signature, CI checks on its commit, the artifact's digest; and which changes it carries.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ArtifactError, sha256Of } from '../../lib/release/artifact';
-import { CiStatusError, githubChecks, judgeChecks } from '../../lib/source/ci-status';
+import { CiStatusError, githubChecks, judgeChecks, RateLimited } from '../../lib/source/ci-status';
 import type { CiConfig, Environment } from '../../lib/config/environment-schema';
 import { GitError, GitMirror, type Commit } from '../../lib/source/git-mirror';
 import type { Logger } from '../../lib/core/logger';
@@ -77,10 +77,19 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
       for (;;) {
         let verdict;
         try {
-          verdict = judgeChecks(await githubChecks({ apiUrl: ci.apiUrl, repository: ci.repository, commit, token }, ctx.cancellationSignal), ci.requiredChecks);
+          verdict = judgeChecks(await githubChecks({ apiUrl: ci.apiUrl, repository: ci.repository, commit, token }, ctx.cancellationSignal), ci.requiredChecks, ci.allowNoChecks);
         } catch (err) {
           if (err instanceof CiStatusError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, failureTypes.checksUnavailable);
-          throw err;
+          if (!(err instanceof RateLimited)) throw err;
+          // Asking sooner would only be refused again; past the deadline it is a time-out that says why.
+          const left = ci.deadline - (Date.now() - startedAt);
+          if (err.retryAfterMs > left) {
+            throw ApplicationFailure.nonRetryable(`checks on commit ${commit} could not be read before the deadline: ${err.message}`, failureTypes.checksTimedOut);
+          }
+          logger.warn({ commit, retryAfterMs: err.retryAfterMs }, 'GitHub rate limit; waiting as it asks');
+          ctx.heartbeat({ startedAt, waitingFor: [`GitHub rate limit, ${Math.ceil(err.retryAfterMs / 1000)} s`] });
+          await sleepHeartbeating(err.retryAfterMs, () => ctx.heartbeat({ startedAt, waitingFor: ['GitHub rate limit'] }), ctx.cancellationSignal);
+          continue;
         }
         if (verdict.verdict === 'pass') return { checks: verdict.checks.map((c) => c.name) };
         if (verdict.verdict === 'fail') {
@@ -91,8 +100,11 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
         }
         ctx.heartbeat({ startedAt, waitingFor: verdict.waitingFor });
         if (Date.now() - startedAt + ci.pollInterval > ci.deadline) {
+          const none = verdict.waitingFor.includes('any check to be reported');
           throw ApplicationFailure.nonRetryable(
-            `checks still pending on commit ${commit} after ${Math.round((Date.now() - startedAt) / 1000)} s: ${verdict.waitingFor.join(', ')}`,
+            none
+              ? `no CI check was reported on commit ${commit} within ${Math.round((Date.now() - startedAt) / 1000)} s; if this repository has no CI, set ci.allowNoChecks: true, otherwise name ci.requiredChecks`
+              : `checks still pending on commit ${commit} after ${Math.round((Date.now() - startedAt) / 1000)} s: ${verdict.waitingFor.join(', ')}`,
             failureTypes.checksTimedOut,
           );
         }
@@ -124,6 +136,15 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
       return { bytes };
     },
   };
+}
+
+/** Sleeps `ms`, heartbeating every 10 s so a long wait is not taken for a dead worker. */
+async function sleepHeartbeating(ms: number, beat: () => void, signal: AbortSignal): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    await sleep(Math.min(10_000, until - Date.now()), undefined, { signal });
+    beat();
+  }
 }
 
 export type VerificationActivities = ReturnType<typeof createVerificationActivities>;

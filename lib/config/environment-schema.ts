@@ -124,6 +124,8 @@ export const ciSchema = z.discriminatedUnion('provider', [
         .default('https://api.github.com'),
       /** Names of statuses or check runs that must succeed; empty: every reported one must. */
       requiredChecks: z.array(z.string().min(1)).default([]),
+      /** Without required checks a commit with no check reported waits for one (and fails at the deadline); true passes it: the repository has no CI. */
+      allowNoChecks: z.boolean().default(false),
       /** The worker reads the token from this variable when it asks; it never enters history. */
       tokenEnv: envName.default('GITHUB_TOKEN'),
       deadline: duration.default(900_000),

@@ -23,6 +23,16 @@ export class CiStatusError extends Error {
   }
 }
 
+/** GitHub's rate limit (403 with x-ratelimit-remaining: 0, or 429): ask again after `retryAfterMs`. */
+export class RateLimited extends CiStatusError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message, false);
+  }
+}
+
 const combinedStatus = z.object({
   statuses: z.array(z.object({ context: z.string(), state: z.enum(['error', 'failure', 'pending', 'success']), target_url: z.string().nullish() })),
 });
@@ -67,8 +77,13 @@ export async function githubChecks(target: GithubTarget, signal?: AbortSignal): 
   return checks;
 }
 
-/** Required checks must all succeed (a missing one is still pending); without a list, every reported one must. */
-export function judgeChecks(checks: CheckState[], required: string[]): ChecksVerdict {
+/**
+ * Required checks must all succeed (a missing one is still pending); without a list, every reported one
+ * must, and a commit with none reported is still waiting for its checks to appear (a push webhook can
+ * arrive before CI has registered anything) unless `allowNoChecks` says the repository has no CI.
+ */
+export function judgeChecks(checks: CheckState[], required: string[], allowNoChecks = false): ChecksVerdict {
+  if (checks.length === 0 && required.length === 0 && !allowNoChecks) return { verdict: 'pending', waitingFor: ['any check to be reported'] };
   const relevant = required.length > 0 ? checks.filter((c) => required.includes(c.name)) : checks;
   const failed = relevant.find((c) => c.state === 'failure');
   if (failed) return { verdict: 'fail', failed };
@@ -96,6 +111,11 @@ async function getJson<T>(url: string, token: string | undefined, schema: z.ZodT
   } catch (err) {
     throw new CiStatusError(`GitHub API request failed: ${(err as Error).message}`, false);
   }
+  const limited = rateLimit(response);
+  if (limited !== undefined) {
+    await response.body?.cancel();
+    throw new RateLimited(`GitHub API rate limit reached (HTTP ${response.status}); asking again in ${Math.ceil(limited / 1000)} s`, limited);
+  }
   if (!response.ok) {
     const permanent = response.status === 401 || response.status === 403 || response.status === 404 || response.status === 422;
     throw new CiStatusError(`GitHub API answered ${response.status} for ${new URL(url).pathname}${permanent ? ' (check the repository name and the token)' : ''}`, permanent);
@@ -103,4 +123,16 @@ async function getJson<T>(url: string, token: string | undefined, schema: z.ZodT
   const parsed = schema.safeParse(await response.json().catch(() => undefined));
   if (!parsed.success) throw new CiStatusError(`unexpected GitHub API response from ${new URL(url).pathname}`, false);
   return parsed.data;
+}
+
+/** How long GitHub asks us to wait, when the answer is a rate limit: retry-after (seconds), else until x-ratelimit-reset (epoch seconds); a minute if neither says. */
+function rateLimit(response: Response): number | undefined {
+  const remaining = response.headers.get('x-ratelimit-remaining');
+  const retryAfter = response.headers.get('retry-after');
+  const limited = response.status === 429 || (response.status === 403 && (remaining === '0' || retryAfter !== null));
+  if (!limited) return undefined;
+  if (retryAfter !== null && /^\d+$/.test(retryAfter)) return Number(retryAfter) * 1000;
+  const reset = Number(response.headers.get('x-ratelimit-reset'));
+  if (Number.isFinite(reset) && reset > 0) return Math.max(1000, reset * 1000 - Date.now());
+  return 60_000;
 }

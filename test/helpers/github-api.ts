@@ -3,14 +3,18 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface ScriptedChecks {
-  statuses: { context: string; state: 'error' | 'failure' | 'pending' | 'success'; target_url?: string }[];
-  checkRuns: { id: number; name: string; status: 'queued' | 'in_progress' | 'completed'; conclusion: string | null; html_url?: string }[];
-}
+export type ScriptedChecks =
+  | {
+      statuses: { context: string; state: 'error' | 'failure' | 'pending' | 'success'; target_url?: string }[];
+      checkRuns: { id: number; name: string; status: 'queued' | 'in_progress' | 'completed'; conclusion: string | null; html_url?: string }[];
+    }
+  /** GitHub's rate-limit answers: 403 with x-ratelimit-remaining 0 and x-ratelimit-reset, or 429 with retry-after. */
+  | { rateLimited: { status: 403; resetInSeconds: number } | { status: 429; retryAfterSeconds: number } };
 
 export async function startGithubApi() {
   const script = new Map<string, ScriptedChecks[]>();
   const seenTokens: (string | undefined)[] = [];
+  const answered: { at: number; limited: boolean }[] = [];
   const server = http.createServer((req, res) => {
     seenTokens.push(req.headers.authorization);
     const match = /^\/repos\/([^/]+\/[^/]+)\/commits\/([0-9a-f]+)\/(status|check-runs)/.exec(req.url ?? '');
@@ -21,6 +25,16 @@ export async function startGithubApi() {
     }
     // The status call and the check-runs call of one poll share a step; advance after check-runs.
     const step = steps.length > 1 && match[3] === 'check-runs' ? steps.shift()! : steps[0]!;
+    answered.push({ at: Date.now(), limited: 'rateLimited' in step });
+    if ('rateLimited' in step) {
+      const limit = step.rateLimited;
+      const headers: Record<string, string> =
+        limit.status === 429
+          ? { 'retry-after': String(limit.retryAfterSeconds) }
+          : { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + limit.resetInSeconds) };
+      res.writeHead(limit.status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ message: 'API rate limit exceeded' }));
+      return;
+    }
     const body =
       match[3] === 'status'
         ? { state: 'pending', sha: match[2], total_count: step.statuses.length, statuses: step.statuses.map((s) => ({ ...s, description: null })) }
@@ -32,6 +46,7 @@ export async function startGithubApi() {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     script,
     seenTokens,
+    answered,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
