@@ -44,8 +44,18 @@ async function deliver({ event, body, delivery = randomUUID(), signature }: Deli
   return { status: response.status, body: (await response.json()) as { workflowId?: string; runId?: string; error?: string; ignored?: string; release?: string } };
 }
 
-const pushOf = (tag: string, sender = 'alice') =>
-  JSON.stringify({ ref: `refs/tags/${tag}`, before: '0'.repeat(40), after: stack.repo.releases[tag]?.commit ?? 'f'.repeat(40), created: true, deleted: false, repository: { full_name: 'acme/shop' }, sender: { login: sender } });
+const pushOf = (tag: string, sender = 'alice', extra: { headCommit?: string; pushedAt?: number } = {}) =>
+  JSON.stringify({
+    ref: `refs/tags/${tag}`,
+    before: '0'.repeat(40),
+    after: stack.repo.releases[tag]?.commit ?? 'f'.repeat(40),
+    created: true,
+    deleted: false,
+    repository: { full_name: 'acme/shop', ...(extra.pushedAt ? { pushed_at: extra.pushedAt } : {}) },
+    ...(extra.headCommit ? { head_commit: { id: extra.headCommit } } : {}),
+    sender: { login: sender },
+  });
+let firstDelivery: { id: string; runId: string } | undefined;
 
 /** Run ids of every deployment of this stack's environment, newest first. */
 async function runs(): Promise<string[]> {
@@ -102,6 +112,26 @@ describe('gantry webhook', () => {
     expect(after.status).toBe(200);
     expect(after.body.runId).toBe(first.body.runId);
     expect(await runs()).toEqual([first.body.runId]);
+    firstDelivery = { id: delivery, runId: first.body.runId! };
+  });
+
+  it('de-duplicates by delivery id, passes the pushed commit to verification, and refuses an event older than maxDeliveryAge', async () => {
+    // The same delivery id gets the same answer whatever the body now says.
+    const replayed = await deliver({ event: 'push', body: pushOf('v2'), delivery: firstDelivery!.id });
+    expect(replayed.status).toBe(200);
+    expect(replayed.body.runId).toBe(firstDelivery!.runId);
+
+    const stale = await deliver({ event: 'push', body: pushOf('v2', 'alice', { pushedAt: Math.floor(Date.now() / 1000) - 2 * 3600 }) });
+    expect(stale.status).toBe(422);
+    expect(stale.body.error).toContain('older than maxDeliveryAge (1h)');
+    expect(await runs()).toEqual([firstDelivery!.runId]);
+
+    // The push saw v2 on v1's commit: the tag has "moved" since, and verification catches it.
+    const moved = await deliver({ event: 'push', body: pushOf('v2', 'alice', { headCommit: stack.repo.releases.v1!.commit, pushedAt: Math.floor(Date.now() / 1000) }) });
+    expect(moved.status, moved.body.error).toBe(201);
+    const outcome = await finish(moved.body.runId!);
+    expect(outcome.status).toBe('failed');
+    expect(outcome.error).toContain(`names commit ${stack.repo.releases.v2!.commit}, not the requested ${stack.repo.releases.v1!.commit}; was the tag moved?`);
   });
 
   it('refuses a bad signature with 401 and starts nothing', async () => {
@@ -148,5 +178,15 @@ describe('gantry webhook', () => {
     expect(started).toMatchObject({ release: 'v3', commit: stack.repo.releases.v3!.commit, requestedBy: 'github:github-actions', artifactSha256: stack.repo.releases.v3!.sha256 });
     expect(Object.keys(started).sort()).toEqual(['artifactSha256', 'commit', 'environment', 'release', 'requestedBy', 'shape']);
     expect((await finish(passed.body.runId!)).status).toBe('live');
+  });
+
+  it('never deploys a release older than the live one: that is gantry rollback', async () => {
+    const before = await runs();
+    const older = await deliver({ event: 'push', body: pushOf('v2', 'bob') });
+    expect(older.status).toBe(409);
+    expect(older.body.error).toBe(`v2 is older than v3, live on ${stack.name}: a webhook never deploys an older release; use gantry rollback ${stack.name} --to v2`);
+    const same = await deliver({ event: 'push', body: pushOf('v3', 'bob') });
+    expect(same).toMatchObject({ status: 202, body: { ignored: `v3 is already live on ${stack.name}` } });
+    expect(await runs()).toEqual(before);
   });
 });

@@ -1,8 +1,10 @@
 // `gantry webhook --port … --config …`: receives GitHub push (tag) and check_suite (completed, success)
 // deliveries, checks X-Hub-Signature-256, maps repository + tag to an environment and starts the
 // deployment. Status codes say what happened, for GitHub's delivery log: 201 started, 200 this event's
-// deployment already exists (a redelivery), 202 nothing to do, 400 malformed, 401 bad signature,
-// 409 another deployment is running, 413 too large, 502 the checksum file could not be read.
+// deployment already exists (a redelivery: the same delivery id, or the same release and sender),
+// 202 nothing to do, 400 malformed, 401 bad signature, 409 another deployment is running or the
+// release is older than the live one (going back is `gantry rollback`'s job), 413 too large, 422 the
+// event is older than maxDeliveryAge, 502 the checksum file could not be read.
 import type { Client } from '@temporalio/client';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +14,7 @@ import { remoteTagsAt } from '../../lib/source/git-mirror';
 import { MalformedEvent, signatureValid, triggerOf } from '../../lib/webhook/github-events';
 import type { Logger } from '../../lib/core/logger';
 import { readSecret } from '../../lib/config/secrets';
+import { formatDuration } from '../../lib/config/duration';
 import { globToRegExp } from '../../lib/source/tag-verification';
 import { loadWebhookConfig, type WebhookConfig } from '../../lib/webhook/config';
 import { connectClient } from '../../client/connection';
@@ -27,6 +30,23 @@ interface Reply {
 
 class TooLarge extends Error {}
 
+/** Deliveries that started (or found) a deployment, by X-GitHub-Delivery: a redelivery gets the same answer. */
+class DeliveryLog {
+  private readonly replies = new Map<string, Reply>();
+  constructor(private readonly max = 10_000) {}
+  get(id: string): Reply | undefined {
+    return this.replies.get(id);
+  }
+  remember(id: string, reply: Reply): Reply {
+    if (id && (reply.status === 200 || reply.status === 201)) {
+      this.replies.set(id, reply);
+      // Oldest first out: a Map iterates in insertion order.
+      if (this.replies.size > this.max) this.replies.delete(this.replies.keys().next().value!);
+    }
+    return reply;
+  }
+}
+
 export interface WebhookServer {
   url: string;
   close(): Promise<void>;
@@ -41,10 +61,11 @@ export async function startWebhookServer(options: {
   port: number;
 }): Promise<WebhookServer> {
   const { config, logger } = options;
+  const deliveries = new DeliveryLog();
   const server: Server = createServer((req, res) => {
     const delivery = String(req.headers['x-github-delivery'] ?? '');
     const log = logger.child({ delivery, event: req.headers['x-github-event'] });
-    handle(req, options).then(
+    handle(req, { ...options, deliveries }).then(
       (reply) => send(res, reply, log),
       (err: unknown) => send(res, { status: 500, body: { error: (err as Error).message } }, log),
     );
@@ -80,7 +101,10 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function handle(req: IncomingMessage, { config, client, taskQueue }: { config: WebhookConfig; client: Client; taskQueue: string }): Promise<Reply> {
+async function handle(
+  req: IncomingMessage,
+  { config, client, taskQueue, deliveries }: { config: WebhookConfig; client: Client; taskQueue: string; deliveries: DeliveryLog },
+): Promise<Reply> {
   if (req.method !== 'POST') return { status: 405, body: { error: 'POST GitHub webhook deliveries here' } };
   let body: Buffer;
   try {
@@ -96,6 +120,10 @@ async function handle(req: IncomingMessage, { config, client, taskQueue }: { con
   const event = req.headers['x-github-event'];
   if (typeof event !== 'string' || !event) return { status: 400, body: { error: 'missing X-GitHub-Event header' } };
   if (event === 'ping') return { status: 200, body: { pong: true } };
+  const delivery = req.headers['x-github-delivery'];
+  if (typeof delivery !== 'string' || !delivery) return { status: 400, body: { error: 'missing X-GitHub-Delivery header' } };
+  const seen = deliveries.get(delivery);
+  if (seen) return { status: 200, body: { ...seen.body, existing: true } };
 
   let trigger;
   try {
@@ -105,6 +133,14 @@ async function handle(req: IncomingMessage, { config, client, taskQueue }: { con
     throw err;
   }
   if (trigger.kind === 'ignore') return { status: 202, body: { ignored: trigger.reason } };
+  if (trigger.at !== undefined && Date.now() - trigger.at > config.maxDeliveryAge) {
+    return {
+      status: 422,
+      body: {
+        error: `delivery ${delivery} is for an event of ${new Date(trigger.at).toISOString()}, older than maxDeliveryAge (${formatDuration(config.maxDeliveryAge)}): a replayed or delayed delivery starts nothing; deploy by hand with gantry deploy`,
+      },
+    };
+  }
   const route = config.routes.find((r) => r.repository.toLowerCase() === trigger.repository.toLowerCase() && r.event === event);
   if (!route) return { status: 202, body: { ignored: `no route for ${trigger.repository} ${event}` } };
 
@@ -127,7 +163,14 @@ async function handle(req: IncomingMessage, { config, client, taskQueue }: { con
   // The same event (GitHub redelivers with the same body) maps to the deployment it already started.
   const query = `WorkflowId = "${workflowId}" AND ${searchAttributes.release.name} = "${tag}" AND ${searchAttributes.requestedBy.name} = "${requestedBy}"`;
   for await (const existing of client.workflow.list({ query, pageSize: 1 })) {
-    return { status: 200, body: { workflowId, runId: existing.runId, release: tag, environment, existing: true } };
+    return deliveries.remember(delivery, { status: 200, body: { workflowId, runId: existing.runId, release: tag, environment, existing: true } });
+  }
+  // A webhook only moves an environment forward: going back is gantry rollback's job.
+  const live = await liveRelease(client, workflowId);
+  if (live !== undefined && compareReleases(tag, live) <= 0) {
+    return compareReleases(tag, live) === 0
+      ? { status: 202, body: { ignored: `${tag} is already live on ${environment}` } }
+      : { status: 409, body: { error: `${tag} is older than ${live}, live on ${environment}: a webhook never deploys an older release; use gantry rollback ${environment} --to ${tag}` } };
   }
 
   let sha256: string;
@@ -142,7 +185,8 @@ async function handle(req: IncomingMessage, { config, client, taskQueue }: { con
       sha256,
       requestedBy,
       taskQueue,
-      ...(trigger.kind === 'commit' ? { commit: trigger.commit } : {}),
+      // The commit the event saw: a tag moved since then fails verification as CommitMismatch.
+      ...(trigger.commit ? { commit: trigger.commit } : {}),
     });
   } catch (err) {
     if (err instanceof CliExit || err instanceof GantryError) return { status: 422, body: { error: err.message } };
@@ -150,12 +194,25 @@ async function handle(req: IncomingMessage, { config, client, taskQueue }: { con
   }
   try {
     const handle = await startOrAttach(client, request);
-    return { status: 201, body: { workflowId, runId: handle.firstExecutionRunId, release: tag, environment } };
+    return deliveries.remember(delivery, { status: 201, body: { workflowId, runId: handle.firstExecutionRunId, release: tag, environment } });
   } catch (err) {
     // Another release, or another requester, is deploying to this environment.
     if (err instanceof DeploymentRunning) return { status: 409, body: { error: err.message } };
     throw err;
   }
+}
+
+/** The release of the environment's newest deployment that went live (a completed run), if any. */
+async function liveRelease(client: Client, workflowId: string): Promise<string | undefined> {
+  for await (const run of client.workflow.list({ query: `WorkflowId = "${workflowId}" AND ExecutionStatus = "Completed"`, pageSize: 1 })) {
+    return run.typedSearchAttributes.get(searchAttributes.release) ?? undefined;
+  }
+  return undefined;
+}
+
+/** Release tags in version order: v1.10 after v1.9. */
+function compareReleases(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
 }
 
 /** Runs the receiver until SIGINT or SIGTERM. */

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { describeIssues, identifier, secretRef } from '../config/environment-schema';
+import { describeIssues, duration, identifier, secretRef } from '../config/environment-schema';
 import { strictObject } from '../config/strict';
 import { InputError } from '../core/errors';
 
@@ -32,6 +32,8 @@ export const webhookConfigSchema = strictObject({
     secret: secretRef('secret'),
     /** Larger bodies are refused with 413 before they are read in full. */
     maxBodyBytes: z.number().int().min(1024).max(26_214_400).default(1_048_576),
+    /** A delivery whose event happened longer ago than this is refused (a replayed or long-delayed delivery); deploy it by hand. */
+    maxDeliveryAge: duration.default(3_600_000),
     routes: z.array(routeSchema).min(1, 'add at least one route: repository, environment, sha256'),
   });
 
