@@ -11,6 +11,8 @@ export const ExitCode = {
   rejected: 4,
   /** Aborted, but the undo failed on some node: the fleet is not where it was (see undoFailures). */
   abortedIncomplete: 5,
+  /** Live, every node healthy on the release, but the contract migration failed: nothing was rolled back onto a half-contracted schema. */
+  contractFailed: 6,
 } as const;
 
 /** An error that ends the command with a given exit code and a one-line message. */

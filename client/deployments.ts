@@ -16,6 +16,7 @@ import {
   type DeployResult,
   type DeployStatus,
   type FailureCause,
+  type MigrationRecord,
   type UndoFailure,
 } from '../workflows/api';
 
@@ -45,6 +46,8 @@ export interface DeployOutcome {
   error?: string;
   cause?: FailureCause;
   undoFailures?: UndoFailure[];
+  /** What the migration step did: the backup's path (and its copy off the runner), expand, contract, undo. */
+  migration?: MigrationRecord;
 }
 
 export async function startOrAttach(client: Client, { input: request, taskQueue }: DeployRequest): Promise<DeploymentHandle> {
@@ -197,6 +200,7 @@ function summarize(r: DeployResult): Omit<DeployOutcome, 'workflowId' | 'runId'>
     ...(r.error ? { error: r.error } : {}),
     ...(r.cause ? { cause: r.cause } : {}),
     ...(r.undoFailures?.length ? { undoFailures: r.undoFailures } : {}),
+    ...(r.migration ? { migration: r.migration } : {}),
   };
 }
 

@@ -4,14 +4,15 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { awaitOutcome } from '../client/deployments';
+import { awaitOutcome, type DeployOutcome } from '../client/deployments';
 import { startDeployment } from '../cli/commands/deploy';
 import { loadEnvironmentFile } from '../lib/config/environment-file';
 import type { Environment } from '../lib/config/environment-schema';
 import type { SampleReleaseSpec } from '../devkit/local/sample-releases';
 import { schemaFingerprint } from '../lib/node/postgres-tools';
 import { waitUntil } from '../lib/core/wait';
-import { statusQuery, type DeployStatus } from '../workflows/api';
+import { deploymentWorkflowId, statusQuery, type DeployStatus } from '../workflows/api';
+import { runGantry } from './helpers/cli';
 import { createDatabase } from './helpers/database';
 import { expectInvariant, servedReleases } from './helpers/invariant';
 import { startLoad, windowOf } from '../devkit/local/load';
@@ -33,6 +34,12 @@ const RELEASES: SampleReleaseSpec[] = [
     columns: ['id', 'title', 'description'],
     migrations: [...BASE, 'contract/003_drop_legacy_code.js'],
     files: { ...slow, 'migrations/expand/007_rename_name.js': fixture('007_rename_name.js') },
+  },
+  {
+    release: 'v5',
+    columns: ['id', 'title', 'description'],
+    migrations: [...BASE, 'contract/003_drop_legacy_code.js'],
+    files: { ...slow, 'migrations/expand/007_rename_name.js': fixture('007_rename_name.js'), 'migrations/contract/008_broken_contract.js': fixture('008_broken_contract.js') },
   },
 ];
 /** The orchestrator's policy; the commands are each node's own (NODE_MIGRATIONS). */
@@ -169,5 +176,22 @@ describe('migrations', () => {
     );
     expect(reported).toBeGreaterThanOrEqual(seen.atLeast - seen.samplingMs);
     expect(reported).toBeLessThanOrEqual(seen.atMost + seen.samplingMs);
+  });
+
+  it('a contract that fails after every node went live is reported, exits 6, and rolls nothing back; --json names the backup', async () => {
+    await stack.define({ migrations: MIGRATIONS });
+    const run = await runGantry(['deploy', stack.name, 'v5', '--sha256', stack.repo.releases.v5!.sha256, '--wait', '--json', '--requested-by', 'test'], stack.clientEnv);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(6);
+    const outcome = JSON.parse(run.stdout) as DeployOutcome;
+    expect(outcome.status).toBe('live');
+    expect(outcome.migration?.contractFailed).toContain('no_such_table');
+    expect(outcome.migration?.contracted).toBeUndefined();
+    expect(outcome.migration?.backup?.file).toMatch(/backups\/.*\.dump$/);
+    expect((await stat(outcome.migration!.backup!.file)).mode & 0o777).toBe(0o600);
+    await expectInvariant(env, outcome.nodes!);
+    expect(await servedReleases(env)).toEqual(everyNode('v5'));
+    const status = await stack.client.workflow.getHandle(deploymentWorkflowId(stack.name), outcome.runId).query(statusQuery);
+    expect(status.events.some((e) => e.what.startsWith('contract migrations failed:') && e.what.includes('nothing is rolled back'))).toBe(true);
+    expect(status.events.some((e) => e.what === 'phase rolling-back')).toBe(false);
   });
 });

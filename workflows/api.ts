@@ -157,13 +157,16 @@ export interface DeployStatus {
 
 /** What the migration step did in this deployment. */
 export interface MigrationRecord {
-  backup?: { file: string; bytes: number; durationMs: number; schema: string };
+  /** `copy`: the verified copy off the runner (the node's migrations.backups.copyTo). */
+  backup?: { file: string; bytes: number; durationMs: number; schema: string; copy?: string };
   expandAttempted?: boolean;
   expanded?: boolean;
   expandMs?: number;
   /** Backup + expand, as the deployment saw it. */
   overheadMs?: number;
   contracted?: boolean;
+  /** The contract step failed after every node went live: reported, nothing rolled back (the schema may be partly contracted). */
+  contractFailed?: string;
   undone?: 'kept' | 'restored' | 'down';
   /** Downtime mode: from the last node leaving rotation (its drain) to the first back in, as the load balancer saw it. */
   downtimeMs?: number;

@@ -5,7 +5,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { failureTypes } from '../../lib/core/failure-types';
-import { dumpDatabase, isPostgresUrl, restoreDatabase, schemaFingerprint } from '../../lib/node/postgres-tools';
+import { BackupCopyError, copyBackup, pruneBackups, sha256File } from '../../lib/node/backup-copies';
+import { dumpDatabase, isPostgresUrl, legacySchemaFingerprint, restoreDatabase, schemaFingerprint } from '../../lib/node/postgres-tools';
 import { runCommand, type CommandResult } from '../../lib/node/run-command';
 import { withHeartbeat } from '../heartbeat';
 import { notAllowed, redact, requireRelease, type AgentDeps, type Exclusive } from './common';
@@ -14,9 +15,15 @@ export interface BackupResult {
   file: string;
   bytes: number;
   durationMs: number;
-  /** sha256 of the schema at backup time; a restore must reproduce it. */
+  /** sha256 of the schema at backup time (owners and privileges included); a restore must reproduce it. */
   schema: string;
   reused: boolean;
+  /** sha256 of the dump file. */
+  sha256?: string;
+  /** The verified copy in migrations.backups.copyTo, when the node sets one. */
+  copy?: string;
+  /** Older backups pruned to migrations.backups.keep. */
+  pruned?: string[];
 }
 
 export type MigrationPhase = 'expand' | 'contract' | 'down';
@@ -31,6 +38,8 @@ export interface MigrationInput {
 export function createDatabaseActivities({ store, logger, config, commandEnv, secretValues }: AgentDeps, exclusive: Exclusive) {
   const node = config.node;
   const hide = (text: string) => redact(text, secretValues);
+  // Backup, migration and restore use one database: the migrations' own env (DATABASE_URL there) wins, as it does for the migration.
+  const migrationEnv = { ...commandEnv, ...config.migrations?.env };
   const failed = (what: string, result: CommandResult, timeoutMs: number) => {
     const how = result.timedOut
       ? `did not finish within ${Math.round(timeoutMs / 1000)} s (migrations.timeout); it and everything it started were ended`
@@ -49,7 +58,7 @@ export function createDatabaseActivities({ store, logger, config, commandEnv, se
         const record = `${file}.json`;
         const existing = await readFile(record, 'utf8').catch(() => undefined);
         if (existing) return { ...(JSON.parse(existing) as BackupResult), reused: true };
-        const url = databaseUrl(commandEnv, node);
+        const url = databaseUrl(migrationEnv, node);
         const command = config.migrations?.backup;
         const started = Date.now();
         // A dump is a full copy of the database: only the agent's user may read it.
@@ -57,35 +66,55 @@ export function createDatabaseActivities({ store, logger, config, commandEnv, se
         await chmod(store.backupsDir, 0o700);
         const schema = await guarded(() => schemaFingerprint(url), hide);
         const bytes = await withHeartbeat(async (signal) => {
-          if (!command) return guarded(() => dumpDatabase(url, file), hide);
-          const result = await runCommand(command, { cwd: store.root, env: { ...commandEnv, BACKUP_FILE: file }, timeoutMs, signal, pidFile: store.commandPidFile });
+          if (!command) return guarded(() => dumpDatabase(url, file, timeoutMs), hide);
+          const result = await runCommand(command, { cwd: store.root, env: { ...migrationEnv, BACKUP_FILE: file }, timeoutMs, signal, pidFile: store.commandPidFile });
           if (result.exitCode !== 0) throw failed(`backup command ${command[0]}`, result, timeoutMs);
           return (await stat(file)).size;
         });
         await chmod(file, 0o600);
-        const backup: BackupResult = { file, bytes, durationMs: Date.now() - started, schema, reused: false };
+        const sha256 = await sha256File(file);
+        const backup: BackupResult = { file, bytes, durationMs: Date.now() - started, schema, reused: false, sha256 };
         await writeFile(record, JSON.stringify(backup), { mode: 0o600 });
-        logger.info({ file, bytes, durationMs: backup.durationMs }, 'database backed up');
+        const { keep, copyTo } = config.migrations?.backups ?? { keep: 5 };
+        if (copyTo) {
+          try {
+            backup.copy = await copyBackup(file, record, copyTo, sha256);
+          } catch (err) {
+            if (err instanceof BackupCopyError) throw ApplicationFailure.nonRetryable(`node ${node}: ${err.message}`, failureTypes.backupCopyFailed);
+            throw err;
+          }
+          await pruneBackups(copyTo, keep, file);
+        }
+        backup.pruned = await pruneBackups(store.backupsDir, keep, file);
+        await writeFile(record, JSON.stringify(backup), { mode: 0o600 });
+        logger.info({ file, bytes, durationMs: backup.durationMs, copy: backup.copy, pruned: backup.pruned }, 'database backed up');
         return backup;
       });
     },
 
-    /** Restores a backup made by backupDatabase (only a file in this node's backups folder) and checks the schema is the one it had. */
-    async restoreDatabase({ file, schema }: { file: string; schema: string }): Promise<{ verified: true; durationMs: number }> {
+    /**
+     * Restores a backup made by backupDatabase (only a file in this node's backups folder; its copy in
+     * migrations.backups.copyTo when the local one is gone) and checks the schema is the one it had.
+     */
+    async restoreDatabase({ file, schema, timeoutMs }: { file: string; schema: string; timeoutMs?: number }): Promise<{ verified: true; durationMs: number; from?: string }> {
       const resolved = path.resolve(file);
       if (path.dirname(resolved) !== store.backupsDir || !resolved.endsWith('.dump')) {
         throw notAllowed(node, `to restore ${file}: only backups this agent made in ${store.backupsDir} can be restored`);
       }
       return exclusive(async () => {
-        const url = databaseUrl(commandEnv, node);
+        const url = databaseUrl(migrationEnv, node);
         const started = Date.now();
-        await withHeartbeat(() => guarded(() => restoreDatabase(url, resolved), hide));
+        const copyTo = config.migrations?.backups.copyTo;
+        const local = await stat(resolved).then(() => true, () => false);
+        const from = local || !copyTo ? resolved : path.join(copyTo, path.basename(resolved));
+        await withHeartbeat(() => guarded(() => restoreDatabase(url, from, timeoutMs), hide));
         const now = await guarded(() => schemaFingerprint(url), hide);
-        if (now !== schema) {
+        // Backups from before owners and privileges counted carry the older fingerprint.
+        if (now !== schema && (await guarded(() => legacySchemaFingerprint(url), hide)) !== schema) {
           throw ApplicationFailure.nonRetryable(`after restoring ${file} the schema differs from the backup's`, failureTypes.restoreNotVerified);
         }
-        logger.info({ file }, 'database restored and verified');
-        return { verified: true, durationMs: Date.now() - started };
+        logger.info({ file: from }, 'database restored and verified');
+        return { verified: true, durationMs: Date.now() - started, ...(from !== resolved ? { from } : {}) };
       });
     },
 

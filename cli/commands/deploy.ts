@@ -69,6 +69,8 @@ export function printOutcome(outcome: DeployOutcome, json: boolean, print: (text
   print(`${outcome.workflowId} (run ${outcome.runId}): ${outcome.status}${outcome.error ? ` — ${outcome.error}` : ''}`);
   if (outcome.cause) print(`  cause: ${outcome.cause.node ?? ''} ${outcome.cause.step ?? ''} ${outcome.cause.error}`);
   for (const undo of outcome.undoFailures ?? []) print(`  rollback failed on ${undo.node}: ${undo.error}`);
+  if (outcome.migration?.contractFailed) print(`  contract migration failed (the fleet stays live, nothing rolled back): ${outcome.migration.contractFailed}`);
+  if (outcome.migration?.backup) print(`  backup ${outcome.migration.backup.file}${outcome.migration.backup.copy ? `, copy ${outcome.migration.backup.copy}` : ''}`);
   if (outcome.definitionSha256) print(`  definition sha256 ${outcome.definitionSha256}`);
   for (const node of outcome.nodes ?? []) print(`  ${node.id.padEnd(16)} release ${node.release ?? '(none)'}  lb ${node.lb}`);
 }
@@ -77,6 +79,7 @@ export function exitCodeOf(outcome: DeployOutcome): number {
   if (outcome.status === 'aborted') return outcome.undoFailures?.length ? ExitCode.abortedIncomplete : ExitCode.aborted;
   // A rollback that went past unreachable nodes is not a clean success either.
   if (outcome.status === 'failed' || outcome.status === 'rolled-back' || (outcome.status === 'live' && outcome.nodes?.some((n) => n.error))) return ExitCode.failed;
+  if (outcome.migration?.contractFailed) return ExitCode.contractFailed;
   return ExitCode.ok;
 }
 

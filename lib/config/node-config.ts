@@ -66,6 +66,12 @@ export const nodeConfigSchema = strictObject({
     down: args.optional(),
     /** Writes a backup to $BACKUP_FILE; default for a postgres:// DATABASE_URL: pg_dump in custom format. */
     backup: argv.optional(),
+    /** Backups kept on this node (the newest N), and a folder (other storage, mounted) each is copied to and pruned in as well. */
+    backups: strictObject({
+      keep: z.number().int().min(1).max(1000).default(5),
+      copyTo: z.string().min(1).optional(),
+    }).default({ keep: 5 }),
+    /** Also for backups and restores: DATABASE_URL here is the database they use, as the migrations do. */
     env: envVars.default({}),
   }).optional(),
 });
@@ -85,7 +91,12 @@ export async function loadNodeConfig(file: string): Promise<NodeConfigFile> {
   const parsed = nodeConfigSchema.safeParse(raw);
   if (!parsed.success) throw new InputError(`node config ${file} is invalid:\n${describeIssues(parsed.error).replace(/^/gm, '  ')}`);
   const base = path.dirname(path.resolve(file));
-  return { ...parsed.data, root: path.resolve(base, parsed.data.root) };
+  const m = parsed.data.migrations;
+  return {
+    ...parsed.data,
+    root: path.resolve(base, parsed.data.root),
+    ...(m?.backups.copyTo ? { migrations: { ...m, backups: { ...m.backups, copyTo: path.resolve(base, m.backups.copyTo) } } } : {}),
+  };
 }
 
 /** Whether `url` lies under one of the allowed prefixes (compared as parsed URLs, so "..", case and ports cannot sneak past). */

@@ -51,6 +51,7 @@ export const failureTable = spec({
   // Migrations.
   commandFailed: { type: 'CommandFailed', retryable: false, meaning: 'a migration or backup command exited non-zero' },
   backupNotConfigured: { type: 'BackupNotConfigured', retryable: false, meaning: "the runner has no postgres DATABASE_URL and no backup command" },
+  backupCopyFailed: { type: 'BackupCopyFailed', retryable: false, meaning: "the backup could not be copied to the node's migrations.backups.copyTo, or the copy's digest differs" },
   restoreNotVerified: { type: 'RestoreNotVerified', retryable: false, meaning: "the restored schema differs from the backup's" },
   compatibilityCheckFailed: { type: 'CompatibilityCheckFailed', retryable: false, meaning: 'the old release is unhealthy on the expanded schema' },
   // Approval.

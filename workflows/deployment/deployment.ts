@@ -1,7 +1,8 @@
 // The deployment of one release to one environment:
 // verify → notify → preflight → stage → migrate → [approval] → roll out in batches → live.
 // Any failure after a node changed, an abort, or a cancel rolls every changed node back.
-import { CancellationScope, ContinueAsNew, allHandlersFinished, condition, makeContinueAsNewFunc, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, ContinueAsNew, allHandlersFinished, condition, isCancellation, makeContinueAsNewFunc, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { describeFailure } from '../common/failures';
 import { formatDuration } from '../../lib/config/duration';
 import { batchesOf } from '../../lib/rollout/batches';
 import { statusQuery, type DeployInput, type DeployResult, type DeployStatus } from '../api';
@@ -75,8 +76,24 @@ async function rollOut(input: WorkflowInput, state: DeploymentState, notices: No
       notices.send('batch-done', { batch: index + 1 });
     }
   }
-  if (env.migrations) await contract(input, state);
+  if (env.migrations) {
+    if (!patched(CONTRACT_FAILURE_KEEPS_FLEET)) return contract(input, state);
+    try {
+      await contract(input, state);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // Every node is live and healthy; the schema may be half contracted, which the old release cannot run on: report, do not roll back.
+      const error = describeFailure(err);
+      state.contractFailed(
+        error,
+        `contract migrations failed: ${error} — every node stays on ${input.release} (healthy); nothing is rolled back, since the old release may not run on a partly contracted schema. Fix the contract migration; the next deployment runs it again`,
+      );
+    }
+  }
 }
+
+/** Marks runs where a failed contract step ends the deployment live, reported, instead of rolling back. */
+const CONTRACT_FAILURE_KEEPS_FLEET = 'contract-failure-keeps-fleet';
 
 /**
  * Carries the deployment into a fresh run before batch `nextBatch`: the server suggests it once a

@@ -22,7 +22,7 @@ interface LegacyMigrations {
 }
 interface LegacyAgent {
   runCommand(input: { argv: string[]; release: string; env: Record<string, string>; timeoutMs: number }): Promise<{ exitCode: number; durationMs: number }>;
-  backupDatabase(input: { id: string; command?: string[]; timeoutMs: number }): Promise<{ file: string; bytes: number; durationMs: number; schema: string }>;
+  backupDatabase(input: { id: string; command?: string[]; timeoutMs: number }): Promise<{ file: string; bytes: number; durationMs: number; schema: string; copy?: string }>;
 }
 const legacyOf = (input: WorkflowInput) => (input.definitionSha256 ? undefined : (input.environment.migrations as unknown as LegacyMigrations));
 
@@ -55,8 +55,8 @@ export async function backupAndExpand(input: WorkflowInput, state: DeploymentSta
       ? await agent.backupDatabase({ id, ...(legacy.backup.command ? { command: legacy.backup.command } : {}), timeoutMs: m.timeout })
       : await agent.backupDatabase({ id, timeoutMs: m.timeout });
     state.backedUp(
-      { file: backup.file, bytes: backup.bytes, durationMs: backup.durationMs, schema: backup.schema },
-      `database backed up on ${runner} to ${backup.file} (${backup.bytes} bytes, ${backup.durationMs} ms)`,
+      { file: backup.file, bytes: backup.bytes, durationMs: backup.durationMs, schema: backup.schema, ...(backup.copy ? { copy: backup.copy } : {}) },
+      `database backed up on ${runner} to ${backup.file} (${backup.bytes} bytes, ${backup.durationMs} ms${backup.copy ? `; copied to ${backup.copy}` : ''})`,
     );
   }
   state.expandStarting();
@@ -127,7 +127,7 @@ export async function undoMigration(input: WorkflowInput, state: DeploymentState
   }
   try {
     if (policy === 'restore' && state.migration.backup) {
-      const { durationMs } = await agent.restoreDatabase({ file: state.migration.backup.file, schema: state.migration.backup.schema });
+      const { durationMs } = await agent.restoreDatabase({ file: state.migration.backup.file, schema: state.migration.backup.schema, timeoutMs: m.timeout });
       state.migrationUndone('restored', `database restored from ${state.migration.backup.file} and verified (${durationMs} ms)`);
       // The old release broke on the expanded schema; it must be healthy again before the deployment ends.
       if (incompatible) await compatibilityGate(env, state);

@@ -363,6 +363,11 @@ export class DeploymentState {
     this.record(what);
   }
 
+  contractFailed(error: string, what: string): void {
+    this.#migration.contractFailed = error;
+    this.record(what);
+  }
+
   contracted(what: string): void {
     this.#migration.contracted = true;
     this.record(what);
