@@ -34,6 +34,8 @@ interface Scenario {
 
 interface Session {
   stack: LocalStack;
+  /** The stack's folder. */
+  dir: string;
   client: Client;
   /** Deploys under the stack's definition with `patch` merged in. */
   deploy(release: string, patch?: Record<string, unknown>, requestedBy?: string): Promise<DeploymentHandle>;
@@ -102,6 +104,21 @@ const plain: Scenario[] = [
     run: async (s) => s.deploy('v2', { approval: { required: true, approvers: ['bob'], timeout: '2s' } }),
   },
   {
+    name: 'contract-failure',
+    expect: 'live',
+    run: async (s) => {
+      await writeFile(path.join(s.dir, 'contract-fails'), '');
+      try {
+        // The fleet is on v2 after the setup scenarios: v1 changes every node, then the contract fails.
+        const handle = await s.deploy('v1', { migrations: { backup: { enabled: false } } });
+        await awaitOutcome(handle);
+        return handle;
+      } finally {
+        await rm(path.join(s.dir, 'contract-fails'), { force: true });
+      }
+    },
+  },
+  {
     name: 'downtime-mode',
     expect: 'live',
     run: async (s) => {
@@ -142,13 +159,21 @@ async function session(tools: ReturnType<typeof setup>, serverArgs: string[], sc
     taskQueue: 'gantry-record',
     // Fixtures are read by anyone who replays them: no encryption.
     plainPayloads: true,
-    node: { migrations: { command: [process.execPath, '-e', 'process.exit(0)'], expand: ['expand'] } },
+    // The contract step fails only where a scenario left <dir>/contract-fails (cwd is <dir>/nodes/<node>/releases/<release>).
+    node: {
+      migrations: {
+        command: [process.execPath, '-e', "process.exit(process.argv[1] === 'contract' && require('fs').existsSync(require('path').join(process.cwd(), '../../../../contract-fails')) ? 1 : 0)"],
+        expand: ['expand'],
+        contract: ['contract'],
+      },
+    },
   });
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection, namespace: 'default' , dataConverter: clientDataConverter() });
   try {
     const s: Session = {
       stack,
+      dir,
       client,
       deploy: async (release, patch = {}, requestedBy = 'recorder') =>
         startOrAttach(client, prepareDeployment(await stack.define(patch), release, { sha256: stack.repo.releases[release]!.sha256, requestedBy, taskQueue: stack.taskQueue })),

@@ -20,6 +20,7 @@ const SCENARIOS = [
   'manual-rollback',
   'signed-approval',
   'rollback-on-a-sick-fleet',
+  'contract-failure',
 ];
 
 interface Saved {
