@@ -21,6 +21,7 @@ import { waitUntil } from '../lib/core/wait';
 import { abortUpdate, approveSignal, approveUpdate, deploymentWorkflowId, statusQuery, type DeployStatus } from '../workflows/api';
 import { buildStatement, signStatement } from '../client/operator-statement';
 import { clientDataConverter } from '../client/data-converter';
+import { HaproxyClient } from '../lib/lb/haproxy';
 
 const run = promisify(execFile);
 const OUT = fileURLToPath(new URL('../test/replay', import.meta.url));
@@ -102,6 +103,22 @@ const plain: Scenario[] = [
     name: 'approval-timeout',
     expect: 'aborted',
     run: async (s) => s.deploy('v2', { approval: { required: true, approvers: ['bob'], timeout: '2s' } }),
+  },
+  {
+    // A server an operator holds in MAINT, the re-check before the switch, and the read-back at the end.
+    name: 'operator-maint',
+    expect: 'live',
+    run: async (s) => {
+      const lb = new HaproxyClient(s.stack.haproxy.socket);
+      await lb.setServerState(s.stack.haproxy.backend, 'web-3', 'maint');
+      try {
+        const handle = await s.deploy('v2');
+        await awaitOutcome(handle);
+        return handle;
+      } finally {
+        await lb.setServerState(s.stack.haproxy.backend, 'web-3', 'ready');
+      }
+    },
   },
   {
     name: 'contract-failure',

@@ -21,6 +21,7 @@ const SCENARIOS = [
   'signed-approval',
   'rollback-on-a-sick-fleet',
   'contract-failure',
+  'operator-maint',
 ];
 
 interface Saved {

@@ -79,6 +79,8 @@ export interface NodeState {
   lb: string;
   state: 'pending' | 'deploying' | 'live' | 'failed' | 'rolled-back';
   error?: string;
+  /** An operator had its server in MAINT before the deployment: it gets the release and stays in MAINT. */
+  heldInMaint?: boolean;
 }
 
 export interface DeployEvent {

@@ -74,12 +74,12 @@ export function createControlActivities({ logger, env = process.env, loadBalance
 
     /** drain → wait for zero sessions and an empty queue → maint. Safe to repeat. */
     /** `drainAt`: when the server stopped taking new requests (HAProxy no longer counts it as usable). */
-    async drain({ lb, server }: { lb: LoadBalancer; server: string }): Promise<{ waitedMs: number; drainAt: number }> {
+    async drain({ lb, server }: { lb: LoadBalancer; server: string }): Promise<{ waitedMs: number; drainAt: number; already: boolean }> {
       const client = haproxy(lb);
       const ctx = Context.current();
       const log = logger.child({ backend: lb.backend, server });
       const before = await client.serverStat(lb.backend, server);
-      if (before.status.startsWith('MAINT')) return { waitedMs: 0, drainAt: Date.now() };
+      if (before.status.startsWith('MAINT')) return { waitedMs: 0, drainAt: Date.now(), already: true };
       if (lb.agentCheck) await client.setAgentCheck(lb.backend, server, false);
       // Taken before the command: downtime figures err on the long side, never the short one.
       const started = Date.now();
@@ -104,7 +104,18 @@ export function createControlActivities({ logger, env = process.env, loadBalance
       await client.setServerState(lb.backend, server, 'maint');
       const waitedMs = Date.now() - started;
       log.info({ waitedMs }, 'server drained and in maintenance');
-      return { waitedMs, drainAt: started };
+      return { waitedMs, drainAt: started, already: false };
+    },
+
+    /** Each server's state as HAProxy has it now (ready, drain, maint, down), or `missing`: what a result reports, read, not remembered. */
+    async serverStates({ lb, servers }: { lb: LoadBalancer; servers: string[] }): Promise<Record<string, string>> {
+      const stats = (await haproxy(lb).showStat()).filter((s) => s.backend === lb.backend);
+      return Object.fromEntries(servers.map((name) => [name, (() => { const stat = stats.find((s) => s.server === name); return stat ? lbState(stat.status) : 'missing'; })()]));
+    },
+
+    /** Puts a server in MAINT (no drain: for one the result says must be out of rotation and is not). */
+    async holdOut({ lb, server }: { lb: LoadBalancer; server: string }): Promise<void> {
+      await haproxy(lb).setServerState(lb.backend, server, 'maint');
     },
 
     /** Back in rotation; `readyAt` is taken once HAProxy answered (downtime figures err on the long side). */

@@ -10,6 +10,8 @@ export interface HaproxyServer {
   socket: string;
   backend: string;
   process: ManagedProcess;
+  /** Stops HAProxy and starts it again on the same config, port and socket: its runtime state (server states set through the socket) is gone, as after a reload without a server-state file. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -62,11 +64,25 @@ export async function startHaproxy(options: HaproxyOptions): Promise<HaproxyServ
   const socket = path.join(options.dir, 'admin.sock');
   const configFile = path.join(options.dir, 'haproxy.cfg');
   await writeFile(configFile, haproxyConfig({ ...options, port, socket }));
-  const proc = startProcess(options.haproxyPath, ['-db', '-f', configFile], { logFile: path.join(options.dir, 'haproxy.log') });
-  const up = await waitUntil(async () => proc.exited() || (await canConnect('127.0.0.1', port, 500)), 15_000, 100);
-  if (!up || proc.exited()) {
-    await proc.stop();
-    throw new Error(`HAProxy did not start:\n${await proc.logTail()}`);
-  }
-  return { url: `http://127.0.0.1:${port}`, socket, backend: options.backend, process: proc, stop: () => proc.stop() };
+  const launch = async (): Promise<ManagedProcess> => {
+    const proc = startProcess(options.haproxyPath, ['-db', '-f', configFile], { logFile: path.join(options.dir, 'haproxy.log') });
+    const up = await waitUntil(async () => proc.exited() || (await canConnect('127.0.0.1', port, 500)), 15_000, 100);
+    if (!up || proc.exited()) {
+      await proc.stop();
+      throw new Error(`HAProxy did not start:\n${await proc.logTail()}`);
+    }
+    return proc;
+  };
+  const server: HaproxyServer = {
+    url: `http://127.0.0.1:${port}`,
+    socket,
+    backend: options.backend,
+    process: await launch(),
+    restart: async () => {
+      await server.process.stop();
+      server.process = await launch();
+    },
+    stop: () => server.process.stop(),
+  };
+  return server;
 }

@@ -17,10 +17,12 @@ export async function compensate(input: WorkflowInput, state: DeploymentState): 
     const targets = Object.fromEntries(batch.map((node) => [node.id, state.node(node.id).previousRelease]));
     for (const node of batch) state.record(`${node.id}: rolling back to ${targets[node.id] ?? '(no release: taken out of rotation)'}`);
     try {
-      const batchInput = { environment: { ...env, nodes: batch }, mode: 'undo' as const, release: '', targets, concurrency: concurrencyOf(env, batch.length) };
+      const held = state.heldInMaint().filter((id) => batch.some((n) => n.id === id));
+      const batchInput = { environment: { ...env, nodes: batch }, mode: 'undo' as const, release: '', targets, concurrency: concurrencyOf(env, batch.length), ...(held.length > 0 ? { leaveInMaint: held } : {}) };
       for (const outcome of await runBatch(env.name, i + 1, batchInput, input.shape)) {
         if (outcome.ok) state.nodeRolledBack(outcome.id, outcome.release, outcome.lb);
         else state.undoFailed(outcome.id, outcome.error);
+        for (const note of (outcome.ok && outcome.notes) || []) state.record(`${outcome.id}: ${note}`);
       }
     } catch (err) {
       for (const node of batch) state.undoFailed(node.id, describeFailure(err));

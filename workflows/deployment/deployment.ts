@@ -11,6 +11,7 @@ import { downtimeRollout } from './downtime';
 import { finishAfterFailure } from './finish';
 import { trustedInput } from './input';
 import { contract } from './migrations';
+import { readBack } from './read-back';
 import { Notices } from './notices';
 import { handleOperatorMessages } from './operator-messages';
 import { approvalWanted, prepare } from './prepare';
@@ -41,6 +42,7 @@ export async function deployment(request: DeployInput): Promise<DeployResult> {
   if (state.unreachable.length > 0) {
     state.record(`rolled back every node it reached; not reached: ${state.unreachable.join(', ')} — run gantry rollback again once their agents answer`);
   }
+  await readBack(working, state);
   state.enter('live');
   notices.send('succeeded');
   await notices.settle();

@@ -6,6 +6,7 @@ import type { DeployOutcomeStatus } from '../api';
 import { describeFailure } from '../common/failures';
 import { compensate } from './compensation';
 import { undoMigration } from './migrations';
+import { readBack } from './read-back';
 import type { Notices } from './notices';
 import type { DeploymentState, WorkflowInput } from './state';
 
@@ -30,6 +31,8 @@ export async function finishAfterFailure(input: WorkflowInput, state: Deployment
   const undoNote = state.undoFailures.length > 0 ? `; rollback incomplete on ${state.undoFailures.map((u) => u.node).join(', ')}` : '';
   const undidSomething = undoList.length > 0 || (state.migration.undone !== undefined && state.migration.undone !== 'kept');
   const status: DeployOutcomeStatus = aborted ? 'aborted' : undidSomething && state.undoFailures.length === 0 ? 'rolled-back' : 'failed';
+  // Only once something changed: a run refused in verification or preflight touched nothing worth reading.
+  if (undoList.length > 0 || state.served.length > 0) await readBack(input, state);
   state.enter(status);
   notices.send(status, { reason: reason + undoNote, ...(state.cause ? { cause: state.cause } : {}) });
   await notices.settle();

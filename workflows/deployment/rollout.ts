@@ -26,7 +26,14 @@ export async function rollOutBatch(input: WorkflowInput, batch: NodeConfig[], in
   state.record(batch.length === 1 ? `${batch[0]!.id}: deploying ${input.release}` : `batch ${index + 1}: deploying ${input.release} to ${batch.length} nodes`);
   let outcomes: NodeOutcome[];
   try {
-    const batchInput: BatchInput = { environment: { ...env, nodes: batch }, mode: 'rollout', release: input.release, concurrency: concurrencyOf(env, batch.length) };
+    const held = state.heldInMaint().filter((id) => batch.some((n) => n.id === id));
+    const batchInput: BatchInput = {
+      environment: { ...env, nodes: batch },
+      mode: 'rollout',
+      release: input.release,
+      concurrency: concurrencyOf(env, batch.length),
+      ...(held.length > 0 ? { leaveInMaint: held } : {}),
+    };
     outcomes = await runBatch(env.name, index + 1, batchInput, input.shape);
   } catch (err) {
     // Cancelled (an abort), or the batch itself failed: where each node stands is for compensation to settle.
@@ -39,6 +46,7 @@ export async function rollOutBatch(input: WorkflowInput, batch: NodeConfig[], in
   for (const outcome of outcomes) {
     if (outcome.ok) {
       state.nodeLive(outcome.id, outcome.release, outcome.lb, `live on ${input.release} (healthy after ${outcome.healthAttempts} probes)`);
+      for (const note of outcome.notes ?? []) state.record(`${outcome.id}: ${note}`);
     } else if (!outcome.started) {
       state.nodeUntouched(outcome.id);
     } else {

@@ -244,8 +244,34 @@ export class DeploymentState {
 
   /** Each node's release and load-balancer state before anything changed: what a rollback returns to. */
   preflightPassed(facts: { id: string; release: string | null; lb: string }[]): void {
-    for (const fact of facts) Object.assign(this.#node(fact.id), { release: fact.release, previousRelease: fact.release, lb: fact.lb });
+    // A deployment leaves an operator's MAINT alone; a fresh node (no release yet) starts in MAINT and is no one's,
+    // and a rollback brings every node back into rotation (a node a failed run left drained among them).
+    const honourMaint = this.input.kind !== 'rollback';
+    for (const fact of facts) {
+      const held = honourMaint && fact.lb === 'maint' && fact.release !== null;
+      Object.assign(this.#node(fact.id), { release: fact.release, previousRelease: fact.release, lb: fact.lb, ...(held ? { heldInMaint: true } : {}) });
+    }
     this.record(`preflight passed: ${this.#summarizeReleases()}`);
+    const held = this.heldInMaint();
+    if (held.length > 0) this.record(`${held.join(', ')}: in MAINT before this deployment (an operator's): they get ${this.input.release} and stay in MAINT`);
+  }
+
+  /** What the end of the run read from the node's agent and HAProxy: the result reports it, not what was meant. */
+  observed(id: string, seen: { lb: string; release?: string | null; unreachable?: string }): void {
+    const node = this.#node(id);
+    node.lb = seen.lb;
+    if (seen.unreachable !== undefined) {
+      this.record(`${id}: could not be read back (${seen.unreachable}); its release is the one the deployment recorded`);
+    } else if (seen.release !== undefined && seen.release !== node.release) {
+      this.record(`${id}: its agent runs ${seen.release ?? '(nothing)'}, not ${node.release ?? '(nothing)'} as this deployment recorded`);
+      node.error = `runs ${seen.release ?? 'nothing'}, not ${node.release ?? 'nothing'}`;
+      node.release = seen.release;
+    }
+  }
+
+  /** Nodes whose server an operator had in MAINT when the deployment began. */
+  heldInMaint(): string[] {
+    return this.#nodes.filter((n) => n.heldInMaint === true).map((n) => n.id);
   }
 
   // ---- operators

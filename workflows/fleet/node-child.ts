@@ -10,6 +10,7 @@ export function runNodeChild(
   node: NodeConfig,
   workflowId: string,
   release: string | null,
+  leaveInMaint = false,
 ): Promise<NodeDeployResult> {
   return executeChild(nodeDeployment, {
     workflowId,
@@ -23,6 +24,7 @@ export function runNodeChild(
         healthCheck: env.healthCheck,
         activateTimeoutMs: env.app.stopGrace + env.app.startTimeout,
         release,
+        ...(leaveInMaint ? { leaveInMaint } : {}),
       },
     ],
   });

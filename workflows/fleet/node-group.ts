@@ -13,6 +13,14 @@ import type { GroupInput, GroupOp, NodeFact } from './types';
 
 async function onNode(env: Environment, node: NodeConfig, op: GroupOp): Promise<NodeFact> {
   switch (op.op) {
+    case 'observe': {
+      try {
+        const { release: current, running } = await agentGlance(env.name, node.id).currentRelease();
+        return { id: node.id, reachable: true, release: running, ...(current !== running ? { current } : {}) };
+      } catch (err) {
+        return { id: node.id, reachable: false, error: `its agent did not answer within ${AGENT_GLANCE_SECONDS} s (${describeFailure(err)})` };
+      }
+    }
     case 'probe': {
       const { release } = await agentProbe(env.name, node.id)
         .currentRelease()

@@ -7,6 +7,8 @@ import type { NodeTarget } from '../common/node-steps';
 export interface NodeDeployInput extends NodeTarget {
   /** null: take the node out of rotation and stop its app (undoing a fresh node's first deployment). */
   release: string | null;
+  /** An operator had the server in MAINT before the deployment: it stays there. */
+  leaveInMaint?: boolean;
 }
 
 export interface NodeDeployResult {
@@ -14,6 +16,8 @@ export interface NodeDeployResult {
   release: string | null;
   lb: 'ready' | 'maint';
   healthAttempts: number;
+  /** What the cycle noticed (a load balancer that lost its state, a server left in MAINT). */
+  notes?: string[];
 }
 
 /** A batch of nodes, run as one child workflow: forward to `release`, or back to each node's own target. */
@@ -26,6 +30,8 @@ export interface BatchInput {
   targets?: Record<string, string | null>;
   /** At most this many of the batch's nodes changing at once. */
   concurrency: number;
+  /** Nodes an operator had in MAINT before the deployment: they change release and stay out of rotation. */
+  leaveInMaint?: string[];
 }
 
 export type NodeOutcome =
@@ -39,7 +45,9 @@ export type GroupOp =
   /** Whether the node still keeps `release` (a rollback downloads nothing). */
   | { op: 'kept'; release: string }
   /** A rollback's look at a sick fleet: whether the agent answers at all (quickly), its release, and whether it is healthy. */
-  | { op: 'survey' };
+  | { op: 'survey' }
+  /** What the node runs now, as its agent says (the release of the running app), for a result that is read, not remembered. */
+  | { op: 'observe' };
 
 export interface GroupInput {
   /** The environment with only this group's nodes. */
@@ -55,4 +63,6 @@ export interface NodeFact {
   reachable?: boolean;
   healthy?: boolean;
   error?: string;
+  /** observe: the release `current` names, when it is not the one the app runs. */
+  current?: string | null;
 }
