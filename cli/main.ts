@@ -18,6 +18,7 @@ import { environmentsCommand } from './commands/environments';
 import { listCommand } from './commands/list';
 import { operatorCommand, type OperatorAction, type OperatorOptions } from './commands/operator';
 import { rollbackCommand } from './commands/rollback';
+import { repairCommand } from './commands/repair';
 import { setupNamespaceCommand } from './commands/setup-namespace';
 import { webhookCommand } from './commands/webhook';
 import { statusCommand } from './commands/status';
@@ -79,6 +80,16 @@ const rollback = program
   .option('--to <release>', 'release to return to');
 withOutcomeOptions(rollback).action(async (environment: string, options: Parameters<typeof rollbackCommand>[1]) => {
     exitCode = await rollbackCommand(environment, options);
+  });
+
+const repair = program
+  .command('repair')
+  .description('read HAProxy and every agent, and bring the fleet to one release (the one most nodes serve healthily, or --to), each node healthy and in rotation; changes only what is off')
+  .argument('<env>', 'environment name')
+  .option('--to <release>', 'the release to bring every node to (one each node keeps)')
+  .option('--terminate', 'end a deployment still running (stuck) first, without compensation', false);
+withOutcomeOptions(repair).action(async (environment: string, options: Parameters<typeof repairCommand>[1]) => {
+    exitCode = await repairCommand(environment, options);
   });
 
 const operatorActions: [OperatorAction, string][] = [

@@ -4,7 +4,7 @@
 // pending activities, and that is what the Web UI shows too. Messages are decoded with the payload
 // codec (failure messages are encrypted in history).
 import type { WorkflowClient } from '@temporalio/client';
-import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/codec-helpers.js';
 import { clientDataConverter } from './data-converter';
 
 export interface WaitingStep {

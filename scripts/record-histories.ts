@@ -121,6 +121,20 @@ const plain: Scenario[] = [
     },
   },
   {
+    // gantry repair's rollback: only the node off the invariant (web-3, drained by hand) changes.
+    name: 'repair',
+    expect: 'live',
+    run: async (s) => {
+      await new HaproxyClient(s.stack.haproxy.socket).setServerState(s.stack.haproxy.backend, 'web-3', 'maint');
+      const handle = await startOrAttach(s.client, {
+        input: { environment: await s.stack.define({}), release: 'v2', kind: 'rollback', repair: true, requestedBy: 'recorder' },
+        taskQueue: s.stack.taskQueue,
+      });
+      await awaitOutcome(handle);
+      return handle;
+    },
+  },
+  {
     name: 'contract-failure',
     expect: 'live',
     run: async (s) => {

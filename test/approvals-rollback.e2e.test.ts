@@ -132,7 +132,7 @@ describe('approvals, abort and rollback', () => {
     expect(await servedReleases(env)).toEqual(everyNode('v2'));
     // web-1 changed, so it was rolled back; web-3 never started.
     const rollbackActivities = await activityNames(stack.client, `${nodeWorkflowId(stack.name, 'web-1')}/rollback`);
-    expect(rollbackActivities).toEqual(['drain', 'activate', 'waitHealthy', 'enable']);
+    expect(rollbackActivities).toEqual(['drain', 'drain', 'activate', 'waitHealthy', 'enable']);
     const status = await handle.query(statusQuery);
     expect(status.nodes.find((n) => n.id === 'web-3')!.state).toBe('pending');
     // Once closed, the server itself refuses updates.
@@ -205,7 +205,7 @@ describe('approvals, abort and rollback', () => {
       const parent = await activityNames(stack.client, deploymentWorkflowId(stack.name), outcome.runId);
       expect(parent).not.toContain('stage');
       expect(parent.filter((a) => a === 'isStaged')).toHaveLength(3);
-      for (const id of stack.nodeIds) expect(await activityNames(stack.client, nodeWorkflowId(stack.name, id))).toEqual(['drain', 'activate', 'waitHealthy', 'enable']);
+      for (const id of stack.nodeIds) expect(await activityNames(stack.client, nodeWorkflowId(stack.name, id))).toEqual(['drain', 'drain', 'activate', 'waitHealthy', 'enable']);
     } finally {
       await rename(`${artifact}.gone`, artifact);
     }

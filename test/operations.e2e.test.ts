@@ -69,7 +69,7 @@ describe('runs readable in the Temporal UI and from the CLI', () => {
         }),
       )
     ).flat();
-    expect(summaries).toEqual(['drain web-2', 'activate v2 on web-2', 'health web-2', 'enable web-2']);
+    expect(summaries).toEqual(['drain web-2', 're-check web-2 is out of rotation', 'activate v2 on web-2', 'health web-2', 'enable web-2']);
   });
 
   it('`gantry list` finds deployments by environment and phase', async () => {

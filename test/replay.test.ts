@@ -22,6 +22,7 @@ const SCENARIOS = [
   'rollback-on-a-sick-fleet',
   'contract-failure',
   'operator-maint',
+  'repair',
 ];
 
 interface Saved {

@@ -60,8 +60,8 @@ describe('fan-out on a simulated fleet of 60 nodes', () => {
 
     const stats = await run.stack.history();
     console.log('history events (60 nodes, batch 10):', JSON.stringify(stats));
-    // One node child per node, 6 batch children, 3 probe and 3 stage groups of up to 25 nodes.
-    expect(stats.children).toBe(60 + 6 + 3 + 3);
+    // One node child per node, 6 batch children, 3 probe, 3 stage and 3 read-back groups of up to 25 nodes.
+    expect(stats.children).toBe(60 + 6 + 3 + 3 + 3);
     expect(stats.parentRuns).toHaveLength(1);
     // Were the node children in the parent, it would hold over 60 × 4 events of them alone.
     expect(stats.parentRuns[0]).toBeLessThan(200);

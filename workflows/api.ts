@@ -47,6 +47,8 @@ export interface DeployInput {
   artifactSha256?: string;
   requestedBy: string;
   kind?: 'deploy' | 'rollback';
+  /** With kind rollback: `gantry repair` (only nodes off the invariant change; no migration runs). */
+  repair?: true;
   /** The numbers that shape the workflow's commands; the client fills in the current defaults. */
   shape?: DeploymentShape;
 }
@@ -54,6 +56,25 @@ export interface DeployInput {
 export type { EnvironmentListing } from '../activities/orchestrator/definitions';
 
 export const listEnvironmentsWorkflowId = (id: string) => `environments/${id}`;
+/** `gantry repair`'s read-only look at an environment's fleet. */
+export const fleetSurveyWorkflowId = (environment: string, id: string) => `survey/${environment}/${id}`;
+
+/** What `gantry repair` found: per node, what its agent runs, whether healthy on it, and its load-balancer state. */
+export interface FleetSurvey {
+  environment: string;
+  definitionSha256: string;
+  nodes: {
+    id: string;
+    lb: string;
+    reachable: boolean;
+    /** The release of the running app (null: none runs). */
+    release: string | null;
+    /** What the node's `current` names, when it is not what runs (a half-done activation). */
+    current?: string | null;
+    healthy: boolean;
+    error?: string;
+  }[];
+}
 
 export type Phase =
   | 'verify'

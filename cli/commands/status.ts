@@ -14,7 +14,7 @@ import { formatStatus } from '../format';
 const QUERY_PATIENCE_MS = 2_000;
 
 export type StatusView =
-  | { source: 'query'; status: DeployStatus; waiting: WaitingStep[] }
+  | { source: 'query'; status: DeployStatus; waiting: WaitingStep[]; execution: string }
   | { source: 'recorded'; result: DeployResult }
   | { source: 'server'; running: RunningSummary; waiting: WaitingStep[] };
 
@@ -42,7 +42,7 @@ export async function latestStatusView(client: Client, environment: string): Pro
   const retries = running ? waitingSteps(client.workflow, workflowId, description.runId).catch(() => []) : Promise.resolve([]);
   const answered = await Promise.race([handle.query(statusQuery).catch(() => undefined), patience]);
   clearTimeout(timer);
-  if (answered) return { source: 'query', status: answered, waiting: await retries };
+  if (answered) return { source: 'query', status: answered, waiting: await retries, execution: description.status.name };
   if (description.status.name !== 'RUNNING') {
     const result = await recordedResult(client, workflowId, description.runId);
     if (result) return { source: 'recorded', result };
@@ -63,6 +63,14 @@ export async function latestStatusView(client: Client, environment: string): Pro
   };
 }
 
+/** How a run ends when its own code did not end it: no compensation ran. */
+const ENDED_WITHOUT_RESULT = ['TERMINATED', 'TIMED_OUT'];
+
+/** A run that ended without a result (terminated, timed out, a workflow bug) ran no compensation: say what puts the fleet right. */
+export function repairHint(environment: string, status: string): string {
+  return `the run ended ${status.toLowerCase().replace(/_/g, ' ')} without a result, so no compensation ran: nodes may be drained or half-deployed; run \`gantry repair ${environment}\` to read the fleet and bring it to one release`;
+}
+
 export async function statusCommand(environment: string, options: { json?: boolean }): Promise<number> {
   requireEnvironmentName(environment);
   const { client, close } = await connectClient();
@@ -71,7 +79,11 @@ export async function statusCommand(environment: string, options: { json?: boole
     if (options.json) {
       console.log(
         JSON.stringify(
-          view.source === 'query' ? { ...view.status, waiting: view.waiting, source: 'query' } : view.source === 'recorded' ? { ...view.result, source: 'recorded' } : { ...view.running, waiting: view.waiting, source: 'server' },
+          view.source === 'query'
+            ? { ...view.status, waiting: view.waiting, source: 'query', ...(ENDED_WITHOUT_RESULT.includes(view.execution) ? { hint: repairHint(environment, view.execution) } : {}) }
+            : view.source === 'recorded'
+              ? { ...view.result, source: 'recorded' }
+              : { ...view.running, waiting: view.waiting, source: 'server', ...(ENDED_WITHOUT_RESULT.includes(view.running.status) ? { hint: repairHint(environment, view.running.status) } : {}) },
         ),
       );
       return ExitCode.ok;
@@ -83,10 +95,12 @@ export async function statusCommand(environment: string, options: { json?: boole
       console.log(`ended ${view.result.status}${view.result.error ? `: ${view.result.error}` : ''}`);
     } else {
       const r = view.running;
-      console.log(`(no orchestrator worker answered within ${QUERY_PATIENCE_MS / 1000} s: what the server records; start a worker for nodes and events)`);
+      if (r.status === 'RUNNING') console.log(`(no orchestrator worker answered within ${QUERY_PATIENCE_MS / 1000} s: what the server records; start a worker for nodes and events)`);
       console.log(`${r.workflowId}  ${r.release ?? '?'}  requested by ${r.requestedBy ?? '?'}\n${r.status.toLowerCase()} since ${r.startTime}, phase ${r.phase ?? 'unknown'}  (run ${r.runId})`);
     }
     if (view.source !== 'recorded') for (const step of view.waiting) console.log(`retrying ${describeWaiting(step)}`);
+    const execution = view.source === 'query' ? view.execution : view.source === 'server' ? view.running.status : 'COMPLETED';
+    if (ENDED_WITHOUT_RESULT.includes(execution)) console.log(repairHint(environment, execution));
     return ExitCode.ok;
   } finally {
     await close();

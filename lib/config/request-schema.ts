@@ -12,6 +12,8 @@ export const deployRequestSchema = strictObject({
   artifactSha256: z.string().refine(isSha256, "expected the artifact's sha256 as 64 lowercase hex digits (e.g. from `sha256sum app.tgz`)").optional(),
   requestedBy: z.string().trim().min(1, 'who asks for this deployment'),
   kind: z.enum(['deploy', 'rollback']).optional(),
+  /** gantry repair: a rollback to `release` that changes only the nodes off the invariant, and no schema. */
+  repair: z.literal(true).optional(),
   shape: strictObject({ inlineBatch: z.number(), groupSize: z.number(), groupsAtOnce: z.number() }).optional(),
 });
 

@@ -8,6 +8,8 @@ export type NodeStep = 'drain' | 'deactivate' | 'activate' | 'waitHealthy' | 'en
 export interface NodeCycleSteps {
   /** `drainAt`: when the server stopped taking new requests; `already`: it was out of rotation (MAINT) before. */
   drain(): Promise<{ drainAt: number; already?: boolean }>;
+  /** The drain again, right before the switch (recheckOut); `drain` when a caller has no separate step. */
+  recheck?(): Promise<{ drainAt: number; already?: boolean }>;
   activate(release: string): Promise<unknown>;
   waitHealthy(release: string): Promise<{ attempts: number }>;
   /** `readyAt`: when the server was back in rotation. */
@@ -49,7 +51,7 @@ export async function nodeCycle(
   const { drainAt } = await steps.drain();
   if (afterDrain) await afterDrain();
   if (recheckOut) {
-    const again = await steps.drain();
+    const again = await (steps.recheck ?? steps.drain)();
     if (again.already === false) notes.push('the load balancer had put the server back in rotation (runtime state lost, an HAProxy reload?): drained it again before the switch');
   }
   if (release === null) {

@@ -32,6 +32,7 @@ export function nodeCycleSteps({ environment, node, loadBalancer: lb, healthChec
   const says = (summary: string) => ({ summary });
   return {
     drain: () => drains.drain.executeWithOptions(says(`drain ${node.id}`), [{ lb, server }]),
+    recheck: () => drains.drain.executeWithOptions(says(`re-check ${node.id} is out of rotation`), [{ lb, server }]),
     deactivate: () => agent.deactivate.executeWithOptions(says(`stop the app on ${node.id}`), []),
     activate: (release) => agent.activate.executeWithOptions(says(`activate ${release} on ${node.id}`), [{ release }]),
     waitHealthy: (release) => health.waitHealthy.executeWithOptions(says(`health ${node.id}`), [{ address: node.address, check: healthCheck, release }]),

@@ -78,7 +78,7 @@ async function rollOut(input: WorkflowInput, state: DeploymentState, notices: No
       notices.send('batch-done', { batch: index + 1 });
     }
   }
-  if (env.migrations) {
+  if (env.migrations && !input.repair) {
     if (!patched(CONTRACT_FAILURE_KEEPS_FLEET)) return contract(input, state);
     try {
       await contract(input, state);

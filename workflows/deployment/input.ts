@@ -27,6 +27,7 @@ export async function trustedInput(raw: unknown): Promise<WorkflowInput> {
   const shape = request.shape ?? SHAPE_V1;
   const problem = shapeProblem(shape);
   if (problem) throw invalid(problem);
+  if (request.repair && request.kind !== 'rollback') throw invalid('repair: only with kind "rollback" (gantry repair brings nodes back to a release they keep)');
   if (request.kind === 'rollback' && request.artifactSha256 !== undefined) throw invalid('artifactSha256: a rollback downloads nothing; leave it out');
   if (request.kind !== 'rollback' && request.artifactSha256 === undefined) throw invalid('artifactSha256 is required: the sha256 of the artifact to deploy');
 
@@ -47,6 +48,7 @@ export async function trustedInput(raw: unknown): Promise<WorkflowInput> {
     requestedBy: request.requestedBy,
     shape: { ...shape },
     ...(request.kind ? { kind: request.kind } : {}),
+    ...(request.repair ? { repair: true } : {}),
     ...(request.commit ? { commit: request.commit } : {}),
     ...(request.artifactSha256 ? { artifact: { url: template!.replaceAll('{release}', request.release), sha256: request.artifactSha256 } } : {}),
   };

@@ -5,6 +5,8 @@ import { serverName } from '../../lib/config/environment-rules';
 import { failureTypes } from '../../lib/core/failure-types';
 import { control } from '../common/proxies';
 import { acrossFleet } from '../fleet/node-group';
+import type { NodeFact } from '../fleet/types';
+import type { NodeConfig } from '../../lib/config/environment-schema';
 import type { DeploymentState, WorkflowInput } from './state';
 
 /**
@@ -20,7 +22,7 @@ export async function rollbackPreflight(input: WorkflowInput, state: DeploymentS
   ]);
   const reachable = env.nodes.filter((_, i) => facts[i]?.reachable === true);
   // The runner's agent makes the backup and runs the migrations: without it a rollback cannot go on.
-  const runner = env.migrations ? (env.migrations.runner ?? env.nodes[0]!.id) : undefined;
+  const runner = env.migrations && !input.repair ? (env.migrations.runner ?? env.nodes[0]!.id) : undefined;
   if (runner !== undefined && !reachable.some((n) => n.id === runner)) {
     throw ApplicationFailure.nonRetryable(
       `the migration runner ${runner} is unreachable (${facts.find((f) => f.id === runner)?.error ?? 'no answer'}); a rollback of ${env.name} needs it for the backup and migrations: bring its agent back or name another migrations.runner`,
@@ -38,7 +40,24 @@ export async function rollbackPreflight(input: WorkflowInput, state: DeploymentS
     if (fact?.reachable !== true) state.nodeUnreachable(node.id, fact?.error ?? 'its agent did not answer', lbStatus[serverName(node)] ?? 'unknown');
     else if (fact.healthy === false) state.record(`${node.id}: unhealthy on ${fact.release ?? '(none)'}; rolling it back`);
   }
+  if (input.repair) return { ...input, environment: { ...env, nodes: needingRepair(input, state, reachable, facts, lbStatus) } };
   return reachable.length === env.nodes.length ? input : { ...input, environment: { ...env, nodes: reachable } };
+}
+
+/** gantry repair changes only what is off the invariant: a node already serving the release healthily, in rotation, is left alone. */
+function needingRepair(input: WorkflowInput, state: DeploymentState, reachable: NodeConfig[], facts: NodeFact[], lbStatus: Record<string, string>): NodeConfig[] {
+  const byId = new Map(facts.map((f) => [f.id, f]));
+  const needing = reachable.filter((node) => {
+    const fact = byId.get(node.id)!;
+    return fact.release !== input.release || fact.healthy !== true || lbStatus[serverName(node)] !== 'ready';
+  });
+  const fine = reachable.filter((node) => !needing.includes(node));
+  state.record(
+    needing.length === 0
+      ? `repair: every reachable node serves ${input.release} healthily and is in rotation; nothing to change`
+      : `repair: ${needing.map((n) => n.id).join(', ')} to ${input.release}${fine.length ? `; ${fine.map((n) => n.id).join(', ')} already right` : ''}`,
+  );
+  return needing;
 }
 
 export async function preflight({ environment: env, shape }: WorkflowInput, state: DeploymentState): Promise<void> {

@@ -66,7 +66,8 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
   await changes;
   notices.send('started');
 
-  if (env.migrations && env.migrations.mode !== 'downtime') {
+  // A repair puts nodes right; the schema is not its business.
+  if (env.migrations && env.migrations.mode !== 'downtime' && !input.repair) {
     state.enter('migrate');
     await backupAndExpand(input, state);
     await compatibilityGate(env, state);

@@ -78,6 +78,8 @@ export interface WorkflowInput {
   artifact?: ArtifactRef;
   requestedBy: string;
   kind?: 'deploy' | 'rollback';
+  /** gantry repair: only nodes off the invariant change, and no migration runs. */
+  repair?: boolean;
   shape: DeploymentShape;
   resume?: ResumePoint;
   /** A rollback that needs only the fleet (no tag, CI or change list; approval only with forRollback); decided once. */

@@ -13,13 +13,22 @@ import type { GroupInput, GroupOp, NodeFact } from './types';
 
 async function onNode(env: Environment, node: NodeConfig, op: GroupOp): Promise<NodeFact> {
   switch (op.op) {
-    case 'observe': {
+    case 'observe':
+    case 'inspect': {
+      let fact: NodeFact;
       try {
         const { release: current, running } = await agentGlance(env.name, node.id).currentRelease();
-        return { id: node.id, reachable: true, release: running, ...(current !== running ? { current } : {}) };
+        fact = { id: node.id, reachable: true, release: running, ...(current !== running ? { current } : {}) };
       } catch (err) {
         return { id: node.id, reachable: false, error: `its agent did not answer within ${AGENT_GLANCE_SECONDS} s (${describeFailure(err)})` };
       }
+      if (op.op === 'observe' || fact.release === null || fact.release === undefined) return fact;
+      const release = fact.release;
+      const healthy = await control.waitHealthy({ address: node.address, check: env.healthCheck, release, successThreshold: 1, deadlineMs: 3_000 }).then(
+        () => true,
+        () => false,
+      );
+      return { ...fact, healthy };
     }
     case 'probe': {
       const { release } = await agentProbe(env.name, node.id)

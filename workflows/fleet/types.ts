@@ -47,7 +47,9 @@ export type GroupOp =
   /** A rollback's look at a sick fleet: whether the agent answers at all (quickly), its release, and whether it is healthy. */
   | { op: 'survey' }
   /** What the node runs now, as its agent says (the release of the running app), for a result that is read, not remembered. */
-  | { op: 'observe' };
+  | { op: 'observe' }
+  /** observe, and whether the node is healthy on what it runs (gantry repair's look). */
+  | { op: 'inspect' };
 
 export interface GroupInput {
   /** The environment with only this group's nodes. */
