@@ -1,14 +1,13 @@
 // A fixed set of chaos trials, one of each fault, fixed seed: the outcome is right, the fleet
 // invariant holds, each app started once for the new release, and no request failed through HAProxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../devkit/local/stack';
 import { printTable } from '../scripts/chaos';
 import { FAULTS } from '../scripts/chaos/faults';
 import { seededRandom } from '../scripts/chaos/random';
-import { startChaosStack } from '../scripts/chaos/stack';
+import { startChaosStack, type ChaosStack } from '../scripts/chaos/stack';
 import { runTrial, type TrialResult } from '../scripts/chaos/trial';
 
-let stack: LocalStack & { close(): Promise<void> };
+let stack: ChaosStack;
 const random = seededRandom(42);
 const results: TrialResult[] = [];
 let current = 'v1';

@@ -91,7 +91,14 @@ function readText(file: string): string | undefined {
 
 async function reap(list: string): Promise<void> {
   const entries = (readText(list) ?? '').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Entry);
-  const targets = entries.reverse().flatMap((e) => target(e) ?? []);
+  // One unreadable entry (an app.json being written) must not spare the rest.
+  const targets = entries.reverse().flatMap((e) => {
+    try {
+      return target(e) ?? [];
+    } catch {
+      return [];
+    }
+  });
   for (const t of targets) signal(t.group ? -t.pid : t.pid, t.first);
   const deadline = Date.now() + 5_000;
   while (targets.some((t) => alive(t.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

@@ -72,7 +72,7 @@ export interface LocalStack {
   restartAgent(id: string, afterMs?: number): Promise<void>;
   /** Kills the orchestrator worker with SIGKILL and starts a new one. */
   restartWorker(afterMs?: number): Promise<void>;
-  /** Stops the stack's own Temporal dev server and starts it again on the same port and SQLite file. */
+  /** Kills the stack's own Temporal dev server with SIGKILL (no clean shutdown) and starts it again on the same port and SQLite file. */
   restartTemporal(downMs: number): Promise<void>;
   artifacts?: ArtifactServer;
   /** GANTRY_CODEC_KEYS of every process of the stack (unset: payloads in clear). */
@@ -235,7 +235,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         if (!devServer) throw new Error('this stack uses a Temporal server it did not start');
         const port = Number(devServer.address.split(':')[1]);
         const uiPort = Number(new URL(devServer.uiUrl).port);
-        await devServer.stop();
+        await kill(devServer.process);
         await sleep(downMs);
         devServer = await startDevServer({ ...devServerOptions!, port, uiPort });
       },

@@ -4,7 +4,7 @@
 // process after a reboot is neither adopted nor signalled.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../core/logger';
 import { canConnect, sleep, splitHostPort, waitUntil } from '../core/wait';
@@ -94,7 +94,9 @@ export class AppSupervisor {
     child.once('exit', () => (exited = true));
     // After 'spawn' the exec has happened: /proc shows the app's own command line and start time.
     const identity = await identify(pid);
-    await writeFile(this.recordFile, JSON.stringify({ pid, release, startedAt: new Date().toISOString(), ...(identity ? { identity } : {}) } satisfies AppRecord));
+    // Written aside and renamed: a reader (a new agent, the local stack's reaper) never sees half a record.
+    await writeFile(`${this.recordFile}.partial`, JSON.stringify({ pid, release, startedAt: new Date().toISOString(), ...(identity ? { identity } : {}) } satisfies AppRecord));
+    await rename(`${this.recordFile}.partial`, this.recordFile);
     this.logger.info({ pid, release, cwd }, 'app started; waiting for its port');
     const up = await waitUntil(async () => exited || (await canConnect(host, port, 500)), this.spec.startTimeoutMs, 50);
     if (exited) throw new AppStartError(`release ${release} exited during start-up; last output:\n${await this.logTail()}`);

@@ -1,6 +1,6 @@
 // The faults a chaos trial injects, each at a moment picked by the trial's seeded random source.
 import { rename } from 'node:fs/promises';
-import type { LocalStack } from '../../devkit/local/stack';
+import type { ChaosStack } from './stack';
 import { sleep } from '../../lib/core/wait';
 import type { DeployStatus } from '../../workflows/api';
 
@@ -10,6 +10,8 @@ export type Fault = (typeof FAULTS)[number];
 export interface Injection {
   /** What was done, and when in the deployment, in words for the table. */
   moment: string;
+  /** The fault hit a deployment still under way (not one that had already ended): a trial that missed proves nothing. */
+  landed: boolean;
   /** When the killed process was started again (for the time to resumed progress), if one was. */
   restartedAt?: number;
 }
@@ -27,8 +29,15 @@ export async function until(status: () => Promise<DeployStatus>, ok: (s: DeployS
 }
 
 const deploying = (s: DeployStatus) => s.nodes.some((n) => n.state === 'deploying');
+const TERMINAL = ['live', 'failed', 'rolled-back', 'aborted'];
 
-export async function inject(fault: Fault, stack: LocalStack, status: () => Promise<DeployStatus>, random: () => number): Promise<Injection> {
+/** Right before the fault: the deployment has not ended (a status that cannot be read counts as under way: Temporal may be the fault). */
+async function underWay(status: () => Promise<DeployStatus>): Promise<boolean> {
+  const s = await status().catch(() => undefined);
+  return s === undefined || !TERMINAL.includes(s.phase);
+}
+
+export async function inject(fault: Fault, stack: ChaosStack, status: () => Promise<DeployStatus>, random: () => number): Promise<Injection> {
   const between = (lo: number, hi: number) => Math.round(lo + random() * (hi - lo));
   switch (fault) {
     case 'kill-worker': {
@@ -37,42 +46,53 @@ export async function inject(fault: Fault, stack: LocalStack, status: () => Prom
       const wait = between(0, 1_200);
       const down = between(200, 2_000);
       await sleep(wait);
+      const landed = at !== undefined && (await underWay(status));
       await stack.restartWorker(down);
-      return { moment: `kill -9 worker ${wait} ms into ${node}'s deploy, down ${down} ms`, restartedAt: Date.now() };
+      return { moment: `kill -9 worker ${wait} ms into ${node}'s deploy, down ${down} ms`, landed, restartedAt: Date.now() };
     }
     case 'kill-agent': {
       const node = stack.nodeIds[Math.floor(random() * stack.nodeIds.length)]!;
       const duringStage = random() < 0.5;
-      await until(status, duringStage ? (s) => s.phase === 'stage' : (s) => s.nodes.find((n) => n.id === node)?.state === 'deploying');
+      const at = await until(status, duringStage ? (s) => s.phase === 'stage' : (s) => s.nodes.find((n) => n.id === node)?.state === 'deploying');
       const wait = between(0, duringStage ? 100 : 600);
       const down = between(200, 1_500);
       await sleep(wait);
+      const landed = at !== undefined && (await underWay(status));
       await stack.restartAgent(node, down);
-      return { moment: `kill -9 agent ${node} ${wait} ms into ${duringStage ? 'stage' : 'its deploy'}, down ${down} ms`, restartedAt: Date.now() };
+      return { moment: `kill -9 agent ${node} ${wait} ms into ${duringStage ? 'stage' : 'its deploy'}, down ${down} ms`, landed, restartedAt: Date.now() };
     }
     case 'restart-temporal': {
-      await until(status, deploying);
+      const at = await until(status, deploying);
       const wait = between(0, 1_500);
       const down = between(500, 2_500);
       await sleep(wait);
+      const landed = at !== undefined && (await underWay(status));
       await stack.restartTemporal(down);
-      return { moment: `Temporal down ${down} ms, ${wait} ms into rollout`, restartedAt: Date.now() };
+      return { moment: `Temporal killed (SIGKILL), down ${down} ms, ${wait} ms into rollout`, landed, restartedAt: Date.now() };
     }
     case 'lb-socket-down': {
-      await until(status, deploying);
+      const at = await until(status, deploying);
       const wait = between(0, 1_000);
       const down = between(1_000, 4_000);
       await sleep(wait);
+      const landed = at !== undefined && (await underWay(status));
       const socket = stack.haproxy.socket;
       await rename(socket, `${socket}.away`);
       await sleep(down);
       await rename(`${socket}.away`, socket);
-      return { moment: `HAProxy admin socket gone ${down} ms, ${wait} ms into rollout` };
+      return { moment: `HAProxy admin socket gone ${down} ms, ${wait} ms into rollout`, landed };
     }
     case 'artifact-503':
-      // Set before the deployment starts (see the trial); nothing more to do here.
-      return { moment: 'artifact server answers 503 to about half the requests' };
-    case 'webhook-down':
-      return { moment: 'the notification webhook refuses connections' };
+      // Set before the deployment starts (see the trial) and kept until it ends: it lands on every download.
+      return { moment: 'artifact server answers 503 to about half the requests', landed: true };
+    case 'webhook-down': {
+      // The receiver got the earlier notices; it dies mid-rollout and refuses the rest (the trial brings it back).
+      const at = await until(status, deploying);
+      const wait = between(0, 800);
+      await sleep(wait);
+      const landed = at !== undefined && (await underWay(status));
+      await stack.receiver.down();
+      return { moment: `notification receiver killed ${wait} ms into rollout (connections refused)`, landed };
+    }
   }
 }

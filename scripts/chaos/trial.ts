@@ -11,6 +11,7 @@ import type { Environment } from '../../lib/config/environment-schema';
 import { fleetProblems } from '../../devkit/local/fleet-check';
 import { startLoad, statsBetween, type WindowStats } from '../../devkit/local/load';
 import type { LocalStack } from '../../devkit/local/stack';
+import type { ChaosStack } from './stack';
 import { sleep } from '../../lib/core/wait';
 import { nodeRollbackWorkflowId, nodeWorkflowId, statusQuery } from '../../workflows/api';
 import { inject, type Fault } from './faults';
@@ -78,7 +79,7 @@ async function outcomeOf(client: Client, workflowId: string, runId: string, time
   }
 }
 
-export async function runTrial(stack: LocalStack, trial: number, fault: Fault, from: string, to: string, random: () => number): Promise<TrialResult> {
+export async function runTrial(stack: ChaosStack, trial: number, fault: Fault, from: string, to: string, random: () => number): Promise<TrialResult> {
   const env = await loadEnvironmentFile(stack.envFile);
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection, namespace: 'default' , dataConverter: clientDataConverter() });
@@ -93,12 +94,19 @@ export async function runTrial(stack: LocalStack, trial: number, fault: Fault, f
     const injection = await inject(fault, stack, status, random);
     const outcome = await outcomeOf(client, handle.workflowId, handle.firstExecutionRunId, 240_000);
     const finished = Date.now();
+    await stack.receiver.up();
     const recoveryMs = injection.restartedAt ? await resumedAfter(client, stack, handle.workflowId, injection.restartedAt) : undefined;
     stack.artifacts?.failWith(0, random);
     await sleep(1_000);
     const report = await load.stop();
 
     const problems = outcome.status === 'live' && outcome.release === to ? [] : [`outcome ${outcome.status} ${outcome.release}: ${outcome.error ?? ''}`];
+    if (!injection.landed) problems.push(`the fault (${injection.moment}) did not land while the deployment was under way`);
+    if (fault === 'webhook-down') {
+      // A dead receiver is never fatal, and never silent: the event log says which notice was lost.
+      const events = (await client.workflow.getHandle(handle.workflowId).query(statusQuery).catch(() => undefined))?.events ?? [];
+      if (!events.some((e) => /^notification ".*" to webhook not delivered/.test(e.what))) problems.push('the dead receiver left no trace in the event log');
+    }
     problems.push(...(await fleetProblems(env, outcome.nodes ?? [])));
     const starts = await startsSince(env, (id) => stack.nodeRoot(id), sizes, to);
     starts.forEach((count, i) => count !== 1 && problems.push(`${env.nodes[i]!.id}: ${to} started ${count} times`));
