@@ -78,7 +78,7 @@ describe('commands the agent runs', () => {
     expect(await endLeftoverCommand(pidFile)).toEqual({ pid, ended: false });
     expect(await alive(pid)).toBe(true);
 
-    await writeFile(pidFile, JSON.stringify({ ...identity, cmdline: ['psql', '-f', 'migrate.sql'] }));
+    await writeFile(pidFile, JSON.stringify({ ...identity, bootId: 'another-boot' }));
     expect(await endLeftoverCommand(pidFile)).toEqual({ pid, ended: false });
     expect(await alive(pid)).toBe(true);
 

@@ -3,7 +3,7 @@
 // grant survive, a schema a migration added is gone, the fingerprint sees a lost grant, backups are
 // owner-only, copied off the runner with their digest checked, and pruned to the last N in both places.
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
@@ -14,6 +14,7 @@ import { createLogger } from '../lib/core/logger';
 import { AppSupervisor } from '../lib/node/app-supervisor';
 import { schemaFingerprint } from '../lib/node/postgres-tools';
 import { ReleaseStore } from '../lib/release/release-store';
+import { caught } from './helpers/caught';
 import { createDatabase } from './helpers/database';
 
 let dir: string;
@@ -127,5 +128,15 @@ describe('backup and restore', () => {
     const restored = await run(() => activities.restoreDatabase({ file: second.file, schema: second.schema, timeoutMs: 60_000 }));
     expect(restored.from).toBe(path.join(copyTo, 'small-2.dump'));
     expect((await db.query("SELECT 1 FROM pg_class WHERE relname = 'added_later'")).rowCount).toBe(0);
+  });
+
+  it('a dump pg_restore cannot read changes nothing: the emptied schema is never committed', async () => {
+    await db.query('CREATE TABLE IF NOT EXISTS kept (id int); INSERT INTO kept VALUES (1)');
+    const broken = path.join(store.backupsDir, 'broken.dump');
+    await writeFile(broken, 'PGDMP this is not a dump at all', { mode: 0o600 });
+    const err = await caught(run(() => activities.restoreDatabase({ file: broken, schema: 'x'.repeat(64), timeoutMs: 60_000 })));
+    expect(String(err)).toContain('pg_restore failed reading');
+    expect((await db.query('SELECT id FROM kept')).rows).toEqual([{ id: 1 }]);
+    expect((await db.query('SELECT total FROM reports.daily')).rows).toEqual([{ total: '42' }]);
   });
 });

@@ -63,7 +63,13 @@ export async function runAgent(config: NodeConfigFile, baseLogger: Logger): Prom
         logger,
         config,
         commandEnv,
-        secretValues: secretValuesOf([...Object.values(secrets), ...keyMaterial, ...(commandEnv.DATABASE_URL ? [commandEnv.DATABASE_URL] : [])]),
+        secretValues: secretValuesOf([
+          ...Object.values(secrets),
+          ...keyMaterial,
+          ...(commandEnv.DATABASE_URL ? [commandEnv.DATABASE_URL] : []),
+          // Backups and restores use the migrations' DATABASE_URL when the node sets one there.
+          ...(config.migrations?.env.DATABASE_URL ? [config.migrations.env.DATABASE_URL] : []),
+        ]),
       }),
       maxConcurrentActivityTaskExecutions: 4,
     });

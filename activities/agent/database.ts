@@ -57,7 +57,19 @@ export function createDatabaseActivities({ store, logger, config, commandEnv, se
         const file = path.join(store.backupsDir, `${id.replace(/[^A-Za-z0-9._-]/g, '_')}.dump`);
         const record = `${file}.json`;
         const existing = await readFile(record, 'utf8').catch(() => undefined);
-        if (existing) return { ...(JSON.parse(existing) as BackupResult), reused: true };
+        if (existing) {
+          const made = JSON.parse(existing) as BackupResult;
+          // An attempt that died between the record and the copy left no copy: make it now.
+          const copyTo = config.migrations?.backups.copyTo;
+          if (copyTo && !made.copy && made.sha256) {
+            made.copy = await copyBackup(file, record, copyTo, made.sha256).catch((err: unknown) => {
+              if (err instanceof BackupCopyError) throw ApplicationFailure.nonRetryable(`node ${node}: ${err.message}`, failureTypes.backupCopyFailed);
+              throw err;
+            });
+            await writeFile(record, JSON.stringify(made), { mode: 0o600 });
+          }
+          return { ...made, reused: true };
+        }
         const url = databaseUrl(migrationEnv, node);
         const command = config.migrations?.backup;
         const started = Date.now();

@@ -115,7 +115,10 @@ export function createControlActivities({ logger, env = process.env, loadBalance
 
     /** Puts a server in MAINT (no drain: for one the result says must be out of rotation and is not). */
     async holdOut({ lb, server }: { lb: LoadBalancer; server: string }): Promise<void> {
-      await haproxy(lb).setServerState(lb.backend, server, 'maint');
+      const client = haproxy(lb);
+      // Else the agent-check's next "ready" undoes it.
+      if (lb.agentCheck) await client.setAgentCheck(lb.backend, server, false);
+      await client.setServerState(lb.backend, server, 'maint');
     },
 
     /** Back in rotation; `readyAt` is taken once HAProxy answered (downtime figures err on the long side). */

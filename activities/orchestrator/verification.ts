@@ -59,9 +59,9 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
       }
     },
 
-    async listChanges({ remote, from, to }: { remote: string; from: string | null; to: string }): Promise<ChangeList> {
+    async listChanges({ remote, from, to, unreachableTimeoutMs }: { remote: string; from: string | null; to: string; unreachableTimeoutMs?: number }): Promise<ChangeList> {
       const mirror = mirrorOf(remote);
-      const gitFailed = gitUnavailable(remote);
+      const gitFailed = gitUnavailable(remote, unreachableTimeoutMs);
       // The previous release's tag may be gone from the remote; then list what `to` carries.
       const known = from !== null && (await mirror.tag(from).catch(gitFailed)) !== undefined;
       const { commits, total } = await withHeartbeat(() => mirror.commitsBetween(known ? from : undefined, to, MAX_CHANGES)).catch(gitFailed);

@@ -15,6 +15,7 @@ import { MalformedEvent, signatureValid, triggerOf } from '../../lib/webhook/git
 import type { Logger } from '../../lib/core/logger';
 import { readSecret } from '../../lib/config/secrets';
 import { formatDuration } from '../../lib/config/duration';
+import semver from 'semver';
 import { globToRegExp } from '../../lib/source/tag-verification';
 import { loadWebhookConfig, type WebhookConfig } from '../../lib/webhook/config';
 import { connectClient } from '../../client/connection';
@@ -210,9 +211,10 @@ async function liveRelease(client: Client, workflowId: string): Promise<string |
   return undefined;
 }
 
-/** Release tags in version order: v1.10 after v1.9. */
+/** Release tags in version order: semver where both parse (v1.10.0 after v1.10.0-rc.1 after v1.9.2), else numerically (v10 after v9). */
 function compareReleases(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
+  const [x, y] = [semver.parse(a.replace(/^v/, '')), semver.parse(b.replace(/^v/, ''))];
+  return x && y ? semver.compare(x, y) : a.localeCompare(b, 'en', { numeric: true });
 }
 
 /** Runs the receiver until SIGINT or SIGTERM. */

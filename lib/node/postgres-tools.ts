@@ -118,12 +118,13 @@ END $$`;
 export async function restoreDatabase(url: string, file: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
   const connection = connectionArgs(url);
   const env = { ...inheritedEnv(), ...connection.env };
+  // A dump that cannot be read must never reach psql as "no statements": that would commit an empty database.
+  await stat(file).catch(() => {
+    throw new PostgresToolError(`cannot restore ${file}: the file is not there`);
+  });
   const restore = spawn('pg_restore', ['--file', '-', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const psql = spawn(
-    'psql',
-    ['--no-psqlrc', '--quiet', '--single-transaction', '--set', 'ON_ERROR_STOP=1', '--command', EMPTY_DATABASE, '--file', '-', '--dbname', connection.dbname],
-    { env, stdio: ['pipe', 'ignore', 'pipe'] },
-  );
+  // The transaction is ours: BEGIN and the emptying first, the dump's SQL, and COMMIT only once pg_restore exited 0.
+  const psql = spawn('psql', ['--no-psqlrc', '--quiet', '--set', 'ON_ERROR_STOP=1', '--file', '-', '--dbname', connection.dbname], { env, stdio: ['pipe', 'ignore', 'pipe'] });
   const errors = { pg_restore: collectTail(restore.stderr), psql: collectTail(psql.stderr) };
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -132,13 +133,19 @@ export async function restoreDatabase(url: string, file: string, timeoutMs = DEF
     psql.kill('SIGKILL');
   }, timeoutMs);
   try {
-    // A psql that stops early (an error) closes the pipe: pg_restore's EPIPE is then not the story.
-    const piped = pipeline(restore.stdout, psql.stdin).catch(() => undefined);
-    const [restoreCode, psqlCode] = await Promise.all([exitOf(restore), exitOf(psql)]);
+    psql.stdin.on('error', () => undefined); // a psql that stopped early (an error) is reported through its exit code
+    const psqlExit = exitOf(psql);
+    psql.stdin.write(`BEGIN;\n${EMPTY_DATABASE};\n`);
+    // A psql that stops early closes the pipe: pg_restore's EPIPE is then not the story.
+    const piped = pipeline(restore.stdout, psql.stdin, { end: false }).catch(() => undefined);
+    const restoreCode = await exitOf(restore);
     await piped;
+    if (restoreCode === 0 && !timedOut) psql.stdin.end('COMMIT;\n');
+    else psql.kill('SIGKILL'); // no COMMIT: the server rolls the transaction back
+    const psqlCode = await psqlExit;
     if (timedOut) throw new PostgresToolError(`restoring ${file} did not finish within ${Math.round(timeoutMs / 1000)} s (migrations.timeout); the transaction rolled back`);
+    if (restoreCode !== 0) throw new PostgresToolError(`pg_restore failed reading ${file} (nothing was changed): ${errors.pg_restore().join('\n')}`);
     if (psqlCode !== 0) throw new PostgresToolError(`psql failed restoring ${file} (the transaction rolled back): ${errors.psql().join('\n')}`);
-    if (restoreCode !== 0) throw new PostgresToolError(`pg_restore failed reading ${file}: ${errors.pg_restore().join('\n')}`);
   } finally {
     clearTimeout(timer);
   }

@@ -1,4 +1,4 @@
-// Who a pid is: its boot, its start time (clock ticks since boot) and its command line, from /proc.
+// Who a pid is: its boot and its start time (clock ticks since boot), from /proc, with its command line.
 // A pid alone is not an identity: after a reboot or a long uptime it names another process, and
 // signalling that stranger is how an agent kills someone else's work.
 import { readFile } from 'node:fs/promises';
@@ -30,16 +30,14 @@ export async function identify(pid: number): Promise<ProcessIdentity | undefined
   }
 }
 
-/** True when the process recorded as `expected` still runs: same pid, boot, start time and command line. */
+/**
+ * True when the process recorded as `expected` still runs: same pid, boot and start time, which no
+ * other process can share. The command line is not compared: many programs rewrite theirs after
+ * starting (npm, process.title, gunicorn); it is kept for logs and for records without a start time.
+ */
 export async function stillRunning(expected: ProcessIdentity): Promise<boolean> {
   const now = await identify(expected.pid);
-  return (
-    now !== undefined &&
-    now.bootId === expected.bootId &&
-    now.startTicks === expected.startTicks &&
-    now.cmdline.length === expected.cmdline.length &&
-    now.cmdline.every((part, i) => part === expected.cmdline[i])
-  );
+  return now !== undefined && now.bootId === expected.bootId && now.startTicks === expected.startTicks;
 }
 
 /**

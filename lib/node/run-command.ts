@@ -112,8 +112,15 @@ export async function runCommand(argv: string[], options: RunOptions): Promise<C
 
   try {
     if (options.pidFile && pid !== undefined) {
-      const identity = await identify(pid);
-      if (identity) await writeFile(options.pidFile, JSON.stringify(identity), { mode: 0o600 });
+      try {
+        const identity = await identify(pid);
+        if (identity) await writeFile(options.pidFile, JSON.stringify(identity), { mode: 0o600 });
+      } catch (err) {
+        // Untracked, it would outlive this agent beside the retry: end it now.
+        signalGroup(pid, 'SIGKILL');
+        await finished.catch(() => undefined);
+        throw err;
+      }
     }
     const { exitCode, signal } = await finished;
     // Whatever the command left in its group goes with it.

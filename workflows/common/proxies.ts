@@ -34,11 +34,15 @@ export function notifications(timeoutMs: number, attempts: number) {
   });
 }
 
-/** Git verification and the change list: fetching a mirror can take a while on a big repository; git heartbeats every 2 s. */
+/**
+ * Git verification and the change list: fetching a mirror can take a while on a big repository; git
+ * heartbeats every 2 s. The activity bounds its own retries (source.unreachableTimeout for a remote
+ * that cannot be reached, a few attempts for other git failures); the cap here is only a backstop.
+ */
 export const verification = proxyActivities<VerificationActivities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '30s',
-  retry: { initialInterval: '2s', maximumAttempts: 5 },
+  retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 50 },
 });
 
 // An artifact server that answers 503 now and then should slow a deployment, not fail it: downloads

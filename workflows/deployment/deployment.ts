@@ -44,7 +44,8 @@ export async function deployment(request: DeployInput): Promise<DeployResult> {
   }
   await readBack(working, state);
   state.enter('live');
-  notices.send('succeeded');
+  const contractFailed = state.migration.contractFailed;
+  notices.send('succeeded', contractFailed ? { reason: `live, but the contract migration failed (nothing rolled back): ${contractFailed}` } : {});
   await notices.settle();
   return state.result('live');
 }
@@ -52,7 +53,8 @@ export async function deployment(request: DeployInput): Promise<DeployResult> {
 /** The batches from where this run starts, then the contract step. Continues as new when the history grows long. */
 async function rollOut(input: WorkflowInput, state: DeploymentState, notices: Notices): Promise<void> {
   const env = input.environment;
-  if (env.migrations?.mode === 'downtime') {
+  // A repair changes nodes one by one, whatever the migration mode: it runs no migration.
+  if (env.migrations?.mode === 'downtime' && !input.repair) {
     await downtimeRollout(input, state);
     notices.send('batch-done', { batch: 1 });
   } else {

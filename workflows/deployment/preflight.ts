@@ -18,7 +18,8 @@ export async function rollbackPreflight(input: WorkflowInput, state: DeploymentS
   const { environment: env, shape } = input;
   const [lbStatus, facts] = await Promise.all([
     control.checkServers({ lb: env.loadBalancer, servers: env.nodes.map(serverName) }),
-    acrossFleet(env, { op: 'survey' }, shape),
+    // A repair judges by what runs (and whether `current` agrees), as gantry repair's survey does.
+    acrossFleet(env, { op: input.repair ? 'inspect' : 'survey' }, shape),
   ]);
   const reachable = env.nodes.filter((_, i) => facts[i]?.reachable === true);
   // The runner's agent makes the backup and runs the migrations: without it a rollback cannot go on.
@@ -49,7 +50,7 @@ function needingRepair(input: WorkflowInput, state: DeploymentState, reachable: 
   const byId = new Map(facts.map((f) => [f.id, f]));
   const needing = reachable.filter((node) => {
     const fact = byId.get(node.id)!;
-    return fact.release !== input.release || fact.healthy !== true || lbStatus[serverName(node)] !== 'ready';
+    return fact.release !== input.release || fact.current !== undefined || fact.healthy !== true || lbStatus[serverName(node)] !== 'ready';
   });
   const fine = reachable.filter((node) => !needing.includes(node));
   state.record(

@@ -87,7 +87,7 @@ async function recordChanges(input: WorkflowInput, state: DeploymentState): Prom
   const running = state.nodes.map((n) => n.previousRelease).filter((r): r is string => r !== null);
   const from = mostCommon(running);
   if (from === input.release) return;
-  const changes = await verification.listChanges({ remote: input.environment.source.remote, from, to: input.release });
+  const changes = await verification.listChanges({ remote: input.environment.source.remote, from, to: input.release, unreachableTimeoutMs: input.environment.source.unreachableTimeout });
   upsertMemo({ changes });
   state.changesListed(changes);
 }

@@ -34,10 +34,11 @@ export async function readBack(input: WorkflowInput, state: DeploymentState): Pr
     const fact = facts[i]!;
     const server = serverName(node);
     const intended = state.node(node.id);
-    // Intended: in rotation when it serves a release, unless an operator holds it in MAINT; out when it serves none.
-    const wanted = intended.release === null || intended.heldInMaint === true ? 'maint' : 'ready';
+    // Intended: what the node's cycle left (or, untouched, what preflight found). A failed node is reported as read, never put back in rotation.
+    const wanted = intended.lb;
+    const settled = intended.state === 'live' || intended.state === 'rolled-back' || intended.state === 'pending';
     let lb = lbStates[server] ?? 'missing';
-    if (lb !== wanted && lb !== 'missing' && lb !== 'down' && fact.reachable && fact.release === intended.release) {
+    if (settled && (wanted === 'ready' || wanted === 'maint') && lb !== wanted && lb !== 'missing' && lb !== 'down' && fact.reachable && fact.release === intended.release) {
       try {
         if (wanted === 'ready') await control.enable({ lb: env.loadBalancer, server });
         else await control.holdOut({ lb: env.loadBalancer, server });
