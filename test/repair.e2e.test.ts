@@ -73,4 +73,19 @@ describe('gantry repair', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('nothing to repair: every node serves v1 healthily and is in rotation');
   });
+
+  it('brings the fleet to the named release after a run terminated in the middle of a node', async () => {
+    await stack.define({ rollout: { batchSize: 1 } });
+    const handle = await startDeployment(stack.client, stack.name, 'v2', { sha256: stack.repo.releases.v2!.sha256, requestedBy: 'alice', taskQueue: stack.taskQueue });
+    // Terminated while web-2 is mid-cycle: out of rotation, its app stopping or starting.
+    expect(await waitUntil(async () => (await handle.query(statusQuery)).nodes.some((n) => n.id === 'web-2' && n.state === 'deploying'), 60_000, 10)).toBe(true);
+    await run(inject('temporalPath'), ['workflow', 'terminate', '--address', stack.temporalAddress, '--workflow-id', deploymentWorkflowId(stack.name), '--reason', 'stuck']);
+
+    const repaired = await runGantry(['repair', stack.name, '--to', 'v1', '--wait', '--json', '--requested-by', 'alice'], stack.clientEnv);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    const outcome = JSON.parse(repaired.stdout) as DeployOutcome;
+    expect(outcome.status).toBe('live');
+    await expectInvariant(env, outcome.nodes!);
+    expect(await servedReleases(env)).toEqual({ 'web-1': 'v1', 'web-2': 'v1', 'web-3': 'v1' });
+  });
 });

@@ -1,7 +1,7 @@
 // The embedded local stack: HAProxy on loopback, one agent per node and an orchestrator worker, all as
 // real processes (`gantry agent`, `gantry worker`) against a Temporal server; a dev server when no
 // address is given. Used by the demo and the end-to-end tests.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -70,6 +70,10 @@ export interface LocalStack {
   nodeIds: string[];
   /** Kills a node's agent with SIGKILL (its app keeps running) and starts a new one. */
   restartAgent(id: string, afterMs?: number): Promise<void>;
+  /** A node gone for good: its agent and its app killed with SIGKILL, nothing restarted (startAgent brings a new agent). */
+  killNode(id: string): Promise<void>;
+  /** Starts a node's agent again after killNode (it starts the node's current release). */
+  startAgent(id: string): void;
   /** Kills the orchestrator worker with SIGKILL and starts a new one. */
   restartWorker(afterMs?: number): Promise<void>;
   /** Kills the stack's own Temporal dev server with SIGKILL (no clean shutdown) and starts it again on the same port and SQLite file. */
@@ -224,6 +228,22 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         if (!agent) throw new Error(`no agent ${id}`);
         await kill(agent);
         if (afterMs > 0) await sleep(afterMs);
+        agents.set(id, spawnAgent(id));
+      },
+      async killNode(id) {
+        const agent = agents.get(id);
+        if (!agent) throw new Error(`no agent ${id}`);
+        await kill(agent);
+        const record = await readFile(path.join(nodeRoot(id), 'app.json'), 'utf8').then((text) => JSON.parse(text) as { pid?: number }, (): { pid?: number } => ({}));
+        if (record.pid) {
+          try {
+            process.kill(-record.pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      },
+      startAgent(id) {
         agents.set(id, spawnAgent(id));
       },
       async restartWorker(afterMs = 0) {

@@ -1,10 +1,11 @@
 // The faults a chaos trial injects, each at a moment picked by the trial's seeded random source.
 import { rename } from 'node:fs/promises';
 import type { ChaosStack } from './stack';
-import { sleep } from '../../lib/core/wait';
+import { sleep, waitUntil } from '../../lib/core/wait';
+import { HaproxyClient } from '../../lib/lb/haproxy';
 import type { DeployStatus } from '../../workflows/api';
 
-export const FAULTS = ['kill-worker', 'kill-agent', 'restart-temporal', 'lb-socket-down', 'artifact-503', 'webhook-down'] as const;
+export const FAULTS = ['kill-worker', 'kill-agent', 'restart-temporal', 'lb-socket-down', 'artifact-503', 'webhook-down', 'node-gone'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export interface Injection {
@@ -14,6 +15,8 @@ export interface Injection {
   landed: boolean;
   /** When the killed process was started again (for the time to resumed progress), if one was. */
   restartedAt?: number;
+  /** node-gone: the node that disappeared for good (its agent and app killed, not restarted). */
+  gone?: string;
 }
 
 /** Waits until the deployment's status satisfies `ok` (status reads may fail while Temporal is down). */
@@ -85,6 +88,16 @@ export async function inject(fault: Fault, stack: ChaosStack, status: () => Prom
     case 'artifact-503':
       // Set before the deployment starts (see the trial) and kept until it ends: it lands on every download.
       return { moment: 'artifact server answers 503 to about half the requests', landed: true };
+    case 'node-gone': {
+      // Out of rotation already (its own cycle drained it), so no request is lost: only the deployment must cope.
+      const node = stack.nodeIds[Math.floor(random() * stack.nodeIds.length)]!;
+      const at = await until(status, (s) => s.nodes.find((n) => n.id === node)?.state === 'deploying');
+      const lb = new HaproxyClient(stack.haproxy.socket);
+      const out = at !== undefined && (await waitUntil(async () => (await lb.serverStat(stack.haproxy.backend, node).catch(() => undefined))?.status.startsWith('MAINT') === true, 30_000, 20));
+      const landed = out && (await underWay(status));
+      await stack.killNode(node);
+      return { moment: `node ${node} gone for good (agent and app killed) during its deploy`, landed, gone: node };
+    }
     case 'webhook-down': {
       // The receiver got the earlier notices; it dies mid-rollout and refuses the rest (the trial brings it back).
       const at = await until(status, deploying);

@@ -4,7 +4,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { awaitOutcome, type DeployOutcome } from '../../client/deployments';
+import { awaitOutcome, startOrAttach, type DeployOutcome } from '../../client/deployments';
 import { startDeployment } from '../../cli/commands/deploy';
 import { loadEnvironmentFile } from '../../lib/config/environment-file';
 import type { Environment } from '../../lib/config/environment-schema';
@@ -100,16 +100,36 @@ export async function runTrial(stack: ChaosStack, trial: number, fault: Fault, f
     await sleep(1_000);
     const report = await load.stop();
 
-    const problems = outcome.status === 'live' && outcome.release === to ? [] : [`outcome ${outcome.status} ${outcome.release}: ${outcome.error ?? ''}`];
+    const problems: string[] = [];
     if (!injection.landed) problems.push(`the fault (${injection.moment}) did not land while the deployment was under way`);
+    if (injection.gone) {
+      // A node gone for good cannot be deployed or rolled back: the run must end not-live, name it, and put every other node back.
+      const gone = injection.gone;
+      if (outcome.status === 'live') problems.push(`outcome live although ${gone} is gone`);
+      const named = outcome.undoFailures?.some((u) => u.node === gone) || outcome.cause?.node === gone;
+      if (!named) problems.push(`${gone} is named neither as the cause nor in undoFailures`);
+      const others = (outcome.nodes ?? []).filter((n) => n.id !== gone);
+      problems.push(...(await fleetProblems({ ...env, nodes: env.nodes.filter((n) => n.id !== gone) }, others)));
+      for (const n of others) if (n.release !== from) problems.push(`${n.id} is on ${n.release ?? 'nothing'}, not back on ${from}`);
+      // The node is replaced (a new agent starts its current release) and gantry repair's rollback puts the fleet right for the next trial.
+      stack.startAgent(gone);
+      const repaired = await awaitOutcome(
+        await startOrAttach(client, { input: { environment: stack.name, release: from, kind: 'rollback', repair: true, requestedBy: 'chaos' }, taskQueue: stack.taskQueue }),
+      );
+      if (repaired.status !== 'live') problems.push(`repair after the trial ended ${repaired.status}: ${repaired.error ?? ''}`);
+    } else {
+      if (outcome.status !== 'live' || outcome.release !== to) problems.push(`outcome ${outcome.status} ${outcome.release}: ${outcome.error ?? ''}`);
+    }
     if (fault === 'webhook-down') {
       // A dead receiver is never fatal, and never silent: the event log says which notice was lost.
       const events = (await client.workflow.getHandle(handle.workflowId).query(statusQuery).catch(() => undefined))?.events ?? [];
       if (!events.some((e) => /^notification ".*" to webhook not delivered/.test(e.what))) problems.push('the dead receiver left no trace in the event log');
     }
-    problems.push(...(await fleetProblems(env, outcome.nodes ?? [])));
-    const starts = await startsSince(env, (id) => stack.nodeRoot(id), sizes, to);
-    starts.forEach((count, i) => count !== 1 && problems.push(`${env.nodes[i]!.id}: ${to} started ${count} times`));
+    if (!injection.gone) {
+      problems.push(...(await fleetProblems(env, outcome.nodes ?? [])));
+      const starts = await startsSince(env, (id) => stack.nodeRoot(id), sizes, to);
+      starts.forEach((count, i) => count !== 1 && problems.push(`${env.nodes[i]!.id}: ${to} started ${count} times`));
+    }
     const failed = report.samples.filter((s) => s.status !== 200);
     if (failed.length > 0) problems.push(`${failed.length} requests failed (${[...new Set(report.failures)].slice(0, 3).join('; ')})`);
     return {

@@ -81,11 +81,15 @@ export function ciChecks(ci: CiConfig) {
   });
 }
 
-/** Work on one node's agent. A dead agent surfaces as a schedule-to-start time-out, not an endless wait. */
+/**
+ * Work on one node's agent. A dead agent surfaces as a schedule-to-start time-out, not an endless wait:
+ * a minute (an agent restarting after a crash polls again within seconds; one gone for good fails the
+ * node, and the deployment rolls the others back, instead of holding the fleet for minutes).
+ */
 export function agentOf(environment: string, node: string, startToCloseTimeout: string | number) {
   return proxyActivities<AgentActivities>({
     taskQueue: agentTaskQueue(environment, node),
-    scheduleToStartTimeout: '5m',
+    scheduleToStartTimeout: '1m',
     startToCloseTimeout,
     heartbeatTimeout: '10s',
     retry: { initialInterval: '1s', maximumAttempts: 5 },
