@@ -85,7 +85,8 @@ export async function runTrial(stack: ChaosStack, trial: number, fault: Fault, f
   const client = new Client({ connection, namespace: 'default' , dataConverter: clientDataConverter() });
   try {
     const sizes = await appLogSizes(env, (id) => stack.nodeRoot(id));
-    const load = startLoad(stack.haproxy.url, { clients: 4, pauseMs: 10, maxMs: 300_000 });
+    // node-gone runs minutes (the gone agent's time-outs): lighter load, so it does not starve the machine; it still checks every request.
+    const load = startLoad(stack.haproxy.url, fault === 'node-gone' ? { clients: 2, pauseMs: 50, maxMs: 300_000 } : { clients: 4, pauseMs: 10, maxMs: 300_000 });
     await sleep(1_000);
     const started = Date.now();
     if (fault === 'artifact-503') stack.artifacts?.failWith(0.5, random);
