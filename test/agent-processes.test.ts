@@ -8,14 +8,12 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgentActivities } from '../activities/agent';
-import { nodeConfigSchema } from '../lib/config/node-config';
 import { createLogger } from '../lib/core/logger';
 import { waitUntil } from '../lib/core/wait';
 import { AppSupervisor } from '../lib/node/app-supervisor';
 import { identify } from '../lib/node/process-identity';
 import { endLeftoverCommand, runCommand } from '../lib/node/run-command';
-import { ReleaseStore } from '../lib/release/release-store';
+import { agentOnDisk } from './helpers/agent';
 import { caught } from './helpers/caught';
 
 let dir: string;
@@ -114,21 +112,13 @@ describe('the app record', () => {
 
 describe('a migration that hangs', () => {
   it('fails at migrations.timeout naming the deadline, and the node runs the next command', async () => {
-    const root = path.join(dir, 'migrating-node');
-    const store = new ReleaseStore(root);
-    await store.init();
-    await mkdir(store.releaseDir('v2'), { recursive: true });
-    const logger = createLogger('test', 'silent');
-    const config = nodeConfigSchema.parse({
-      environment: 'test',
+    const { store, activities } = await agentOnDisk({
+      root: path.join(dir, 'migrating-node'),
       node: 'web-1',
-      root,
-      app: { command: ['true'], address: '127.0.0.1:1' },
-      artifacts: { allowedSources: [`file://${dir}/`] },
+      sources: `file://${dir}/`,
       migrations: { command: ['sh', '-c'], expand: ['trap "" TERM; sleep 300'], contract: ['echo contracted'] },
     });
-    const app = new AppSupervisor(root, appSpec(['true']), logger);
-    const activities = createAgentActivities({ store, app, logger, config, commandEnv: {}, secretValues: [] });
+    await mkdir(store.releaseDir('v2'), { recursive: true });
     const run = (phase: 'expand' | 'contract', timeoutMs: number) =>
       new MockActivityEnvironment().run((input) => activities.runMigration(input), { phase, release: 'v2', timeoutMs });
 

@@ -8,19 +8,16 @@ import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgentActivities } from '../activities/agent';
-import { nodeConfigSchema } from '../lib/config/node-config';
-import { createLogger } from '../lib/core/logger';
-import { AppSupervisor } from '../lib/node/app-supervisor';
 import { schemaFingerprint } from '../lib/node/postgres-tools';
 import { ReleaseStore } from '../lib/release/release-store';
+import { agentOnDisk } from './helpers/agent';
 import { caught } from './helpers/caught';
 import { createDatabase } from './helpers/database';
 
 let dir: string;
 let url: string;
 let db: pg.Client;
-let activities: ReturnType<typeof createAgentActivities>;
+let activities: Awaited<ReturnType<typeof agentOnDisk>>['activities'];
 let copyTo: string;
 let store: ReleaseStore;
 const ROWS = 1_000_000;
@@ -48,21 +45,14 @@ describe('backup and restore', () => {
       GRANT USAGE ON SCHEMA reports TO ${role};
       GRANT SELECT ON reports.daily TO ${role};
     `);
-    const root = path.join(dir, 'node');
     copyTo = path.join(dir, 'offsite');
-    store = new ReleaseStore(root);
-    await store.init();
-    const logger = createLogger('test', 'silent');
-    const config = nodeConfigSchema.parse({
-      environment: 'test',
+    ({ store, activities } = await agentOnDisk({
+      root: path.join(dir, 'node'),
       node: 'db-runner',
-      root,
-      app: { command: ['true'], address: '127.0.0.1:1' },
-      artifacts: { allowedSources: [`file://${dir}/`] },
+      sources: `file://${dir}/`,
       migrations: { command: ['true'], expand: ['up'], backups: { keep: 2, copyTo } },
-    });
-    const app = new AppSupervisor(root, { command: ['true'], env: {}, stopSignal: 'SIGTERM', stopGraceMs: 1000, startTimeoutMs: 1000, address: '127.0.0.1:1' }, logger);
-    activities = createAgentActivities({ store, app, logger, config, commandEnv: { DATABASE_URL: url }, secretValues: [] });
+      commandEnv: { DATABASE_URL: url },
+    }));
     await mkdir(store.releaseDir('v1'), { recursive: true });
   }, 120_000);
   afterAll(async () => {
