@@ -18,6 +18,7 @@ import { environmentsCommand } from './commands/environments';
 import { listCommand } from './commands/list';
 import { operatorCommand, type OperatorAction, type OperatorOptions } from './commands/operator';
 import { rollbackCommand } from './commands/rollback';
+import { switchBackCommand, type SwitchBackOptions } from './commands/switch-back';
 import { repairCommand } from './commands/repair';
 import { setupNamespaceCommand } from './commands/setup-namespace';
 import { webhookCommand } from './commands/webhook';
@@ -90,6 +91,17 @@ const repair = program
   .option('--terminate', 'end a deployment still running (stuck) first, without compensation', false);
 withOutcomeOptions(repair).action(async (environment: string, options: Parameters<typeof repairCommand>[1]) => {
     exitCode = await repairCommand(environment, options);
+  });
+
+program
+  .command('switch-back')
+  .description('blue-green: send users back to the pool that served before the last switch, at once, while it is warm (keepWarm)')
+  .argument('<env>', 'environment name')
+  .requiredOption('--as <name>', 'who switches back (kept in the event log)')
+  .option('--reason <text>', 'why; kept in the event log')
+  .option('--json', 'print one JSON object on stdout', false)
+  .action(async (environment: string, options: SwitchBackOptions) => {
+    exitCode = await switchBackCommand(environment, options);
   });
 
 const operatorActions: [OperatorAction, string][] = [

@@ -17,6 +17,7 @@ import {
   type DeployStatus,
   type FailureCause,
   type MigrationRecord,
+  type PoolStatus,
   type UndoFailure,
 } from '../workflows/api';
 
@@ -48,6 +49,8 @@ export interface DeployOutcome {
   undoFailures?: UndoFailure[];
   /** What the migration step did: the backup's path (and its copy off the runner), expand, contract, undo. */
   migration?: MigrationRecord;
+  /** Blue-green: which pool users reach, the smoke tests, the switch, the watch, until when the old pool stays warm. */
+  pools?: PoolStatus;
 }
 
 export async function startOrAttach(client: Client, { input: request, taskQueue }: DeployRequest): Promise<DeploymentHandle> {
@@ -201,6 +204,7 @@ function summarize(r: DeployResult): Omit<DeployOutcome, 'workflowId' | 'runId'>
     ...(r.cause ? { cause: r.cause } : {}),
     ...(r.undoFailures?.length ? { undoFailures: r.undoFailures } : {}),
     ...(r.migration ? { migration: r.migration } : {}),
+    ...(r.pools ? { pools: r.pools } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createControlActivities, type ControlDeps } from '../activities/orchestrator/control';
 import { createDefinitionActivities } from '../activities/orchestrator/definitions';
+import { createPoolActivities } from '../activities/orchestrator/pools';
 import { createSignatureActivities } from '../activities/orchestrator/signatures';
 import { createVerificationActivities } from '../activities/orchestrator/verification';
 import { connectSettings } from '../client/connection';
@@ -92,6 +93,7 @@ export async function createOrchestratorWorker(options: OrchestratorOptions): Pr
         ...createDefinitionActivities({ logger: logger.child({ component: 'definitions' }), dir: options.environmentsDir }),
         ...createVerificationActivities({ logger: logger.child({ component: 'verification' }), mirrorsDir: defaultMirrorsDir() }),
         ...createSignatureActivities({ logger: logger.child({ component: 'signatures' }) }),
+        ...createPoolActivities({ logger: logger.child({ component: 'pools' }) }),
       },
     }),
     Worker.create({ ...common, taskQueue: fleetTaskQueue(taskQueue), workflowBundle: bundles.fleet, activities: control }),

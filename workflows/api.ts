@@ -3,9 +3,11 @@
 // workflow logic here, so clients can import it freely; child workflows' types live beside them.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PoolName } from '../lib/config/blue-green-schema';
 import type { DeploymentShape } from '../lib/rollout/batches';
+import type { SmokeResult } from '../lib/node/smoke-checks';
 
-export type { DeploymentShape };
+export type { DeploymentShape, PoolName, SmokeResult };
 
 export const ORCHESTRATOR_TASK_QUEUE = 'gantry';
 
@@ -18,6 +20,8 @@ export const batchWorkflowId = (environment: string, kind: 'rollout' | 'undo', n
 export const groupWorkflowId = (environment: string, op: string, n: number) => `deploy/${environment}/${op}/${n}`;
 /** The orchestrator's second worker, for the fleet's child workflows (see workflows/fleet/index.ts). */
 export const fleetTaskQueue = (orchestratorQueue: string) => (orchestratorQueue.endsWith('/fleet') ? orchestratorQueue : `${orchestratorQueue}/fleet`);
+/** Blue-green: the old pool's warm period after a switch, which `gantry switch-back` talks to; one per environment. */
+export const warmWorkflowId = (environment: string) => `warm/${environment}`;
 /** Each node's agent polls its own queue; the orchestrator never connects to a node. */
 export const agentTaskQueue = (environment: string, node: string) => `gantry-agent/${environment}/${node}`;
 
@@ -82,6 +86,9 @@ export type Phase =
   | 'stage'
   | 'migrate'
   | 'awaiting-approval'
+  | 'smoke-test'
+  | 'switch'
+  | 'watch'
   | 'contract'
   | 'rollout'
   | 'rolling-back'
@@ -102,6 +109,54 @@ export interface NodeState {
   error?: string;
   /** An operator had its server in MAINT before the deployment: it gets the release and stays in MAINT. */
   heldInMaint?: boolean;
+  /** Blue-green: the node's pool. */
+  pool?: PoolName;
+}
+
+/** A blue-green deployment's pools: which one users reach, what the smoke tests said, the switch and the warm period. */
+export interface PoolStatus {
+  /** The pool users reach now. */
+  live: PoolName;
+  /** The pool the release goes to (and, before the switch, the one the shadow address reaches). */
+  target: PoolName;
+  backends: Record<PoolName, string>;
+  nodes: Record<PoolName, string[]>;
+  shadowUrl: string;
+  smoke: SmokeResult[];
+  switchedAt?: string;
+  switchedBack?: { at: string; why: string };
+  /** The post-switch watch: until when, and what it counted. */
+  watch?: { until: string; http5xx?: number; connectionErrors?: number; requests?: number };
+  /** Until when the old pool stays warm for `gantry switch-back` (absent: it served nothing, or no switch). */
+  warmUntil?: string;
+}
+
+/** `gantry switch-back`: who asks and why. */
+export interface SwitchBackPayload {
+  by: string;
+  reason?: string;
+}
+
+/** Where a warm period stands; its workflow's result once it ends. */
+export interface WarmStatus {
+  environment: string;
+  /** The release the switch put live, and the one the warm pool runs. */
+  release: string;
+  warmRelease: string;
+  live: PoolName;
+  warm: PoolName;
+  switchedAt: string;
+  warmUntil: string;
+  state: 'warm' | 'switched-back' | 'stopped' | 'superseded';
+  /** When it switched back or stopped, and who asked. */
+  at?: string;
+  by?: string;
+  reason?: string;
+  /** A switch back that could not be done (no server of the warm pool up); it stays warm. */
+  error?: string;
+  /** Nodes whose app could not be stopped when the pool stopped. */
+  stopFailures?: UndoFailure[];
+  deploymentRunId: string;
 }
 
 export interface DeployEvent {
@@ -175,6 +230,8 @@ export interface DeployStatus {
   signing: { identity: boolean; approvals: boolean; control: boolean };
   nodes: NodeState[];
   migration: MigrationRecord | null;
+  /** Blue-green only. */
+  pools?: PoolStatus;
   events: DeployEvent[];
 }
 
@@ -240,3 +297,9 @@ export const approveUpdate = defineUpdate<DeployStatus, [ApprovePayload]>('appro
 export const abortUpdate = defineUpdate<DeployStatus, [AbortPayload]>('abort');
 export const pauseUpdate = defineUpdate<DeployStatus, [OperatorPayload]>('pause');
 export const resumeUpdate = defineUpdate<DeployStatus, [OperatorPayload]>('resume');
+
+export const warmStatusQuery = defineQuery<WarmStatus>('status');
+/** Answers once traffic is back on the warm pool (or refuses: it is not warm). */
+export const switchBackUpdate = defineUpdate<WarmStatus, [SwitchBackPayload]>('switchBack');
+/** A new deployment takes the idle pool: the warm period ends without touching it. */
+export const supersedeSignal = defineSignal('supersede');

@@ -51,7 +51,9 @@ async function releaseBeforeLastLive(client: Client, environment: string): Promi
   const result = await recordedResult(client, workflowId, liveRunId);
   if (!result) throw new CliExit(`run ${liveRunId} of ${workflowId} recorded no result; name a release with --to`, ExitCode.rejected);
   // Nodes the run did not change (already on its release) or could not reach say nothing about what it replaced.
-  const previous = [...new Set(result.nodes.filter((n) => !n.error && n.previousRelease !== result.release).map((n) => n.previousRelease))];
+  // Blue-green: what the pool that served before the switch ran.
+  const before = result.pools ? result.pools.target : undefined;
+  const previous = [...new Set(result.nodes.filter((n) => !n.error && n.previousRelease !== result.release && (before === undefined || n.pool !== before)).map((n) => n.previousRelease))];
   if (previous.length !== 1 || previous[0] === null || previous[0] === undefined) {
     throw new CliExit(
       `cannot tell which release to return to (before ${result.release} went live in run ${liveRunId} the nodes had: ${previous.map((p) => p ?? '(none)').join(', ') || 'nothing else'}); name one with --to`,

@@ -12,8 +12,8 @@ export interface LoadReport {
   failures: string[];
   /** Every answer that was not a 200: when it came (epoch ms), its status and Retry-After. */
   nonOk: { at: number; status: number; retryAfter?: string }[];
-  /** Every answer: which client sent it, when it was sent and answered (epoch ms), its status (0: no answer). */
-  samples: { client: number; start: number; end: number; status: number }[];
+  /** Every answer: which client sent it, when it was sent and answered (epoch ms), its status (0: no answer), and the release its JSON body names. */
+  samples: { client: number; start: number; end: number; status: number; release?: string }[];
 }
 
 export function startLoad(url: string, options: { clients?: number; maxMs?: number; pauseMs?: number } = {}) {
@@ -28,9 +28,14 @@ export function startLoad(url: string, options: { clients?: number; maxMs?: numb
       report.sent++;
       const start = Date.now();
       const req = http.get(url, { agent, timeout: 5_000 }, (res) => {
-        res.resume();
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (body.length < 4_096) body += chunk;
+        });
         res.on('end', () => {
-          report.samples.push({ client, start, end: Date.now(), status: res.statusCode ?? 0 });
+          const release = releaseOf(body);
+          report.samples.push({ client, start, end: Date.now(), status: res.statusCode ?? 0, ...(release ? { release } : {}) });
           if (res.statusCode === 200) report.ok++;
           else {
             report.non200++;
@@ -105,4 +110,13 @@ export function statsBetween(report: LoadReport, from: number, to: number): Wind
   const latencies = inWindow.map((s) => s.end - s.start).sort((a, b) => a - b);
   const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0;
   return { sent: inWindow.length, failed: inWindow.filter((s) => s.status !== 200).length, p50: pick(0.5), p99: pick(0.99) };
+}
+
+function releaseOf(body: string): string | undefined {
+  try {
+    const value = (JSON.parse(body) as { release?: unknown }).release;
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -30,13 +30,14 @@ const git = (cwd: string, ...args: string[]) =>
   run('git', ['-c', 'user.name=Gantry Demo', '-c', 'user.email=demo@gantry.invalid', '-c', 'init.defaultBranch=main', ...args], { cwd });
 
 /**
- * A release name, or a release described: nodes where its health check fails, the columns of
+ * A release name, or a release described: nodes where its health check fails, whether it answers
+ * every request but the health check with a 500 (failsRequests), the columns of
  * `items` it reads, which of the app's migration files it carries (all when absent), and extra
  * files (release path → source path), e.g. a broken migration for a test.
  */
 export type SampleReleaseSpec =
   | string
-  | { release: string; unhealthyOn?: string[]; columns?: string[]; migrations?: string[]; files?: Record<string, string> };
+  | { release: string; unhealthyOn?: string[]; columns?: string[]; migrations?: string[]; files?: Record<string, string>; failsRequests?: boolean };
 
 /** The sample app's releases with a database: v1 base schema, v2 expand, v3 contract. */
 export const DATABASE_RELEASES: SampleReleaseSpec[] = [

@@ -45,6 +45,8 @@ export interface LocalStackOptions {
   environment?: Partial<EnvironmentInput>;
   /** Payloads in clear even on the stack's own server (recording replay fixtures anyone can read). */
   plainPayloads?: boolean;
+  /** Blue-green: the nodes split in two pools (first half blue, second green), each its own backend, a shadow frontend and a map. */
+  blueGreen?: boolean;
   /** Extra settings merged into every node's own config (migration commands, secrets). */
   node?: Partial<Omit<NodeConfigInput, 'app'>> & { app?: Partial<NodeConfigInput['app']> };
 }
@@ -132,12 +134,17 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       const id = `web-${i}`;
       nodes.push({ id, address: `127.0.0.1:${await freePort()}` });
     }
+    const half = Math.ceil(nodes.length / 2);
+    const pools = o.blueGreen
+      ? { blue: { backend: 'app_blue', servers: nodes.slice(0, half).map((n) => n.id) }, green: { backend: 'app_green', servers: nodes.slice(half).map((n) => n.id) } }
+      : undefined;
     const haproxy = await startHaproxy({
       haproxyPath: o.haproxyPath,
       dir: o.dir,
-      backend: 'app',
+      backend: pools ? pools.blue.backend : 'app',
       servers: nodes.map((n) => ({ name: n.id, address: n.address, healthPath: '/healthz' })),
       startInMaintenance: true,
+      ...(pools ? { pools } : {}),
     });
     stops.push(() => haproxy.stop());
     const nodeRoot = (id: string) => path.join(o.dir, 'nodes', id);
@@ -179,6 +186,19 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       healthCheck: { path: '/healthz', reportsRelease: true, interval: '200ms', successThreshold: 2, deadline: '20s' },
       source: { remote: repo.remote },
       artifact: { url: `${artifactPrefix}app-{release}.tgz` },
+      ...(pools
+        ? {
+            strategy: {
+              type: 'blue-green',
+              pools: { blue: { nodes: pools.blue.servers, backend: pools.blue.backend }, green: { nodes: pools.green.servers, backend: pools.green.backend } },
+              map: { file: haproxy.mapFile! },
+              shadow: { url: haproxy.shadowUrl! },
+              smoke: { checks: [{ name: 'home', path: '/', expectStatus: 200, bodyContains: 'hello from' }] },
+              watch: { duration: '5s', interval: '250ms' },
+              keepWarm: '10m',
+            },
+          }
+        : {}),
       ...o.environment,
     };
     // The orchestrator's definitions directory: the worker reads the definition at each deployment's start.

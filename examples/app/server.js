@@ -1,11 +1,12 @@
 // Gantry's sample app: any HTTP app works; this one reports its release so deployments can be checked.
 // release.json is stamped when the release is built: its release name, the columns of `items` this
 // version reads (so each version's schema needs are real), and `unhealthyOn`, nodes where its health
-// check fails (how the tests build a bad release).
+// check fails, and `failsRequests`, a release healthy to its checks that answers users with 500s (how
+// the tests build bad releases).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
-const { release, unhealthyOn = [], columns = ['id', 'name'] } = JSON.parse(readFileSync(new URL('./release.json', import.meta.url), 'utf8'));
+const { release, unhealthyOn = [], columns = ['id', 'name'], failsRequests = false } = JSON.parse(readFileSync(new URL('./release.json', import.meta.url), 'utf8'));
 const port = Number(process.env.PORT ?? 8080);
 const node = process.env.NODE_ID ?? 'unknown';
 const healthy = !unhealthyOn.includes(node);
@@ -29,6 +30,7 @@ const server = http.createServer(async (req, res) => {
     res.end(JSON.stringify({ release, node, ...body }));
   };
   if (req.url === '/healthz' && !healthy) return send(500, { status: 'broken' });
+  if (req.url !== '/healthz' && failsRequests) return send(500, { status: 'broken for users' });
   try {
     const items = await readItems();
     if (req.url === '/healthz') return send(200, { status: 'ok', ...(pool ? { database: 'ok' } : {}) });

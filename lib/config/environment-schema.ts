@@ -2,27 +2,9 @@
 // (nodes, load balancer, policy). Pure zod, no Node imports. Every object is strict: an unknown key
 // is refused with the nearest valid one. What a node may run lives in its own config (node-config.ts).
 import { z } from 'zod';
-import { parseDuration } from './duration';
+import { blueGreenSchema, checkBlueGreen } from './blue-green-schema';
+import { duration, hostPort, id } from './primitives';
 import { strictObject } from './strict';
-
-/** A duration as "10s"/"500ms"/"5m" or a number of milliseconds; parsed to milliseconds. */
-const DURATION_HINT = 'expected a duration such as "500ms", "10s" or "5m", or a number of milliseconds';
-const duration = z
-  .union([z.number(), z.string()], { error: DURATION_HINT })
-  .transform((value, ctx) => {
-    const ms = typeof value === 'number' ? value : parseDuration(value);
-    if (ms === undefined || !Number.isInteger(ms) || ms < 0) {
-      ctx.addIssue({ code: 'custom', message: `${DURATION_HINT}, got ${JSON.stringify(value)}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-const hostPort = z
-  .string()
-  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
-
-const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected letters, digits, ".", "_" or "-" (at most 63)');
 
 export const nodeSchema = strictObject({
   id,
@@ -140,6 +122,8 @@ export const notificationEvents = [
   'approval-timed-out',
   'started',
   'batch-done',
+  'switched',
+  'switched-back',
   'succeeded',
   'failed',
   'rolled-back',
@@ -253,6 +237,8 @@ export const environmentSchema = strictObject({
     approval: approvalSchema.optional(),
     identity: identitySchema.optional(),
     control: controlSchema.default(() => controlSchema.parse({})),
+    /** How releases reach traffic: absent or rolling (batches of nodes), or blue-green (two pools and a switch). */
+    strategy: z.discriminatedUnion('type', [strictObject({ type: z.literal('rolling') }), blueGreenSchema]).optional(),
   })
   .superRefine((env, ctx) => {
     const seen = new Map<string, number>();
@@ -266,6 +252,7 @@ export const environmentSchema = strictObject({
       }
     });
     checkIdentityReferences(env, ctx);
+    checkBlueGreen(env, ctx);
     const runner = env.migrations?.runner;
     if (runner !== undefined && !env.nodes.some((n) => n.id === runner)) {
       ctx.addIssue({ code: 'custom', path: ['migrations', 'runner'], message: `no node has id "${runner}"` });
@@ -309,6 +296,7 @@ export type ControlPolicy = Environment['control'];
 export type Channel = Environment['notifications']['channels'][number];
 export type CiConfig = Environment['ci'];
 export type Migrations = NonNullable<Environment['migrations']>;
+export type { BlueGreen, PoolName, SmokeCheck } from './blue-green-schema';
 
 export { describeIssues, isSha256, isValidReleaseId, serverName } from './environment-rules';
 export { envName, duration, id as identifier, hostPort };

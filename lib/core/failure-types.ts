@@ -48,6 +48,11 @@ export const failureTable = spec({
   unhealthy: { type: 'Unhealthy', retryable: false, meaning: 'the node did not pass its health check by the deadline' },
   appStart: { type: 'AppStartFailed', retryable: false, meaning: 'the app did not start on the node' },
   nodeFailed: { type: 'NodeFailed', retryable: false, meaning: 'a node of a batch failed' },
+  // Blue-green.
+  poolMapInvalid: { type: 'PoolMapInvalid', retryable: false, meaning: "HAProxy's pool map is missing, or its live entry names neither pool's backend" },
+  smokeTestFailed: { type: 'SmokeTestFailed', retryable: false, meaning: 'a smoke test of the idle pool failed: nothing was switched' },
+  watchBreached: { type: 'WatchBreached', retryable: false, meaning: "the new pool's errors after the switch passed the watch's limits: traffic switched back" },
+  notWarm: { type: 'PoolNotWarm', retryable: false, meaning: 'a switch back was asked for after the old pool stopped (keepWarm passed): deploy the old release instead' },
   // Migrations.
   commandFailed: { type: 'CommandFailed', retryable: false, meaning: 'a migration or backup command exited non-zero' },
   backupNotConfigured: { type: 'BackupNotConfigured', retryable: false, meaning: "the runner has no postgres DATABASE_URL and no backup command" },

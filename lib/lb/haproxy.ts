@@ -23,6 +23,19 @@ export function lbState(status: string): 'ready' | 'drain' | 'maint' | 'down' {
   return 'ready';
 }
 
+/** A backend's counters since HAProxy started: what the post-switch watch compares. */
+export interface BackendCounters {
+  backend: string;
+  /** Responses with a 5xx status the servers sent. */
+  http5xx: number;
+  /** Connection errors to the servers, and responses that failed midway. */
+  connectionErrors: number;
+  /** Requests (sessions) the backend took. */
+  sessions: number;
+  /** Servers HAProxy can send traffic to now (its `act` column). */
+  activeServers: number;
+}
+
 export class HaproxyError extends Error {
   override readonly name = 'HaproxyError';
 }
@@ -82,6 +95,37 @@ export class HaproxyClient implements LoadBalancerApi {
     return parseShowStat(await this.command('show stat'));
   }
 
+  /** A map's entries as HAProxy has them now: key → value. */
+  async showMap(file: string): Promise<Record<string, string>> {
+    const answer = await this.command(`show map ${file}`);
+    if (/^Unknown map/i.test(answer.trim())) throw new HaproxyError(`HAProxy has no map ${file} (is it the path the config's map() names?)`);
+    const entries: Record<string, string> = {};
+    // "0x55d0… key value" per line.
+    for (const line of answer.split('\n')) {
+      const match = /^0x[0-9a-f]+ (\S+) (.*)$/.exec(line.trim());
+      if (match) entries[match[1]!] = match[2]!;
+    }
+    return entries;
+  }
+
+  /** Replaces a map's whole content in one step (prepare, add, commit): a lookup sees the old entries or the new ones, never a mix. */
+  async replaceMap(file: string, entries: Record<string, string>): Promise<void> {
+    for (const [key, value] of Object.entries(entries)) {
+      if (!/^\S+$/.test(key) || !/^\S+$/.test(value)) throw new HaproxyError(`map entry "${key} ${value}": keys and values are single words`);
+    }
+    const prepared = (await this.command(`prepare map ${file}`)).trim();
+    const version = /New version created: (\d+)/.exec(prepared)?.[1];
+    if (!version) throw new HaproxyError(`prepare map ${file}: ${prepared || '(no answer)'}`);
+    for (const [key, value] of Object.entries(entries)) await this.expectSilence(`add map @${version} ${file} ${key} ${value}`);
+    await this.expectSilence(`commit map @${version} ${file}`);
+  }
+
+  async backendCounters(backend: string): Promise<BackendCounters> {
+    const row = parseBackendRows(await this.command('show stat')).find((r) => r.backend === backend);
+    if (!row) throw new HaproxyError(`HAProxy has no backend ${backend}`);
+    return row;
+  }
+
   async serverStat(backend: string, server: string): Promise<ServerStat> {
     const stat = (await this.showStat()).find((s) => s.backend === backend && s.server === server);
     if (!stat) throw new HaproxyError(`HAProxy has no server ${server} in backend ${backend}`);
@@ -117,5 +161,31 @@ export function parseShowStat(csv: string): ServerStat[] {
       scur: Number(f[scur] || 0),
       qcur: Number(f[qcur] || 0),
       status: f[status] ?? '',
+    }));
+}
+
+/** The BACKEND rows of `show stat`: each backend's error counters and usable servers. */
+export function parseBackendRows(csv: string): BackendCounters[] {
+  const lines = csv.split('\n').filter((l) => l.trim() !== '');
+  const header = lines[0];
+  if (!header?.startsWith('# ')) throw new HaproxyError(`unexpected "show stat" output: ${csv.slice(0, 200)}`);
+  const columns = header.slice(2).split(',');
+  const at = (name: string) => {
+    const index = columns.indexOf(name);
+    if (index < 0) throw new HaproxyError(`"show stat" output has no ${name} column`);
+    return index;
+  };
+  const [px, sv, h5, econ, eresp, stot, act] = ['pxname', 'svname', 'hrsp_5xx', 'econ', 'eresp', 'stot', 'act'].map(at);
+  const num = (f: string[], i: number | undefined) => Number(f[i ?? -1] || 0);
+  return lines
+    .slice(1)
+    .map((line) => line.split(','))
+    .filter((f) => f[sv ?? -1] === 'BACKEND')
+    .map((f) => ({
+      backend: f[px ?? -1] ?? '',
+      http5xx: num(f, h5),
+      connectionErrors: num(f, econ) + num(f, eresp),
+      sessions: num(f, stot),
+      activeServers: num(f, act),
     }));
 }

@@ -24,6 +24,8 @@ const HEADLINES: Record<string, (n: Notice) => string> = {
   'approval-timed-out': (n) => `${n.release} → ${n.environment}: approval timed out`,
   started: (n) => `Deploying ${n.release} to ${n.environment}`,
   'batch-done': (n) => `${n.release} → ${n.environment}: batch ${String(n.batch)} is live`,
+  switched: (n) => `${n.environment}: traffic switched to ${n.release}`,
+  'switched-back': (n) => `${n.environment}: traffic switched back from ${n.release}`,
   succeeded: (n) => `${n.release} is live on ${n.environment}`,
   failed: (n) => `Deployment of ${n.release} to ${n.environment} failed`,
   'rolled-back': (n) => `${n.release} → ${n.environment} rolled back`,

@@ -3,9 +3,10 @@ import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { AgentActivities } from '../../activities/agent';
 import type { ControlActivities } from '../../activities/orchestrator/control';
 import type { DefinitionActivities } from '../../activities/orchestrator/definitions';
+import type { PoolActivities } from '../../activities/orchestrator/pools';
 import type { SignatureActivities } from '../../activities/orchestrator/signatures';
 import type { VerificationActivities } from '../../activities/orchestrator/verification';
-import type { CiConfig, HealthCheck, LoadBalancer } from '../../lib/config/environment-schema';
+import type { BlueGreen, CiConfig, HealthCheck, LoadBalancer } from '../../lib/config/environment-schema';
 import { agentTaskQueue } from '../api';
 
 /** Reading the orchestrator's own definitions: a local file; an invalid or unknown one fails at once. */
@@ -161,3 +162,34 @@ export function nodeSteps(lb: LoadBalancer, check: HealthCheck) {
     }),
   };
 }
+
+/** Blue-green's quick HAProxy calls: read the map, switch it, count a backend's usable servers. */
+export const pools = proxyActivities<PoolActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 10 },
+});
+
+/** The post-switch watch polls for its whole duration, heartbeating each poll (a retry keeps its baseline). */
+export function poolWatch(strategy: BlueGreen) {
+  return proxyActivities<PoolActivities>({
+    startToCloseTimeout: strategy.watch.duration + 60_000,
+    heartbeatTimeout: Math.max(10_000, 3 * strategy.watch.interval),
+    retry: { initialInterval: '1s', maximumAttempts: 5 },
+  });
+}
+
+/** Smoke tests: every check's own time-out one after another, then the command's; a failed check is a result, not an error. */
+export function smokeTests(strategy: BlueGreen) {
+  const checks = strategy.smoke.checks.reduce((sum, c) => sum + c.timeout, 0);
+  return proxyActivities<PoolActivities>({
+    startToCloseTimeout: checks + (strategy.smoke.command ? strategy.smoke.timeout : 0) + 30_000,
+    retry: { initialInterval: '1s', maximumAttempts: 3 },
+  });
+}
+
+/** Ending an earlier warm period waits for its workflow to close (it may be stopping a pool: a drain and an app stop per node). */
+export const warmPeriods = proxyActivities<PoolActivities>({
+  startToCloseTimeout: '15m',
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '1s', maximumAttempts: 5 },
+});

@@ -4,12 +4,14 @@
 // stopped, and left out of rotation. An undo that fails is recorded and the others still run.
 import { concurrencyOf, sizeOf, slices } from '../../lib/rollout/batches';
 import { describeFailure } from '../common/failures';
+import { blueGreenOf, blueGreenUndo } from './blue-green';
 import { runBatch } from './rollout';
 import type { DeploymentState, WorkflowInput } from './state';
 
 /** Call inside CancellationScope.nonCancellable: an abort or a cancel must not interrupt the undo. */
 export async function compensate(input: WorkflowInput, state: DeploymentState): Promise<void> {
   const env = input.environment;
+  if (blueGreenOf(env) && state.pools) return blueGreenUndo(input, state);
   state.enter('rolling-back');
   const byId = new Map(env.nodes.map((n) => [n.id, n]));
   const batches = slices(state.undoList().map((id) => byId.get(id)!), sizeOf(env.rollout.batchSize, env.nodes.length));

@@ -7,6 +7,7 @@ import { formatDuration } from '../../lib/config/duration';
 import { batchesOf } from '../../lib/rollout/batches';
 import { statusQuery, type DeployInput, type DeployResult, type DeployStatus } from '../api';
 import { awaitApproval } from './approval';
+import { blueGreenOf, blueGreenRollout } from './blue-green';
 import { downtimeRollout } from './downtime';
 import { finishAfterFailure } from './finish';
 import { trustedInput } from './input';
@@ -53,6 +54,7 @@ export async function deployment(request: DeployInput): Promise<DeployResult> {
 /** The batches from where this run starts, then the contract step. Continues as new when the history grows long. */
 async function rollOut(input: WorkflowInput, state: DeploymentState, notices: Notices): Promise<void> {
   const env = input.environment;
+  if (blueGreenOf(env)) return blueGreenRollout(input, state, notices);
   // A repair changes nodes one by one, whatever the migration mode: it runs no migration.
   if (env.migrations?.mode === 'downtime' && !input.repair) {
     await downtimeRollout(input, state);

@@ -1,9 +1,11 @@
 // Everything before the first batch: verify the release, preflight, stage it on every node, migrate,
 // and wait for approval when the environment asks for it before rollout.
-import { patched, upsertMemo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, upsertMemo } from '@temporalio/workflow';
+import { failureTypes } from '../../lib/core/failure-types';
 import { acrossFleet } from '../fleet/node-group';
 import { artifactCheck, ciChecks, verification } from '../common/proxies';
 import { awaitApproval } from './approval';
+import { blueGreenOf, blueGreenPreflight, targetInput } from './blue-green';
 import { backupAndExpand, compatibilityGate } from './migrations';
 import type { Notices } from './notices';
 import { preflight, requireKept, rollbackPreflight } from './preflight';
@@ -46,11 +48,21 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
   }
 
   state.enter('preflight');
+  const blueGreen = blueGreenOf(request.environment) !== undefined;
+  if (blueGreen && input.repair) {
+    throw ApplicationFailure.nonRetryable(
+      `gantry repair does not handle blue-green environments yet: use gantry switch-back ${request.environment.name} while the old pool is warm, or deploy a release`,
+      failureTypes.invalidInput,
+    );
+  }
   // From here on a rollback works with the nodes it can reach.
-  if (rollback) input = await rollbackPreflight(input, state);
+  if (blueGreen) await blueGreenPreflight(input, state);
+  else if (rollback) input = await rollbackPreflight(input, state);
   else await preflight(input, state);
   narrowed(input);
-  const env = input.environment;
+  // Blue-green stages only the pool the release goes to; the live pool is never touched before the switch.
+  const target = blueGreen ? targetInput(input, state) : input;
+  const env = target.environment;
 
   state.enter('stage');
   // The change list (git, on the orchestrator) is read while the nodes download; a rollback does not
@@ -60,7 +72,7 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
     await acrossFleet(env, { op: 'stage', release: input.release, artifact: input.artifact }, input.shape);
     state.record(`release ${input.release} staged on ${env.nodes.length} nodes`);
   } else {
-    await requireKept(input, input.release);
+    await requireKept(target, input.release);
     state.record(`release ${input.release} is still kept on every node; nothing to download`);
   }
   await changes;
@@ -72,7 +84,8 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
     await backupAndExpand(input, state);
     await compatibilityGate(env, state);
   }
-  if (approvalWanted(input) && env.approval!.at === 'before-rollout') await awaitApproval(state, notices);
+  // Blue-green asks for approval before the switch, once the smoke tests passed.
+  if (approvalWanted(input) && env.approval!.at === 'before-rollout' && !blueGreen) await awaitApproval(state, notices);
 }
 
 /** Deployments wait for approval when the definition asks; rollbacks only when it asks for rollback approval too. */

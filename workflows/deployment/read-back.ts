@@ -8,6 +8,8 @@ import { serverName } from '../../lib/config/environment-rules';
 import { describeFailure } from '../common/failures';
 import { control } from '../common/proxies';
 import { acrossFleet } from '../fleet/node-group';
+import type { Environment } from '../../lib/config/environment-schema';
+import { blueGreenOf, POOLS, poolEnvironment } from './blue-green';
 import type { DeploymentState, WorkflowInput } from './state';
 
 /** Marks runs whose result is read back from the agents and HAProxy. */
@@ -15,7 +17,13 @@ const TRUTHFUL_RESULTS = 'truthful-results';
 
 export async function readBack(input: WorkflowInput, state: DeploymentState): Promise<void> {
   if (!patched(TRUTHFUL_RESULTS)) return;
-  const env = input.environment;
+  // Blue-green: each pool's servers are in that pool's backend.
+  if (blueGreenOf(input.environment)) {
+    for (const pool of POOLS) await readBackFrom(poolEnvironment(input.environment, pool), input, state);
+  } else await readBackFrom(input.environment, input, state);
+}
+
+async function readBackFrom(env: Environment, input: WorkflowInput, state: DeploymentState): Promise<void> {
   // Nodes a rollback on a sick fleet could not reach are already reported as such.
   const nodes = env.nodes.filter((n) => !state.unreachable.includes(n.id));
   if (nodes.length === 0) return;

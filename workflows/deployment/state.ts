@@ -17,6 +17,9 @@ import type {
   MigrationRecord,
   NodeState,
   Phase,
+  PoolName,
+  PoolStatus,
+  SmokeResult,
   UndoFailure,
 } from '../api';
 import { searchAttributes, terminalPhases } from '../api';
@@ -108,6 +111,8 @@ export class DeploymentState {
   readonly #unreachable: string[] = [];
   /** sha256 of every signed statement accepted, in order. */
   readonly #accepted: string[] = [];
+  /** Blue-green: the pools, the smoke tests, the switch. */
+  #pools: PoolStatus | null = null;
 
   constructor(readonly input: WorkflowInput) {
     this.#nodes = input.environment.nodes.map((n) => ({ id: n.id, release: null, previousRelease: null, lb: 'unknown', state: 'pending' }));
@@ -410,6 +415,54 @@ export class DeploymentState {
     this.#migration.downtimeMs = downtimeMs;
   }
 
+  // ---- blue-green
+
+  get pools(): Readonly<PoolStatus> | null {
+    return this.#pools;
+  }
+
+  /** Which pool users reach (the map's live entry); the release goes to the other. */
+  poolsFound(live: PoolName, backends: Record<PoolName, string>, nodes: Record<PoolName, string[]>, shadowUrl: string): void {
+    const target: PoolName = live === 'blue' ? 'green' : 'blue';
+    this.#pools = { live, target, backends, nodes, shadowUrl, smoke: [] };
+    for (const pool of ['blue', 'green'] as const) for (const id of nodes[pool]) this.#node(id).pool = pool;
+    this.record(`pools: ${live} is live (backend ${backends[live]}); ${this.input.release} goes to ${target} (backend ${backends[target]}), reached at ${shadowUrl} until the switch`);
+  }
+
+  smokeTested(results: SmokeResult[]): void {
+    this.#pools!.smoke = results;
+    for (const r of results) {
+      this.record(`smoke test ${r.name}: ${r.passed ? 'passed' : `FAILED (${r.error ?? 'failed'})`}${r.status !== undefined ? `, status ${r.status}` : ''}, ${r.durationMs} ms${!r.passed && r.excerpt ? `; got: ${r.excerpt.slice(0, 120)}` : ''}`);
+    }
+  }
+
+  switched(switchedAt: number, watchMs: number): void {
+    const pools = this.#pools!;
+    pools.live = pools.target;
+    pools.switchedAt = new Date(switchedAt).toISOString();
+    pools.watch = { until: new Date(switchedAt + watchMs).toISOString() };
+    this.record(`switched: users reach ${pools.target} (backend ${pools.backends[pools.target]}) on ${this.input.release}`);
+  }
+
+  watched(counts: { http5xx: number; connectionErrors: number; requests: number }): void {
+    Object.assign(this.#pools!.watch!, counts);
+    this.record(`watch passed: ${counts.requests} requests to the new pool, ${counts.http5xx} 5xx, ${counts.connectionErrors} connection errors`);
+  }
+
+  switchedBack(to: PoolName, why: string): void {
+    const pools = this.#pools!;
+    pools.live = to;
+    pools.switchedBack = { at: new Date().toISOString(), why };
+    this.record(`switched back: users reach ${to} again (${why})`);
+  }
+
+  warmUntil(until: number): void {
+    const pools = this.#pools!;
+    const warm: PoolName = pools.live === 'blue' ? 'green' : 'blue';
+    pools.warmUntil = new Date(until).toISOString();
+    this.record(`${warm} stays warm until ${pools.warmUntil}: gantry switch-back ${this.input.environment.name} returns traffic to it at once`);
+  }
+
   // ---- views
 
   status(): DeployStatus {
@@ -437,6 +490,7 @@ export class DeploymentState {
       },
       nodes: this.#nodes.map((n) => ({ ...n })),
       migration: this.input.environment.migrations ? { ...this.#migration } : null,
+      ...(this.#pools ? { pools: { ...this.#pools, smoke: [...this.#pools.smoke] } } : {}),
       events: [...this.#events],
     };
   }
@@ -471,7 +525,15 @@ export class DeploymentState {
     const approvals = this.#approvals.length
       ? ['| approval | key | verified |', '| --- | --- | --- |', ...this.#approvals.map((a) => `| ${a.by} | ${a.fingerprint ?? '-'} | ${a.verified ? 'yes' : 'no'} |`), '']
       : [];
-    return [`**${this.#phase}** — ${last}`, '', ...definition, ...approvals, ...tally, '| node | state | release | lb |', '| --- | --- | --- | --- |', ...rows].join('\n');
+    const p = this.#pools;
+    const pools = p
+      ? [
+          `pools: **${p.live}** live (${p.backends[p.live]}), release to ${p.target}${p.switchedAt ? `, switched ${p.switchedAt}` : ''}${p.switchedBack ? `, switched back: ${p.switchedBack.why}` : ''}${p.warmUntil ? `, warm until ${p.warmUntil}` : ''}`,
+          ...p.smoke.map((r) => `- smoke ${r.name}: ${r.passed ? 'passed' : `failed: ${r.error ?? ''}`} (${r.status ?? '-'}, ${r.durationMs} ms)`),
+          '',
+        ]
+      : [];
+    return [`**${this.#phase}** — ${last}`, '', ...definition, ...pools, ...approvals, ...tally, '| node | state | release | lb |', '| --- | --- | --- | --- |', ...rows].join('\n');
   }
 
   /** "web-1=v1, web-2=v1" for a small fleet; counts per release for a big one. */

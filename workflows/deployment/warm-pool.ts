@@ -1,0 +1,117 @@
+// The old pool's warm period after a blue-green switch, as its own workflow (`warm/<env>`), so it
+// outlives the deployment: until `keepWarm` after the switch, `gantry switch-back` (an update) sends
+// users back to it at once and stops the pool it leaves; at the end of the period the old pool is
+// stopped (a durable timer). A new deployment of the environment supersedes it (signal) before it
+// touches the idle pool; then nothing is stopped here.
+import { allHandlersFinished, condition, setCurrentDetails, setHandler } from '@temporalio/workflow';
+import type { Environment, PoolName } from '../../lib/config/environment-schema';
+import { inLanes } from '../../lib/rollout/lanes';
+import { supersedeSignal, switchBackUpdate, warmStatusQuery, type SwitchBackPayload, type UndoFailure, type WarmStatus } from '../api';
+import { describeFailure } from '../common/failures';
+import { pools } from '../common/proxies';
+import { runNodeChild } from '../fleet/node-child';
+import { blueGreenOf, poolEnvironment } from './blue-green';
+
+export interface WarmInput {
+  environment: Environment;
+  warm: PoolName;
+  live: PoolName;
+  release: string;
+  warmRelease: string;
+  switchedAt: number;
+  keepWarmMs: number;
+  deploymentRunId: string;
+}
+
+/** Pools stop at most this many nodes at once. */
+const STOP_LANES = 50;
+
+export async function warmPool(input: WarmInput): Promise<WarmStatus> {
+  const env = input.environment;
+  const strategy = blueGreenOf(env)!;
+  const until = input.switchedAt + input.keepWarmMs;
+  const status: WarmStatus = {
+    environment: env.name,
+    release: input.release,
+    warmRelease: input.warmRelease,
+    live: input.live,
+    warm: input.warm,
+    switchedAt: new Date(input.switchedAt).toISOString(),
+    warmUntil: new Date(until).toISOString(),
+    state: 'warm',
+    deploymentRunId: input.deploymentRunId,
+  };
+  const show = (line: string) =>
+    setCurrentDetails(`**${status.state}** — ${line}\n\nusers reach **${status.live}**; ${status.warm} ${status.state === 'warm' ? `stays warm on ${input.warmRelease} until ${status.warmUntil}` : 'is stopped'}`);
+  show(`the switch to ${input.release} happened at ${status.switchedAt}`);
+
+  let asked: SwitchBackPayload | null = null;
+  let superseded = false;
+  let attempts = 0;
+  setHandler(warmStatusQuery, () => ({ ...status }));
+  setHandler(supersedeSignal, () => void (superseded = true));
+  setHandler(
+    switchBackUpdate,
+    async (payload) => {
+      const mine = ++attempts;
+      asked = payload;
+      // Answered once traffic is back (or the switch back was refused); stopping the pool it left comes after.
+      await condition(() => status.state !== 'warm' || (status.error !== undefined && mine === attempts && asked === null));
+      return { ...status };
+    },
+    {
+      validator: (payload: SwitchBackPayload | undefined) => {
+        if (typeof payload?.by !== 'string' || payload.by.trim() === '') throw new Error('by: say who switches back');
+        if (status.state !== 'warm') throw new Error(`${status.warm} is not warm any more (${status.state}${status.at ? ` at ${status.at}` : ''}); use gantry rollback ${env.name}`);
+        if (superseded) throw new Error(`a new deployment of ${env.name} has taken the idle pool; use gantry rollback ${env.name}`);
+      },
+    },
+  );
+
+  for (;;) {
+    const woken = await condition(() => asked !== null || superseded, Math.max(0, until - Date.now()));
+    if (superseded) {
+      Object.assign(status, { state: 'superseded', at: new Date().toISOString() });
+      break;
+    }
+    if (!woken) {
+      // keepWarm passed: the old pool stops; a switch back from now on is a new deployment (gantry rollback).
+      Object.assign(status, { state: 'stopped', at: new Date().toISOString() });
+      show(`keepWarm passed; stopping ${input.warm}`);
+      const failures = await stopPool(env, input.warm);
+      if (failures.length > 0) status.stopFailures = failures;
+      break;
+    }
+    const request = asked!;
+    // A pool with no server up cannot take users: refuse, and stay warm (the health checks may bring it back).
+    const active = await pools.activeServers({ lb: env.loadBalancer, backend: strategy.pools[input.warm].backend });
+    if (active === 0) {
+      status.error = `no server of ${input.warm} (backend ${strategy.pools[input.warm].backend}) is up in HAProxy; not switching back`;
+      asked = null;
+      continue;
+    }
+    await pools.switchPools({ lb: env.loadBalancer, strategy, live: input.warm });
+    Object.assign(status, { state: 'switched-back', at: new Date().toISOString(), by: request.by, live: input.warm, warm: input.live, ...(request.reason ? { reason: request.reason } : {}) });
+    delete status.error;
+    show(`switched back by ${request.by}; stopping ${input.live}`);
+    const failures = await stopPool(env, input.live);
+    if (failures.length > 0) status.stopFailures = failures;
+    break;
+  }
+  await condition(allHandlersFinished);
+  return status;
+}
+
+/** Takes every node of `pool` out of its backend and stops its app (the node cycle with no release). */
+async function stopPool(env: Environment, pool: PoolName): Promise<UndoFailure[]> {
+  const poolEnv = poolEnvironment(env, pool);
+  const failures: UndoFailure[] = [];
+  await inLanes(poolEnv.nodes, STOP_LANES, async (node) => {
+    try {
+      await runNodeChild(poolEnv, node, `warm/${env.name}/node/${node.id}`, null);
+    } catch (err) {
+      failures.push({ node: node.id, error: describeFailure(err) });
+    }
+  });
+  return failures;
+}
