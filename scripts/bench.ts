@@ -1,7 +1,9 @@
 // `npm run bench`: deployments on a simulated fleet through a real Temporal dev server, against the
 // ideal critical path and against the same steps in a plain loop; history sizes; the orchestrator
-// worker's peak memory and CPU; several environments at once. Prints a Markdown report.
-// Options: --quick (0.1 s steps, small fleets: a smoke run), --only <n> (fleets of n nodes only).
+// worker's peak memory and CPU; several environments at once. Prints a Markdown report, then the
+// blue-green switch bench's table (scripts/bench-switch.ts: pools of 3 and 100 nodes, real HAProxy).
+// Options: --quick (0.1 s steps, small fleets, 2 switches each way: a smoke run), --only <n> (fleets
+// of n nodes only; the switch bench only for n = 3 or 100, pools of n).
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Command } from 'commander';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +17,7 @@ import { preRolloutMs } from '../devkit/sim/scenario';
 import { plainLoop, startSimStack, type SimStack } from '../devkit/sim/stack';
 import { waitUntil } from '../lib/core/wait';
 import { ensureTemporalCli } from '../devkit/setup';
+import { runSwitchBench, switchTable } from './bench-switch';
 
 const ORCHESTRATOR = fileURLToPath(new URL('./bench/orchestrator.ts', import.meta.url));
 const logger = createLogger('bench', 'warn');
@@ -81,6 +84,12 @@ async function main() {
     await rm(dir, { recursive: true, force: true });
   }
   printReport(rows, step);
+
+  const poolSizes = [3, 100].filter((n) => !options.only || n === Number(options.only));
+  if (poolSizes.length > 0) {
+    const switchRows = await runSwitchBench({ poolSizes, switches: options.quick ? 2 : 5 });
+    console.log(`\n${switchTable(switchRows)}`);
+  }
 }
 
 async function runScenario(

@@ -9,7 +9,7 @@ import { loadEnvironmentFile } from '../lib/config/environment-file';
 import type { Environment } from '../lib/config/environment-schema';
 import { waitUntil } from '../lib/core/wait';
 import { HaproxyClient, lbState } from '../lib/lb/haproxy';
-import { warmStatusQuery, warmWorkflowId } from '../workflows/api';
+import { statusQuery, warmStatusQuery, warmWorkflowId } from '../workflows/api';
 import { runGantry } from './helpers/cli';
 import { startTestStack, type TestStack } from './helpers/stack';
 
@@ -153,6 +153,40 @@ describe('blue-green', () => {
     expect(refused.code).toBe(4);
     expect(refused.stderr).toMatch(/cannot switch back: green stopped at .* \(keepWarm ended/);
     expect(refused.stderr).toContain(`use gantry rollback ${stack.name} --to v1`);
+    await expectPools(BLUE, 'v2', GREEN);
+  });
+
+  it('aborted before the switch: the idle pool is stopped, the live pool never touched', async () => {
+    await stack.define({ strategy: { ...strategy, keepWarm: '10m' }, approval: { required: true } });
+    const handle = await deploy('v1');
+    expect(await waitUntil(async () => (await handle.query(statusQuery)).phase === 'awaiting-approval', 60_000, 100)).toBe(true);
+    const status = await handle.query(statusQuery);
+    // The smoke tests passed through the shadow address before approval was asked.
+    expect(status.pools).toMatchObject({ live: 'blue', target: 'green', smoke: [expect.objectContaining({ name: 'home', passed: true })] });
+    const aborted = await runGantry(['abort', stack.name, '--as', 'bob', '--reason', 'not today'], stack.clientEnv);
+    expect(aborted.code, aborted.stderr).toBe(0);
+    const outcome = await awaitOutcome(handle);
+    expect(outcome.status).toBe('aborted');
+    expect(outcome.pools!.switchedAt).toBeUndefined();
+    await expectPools(BLUE, 'v2', GREEN);
+    expect(await answer()).toBe('v2');
+  });
+
+  it('gantry switch-back during the watch switches back at once and the deployment ends aborted', async () => {
+    await stack.define({ strategy: { ...strategy, watch: { duration: '60s', interval: '250ms' } } });
+    const load = startLoad(stack.haproxy.url, { clients: 2, pauseMs: 10, maxMs: 120_000 });
+    const handle = await deploy('v1');
+    expect(await waitUntil(async () => (await handle.query(statusQuery)).phase === 'watch', 60_000, 50)).toBe(true);
+    const back = await switchBack();
+    const answered = Date.now();
+    expect(back.code, back.stderr).toBe(0);
+    expect(JSON.parse(back.stdout)).toMatchObject({ live: 'blue', release: 'v2', via: 'deployment' });
+    const outcome = await awaitOutcome(handle);
+    const report = await load.stop();
+    expect(outcome.status).toBe('aborted');
+    expect(outcome.pools!.switchedBack?.why).toContain('aborted by bob: switch back: test');
+    expect(report.errors + report.non200).toBe(0);
+    expect(releasesAfter(report, answered)).toEqual(['v2']);
     await expectPools(BLUE, 'v2', GREEN);
   });
 });

@@ -156,6 +156,8 @@ export interface WarmStatus {
   error?: string;
   /** Nodes whose app could not be stopped when the pool stopped. */
   stopFailures?: UndoFailure[];
+  /** The contract migration, run once the old pool stopped (a switch back needs the old schema until then). */
+  contract?: { ran: boolean; runner: string; durationMs?: number; error?: string };
   deploymentRunId: string;
 }
 

@@ -85,11 +85,11 @@ export function checkBlueGreen(env: { nodes: { id: string }[]; strategy?: BlueGr
     ctx.addIssue({ code: 'custom', path: ['strategy', 'pools', 'green', 'backend'], message: 'each pool needs its own backend' });
   }
   if (strategy.map.key === strategy.map.shadowKey) ctx.addIssue({ code: 'custom', path: ['strategy', 'map', 'shadowKey'], message: 'must differ from map.key' });
-  if (env.migrations !== undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['migrations'],
-      message: 'blue-green deployments do not run migrations yet; deploy schema changes with the rolling strategy (or apply the expand step before the deployment)',
-    });
+  const migrations = env.migrations as { mode?: string; runner?: string } | undefined;
+  if (migrations?.mode === 'downtime') {
+    ctx.addIssue({ code: 'custom', path: ['migrations', 'mode'], message: 'blue-green keeps the old pool serving while the schema expands: use mode "online" (expand/contract), or the rolling strategy for downtime migrations' });
+  }
+  if (migrations?.runner !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['migrations', 'runner'], message: 'blue-green runs migrations on the first node of the pool the release goes to (it holds the new release); remove runner' });
   }
 }

@@ -11,6 +11,7 @@ import { control, poolWatch, pools, smokeTests, warmPeriods } from '../common/pr
 import { describeFailure } from '../common/failures';
 import { acrossFleet } from '../fleet/node-group';
 import { awaitApproval } from './approval';
+import { contract } from './migrations';
 import type { Notices } from './notices';
 import { approvalWanted } from './prepare';
 import { rollOutBatch, runBatch } from './rollout';
@@ -133,6 +134,8 @@ export async function blueGreenRollout(input: WorkflowInput, state: DeploymentSt
   const warmRelease = mostCommonRelease(state, strategy.pools[from].nodes);
   if (warmRelease === null) {
     state.record(`${from} served nothing before the switch: there is no warm pool to switch back to`);
+    // Nothing can switch back to the old schema: contract now.
+    if (env.migrations) await contract(targetInput(input, state), state);
     return;
   }
   const until = switchedAt + strategy.keepWarm;
@@ -143,6 +146,7 @@ export async function blueGreenRollout(input: WorkflowInput, state: DeploymentSt
     args: [{ environment: env, warm: from, live: to, release: input.release, warmRelease, switchedAt, keepWarmMs: strategy.keepWarm, deploymentRunId: workflowInfo().runId }],
   });
   state.warmUntil(until);
+  if (env.migrations) state.record(`the contract migration runs when ${from} stops at ${new Date(until).toISOString()} (a switch back needs the old schema until then)`);
 }
 
 /**

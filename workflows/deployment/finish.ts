@@ -4,6 +4,7 @@ import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import { failureTypes } from '../../lib/core/failure-types';
 import type { DeployOutcomeStatus } from '../api';
 import { describeFailure } from '../common/failures';
+import { blueGreenOf, otherPool, poolEnvironment, targetInput } from './blue-green';
 import { compensate } from './compensation';
 import { undoMigration } from './migrations';
 import { readBack } from './read-back';
@@ -27,7 +28,9 @@ export async function finishAfterFailure(input: WorkflowInput, state: Deployment
 
   const undoList = state.undoList();
   if (undoList.length > 0) await compensate(input, state);
-  await undoMigration(input, state, err instanceof ApplicationFailure && err.type === failureTypes.compatibilityCheckFailed);
+  // Blue-green: the migrations ran on the target pool's first node; the old release runs in the other pool.
+  const bg = blueGreenOf(env) && state.pools ? { target: targetInput(input, state), old: poolEnvironment(env, otherPool(state.pools.target)) } : undefined;
+  await undoMigration(bg?.target ?? input, state, err instanceof ApplicationFailure && err.type === failureTypes.compatibilityCheckFailed, bg?.old);
   const undoNote = state.undoFailures.length > 0 ? `; rollback incomplete on ${state.undoFailures.map((u) => u.node).join(', ')}` : '';
   const undidSomething = undoList.length > 0 || (state.migration.undone !== undefined && state.migration.undone !== 'kept');
   const status: DeployOutcomeStatus = aborted ? 'aborted' : undidSomething && state.undoFailures.length === 0 ? 'rolled-back' : 'failed';

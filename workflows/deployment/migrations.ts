@@ -85,6 +85,13 @@ export async function compatibilityGate(env: Environment, state: DeploymentState
   state.record(`compatibility check passed: ${old.length} node(s) on the old release are healthy on the expanded schema`);
 }
 
+/** The contract phase on `env`'s runner, outside a deployment (blue-green runs it once the old pool stopped). */
+export async function runContract(env: Environment, release: string): Promise<{ ran: boolean; durationMs: number; runner: string }> {
+  const m = env.migrations!;
+  const { ran, durationMs } = await migrationAgent(env, m).runMigration({ phase: 'contract', release, timeoutMs: m.timeout });
+  return { ran, durationMs, runner: runnerOf(env) };
+}
+
 export async function contract(input: WorkflowInput, state: DeploymentState): Promise<void> {
   const env = input.environment;
   const m = env.migrations!;
@@ -110,7 +117,7 @@ const RESTORE_ONLY_BEFORE_SERVING = 'restore-only-before-serving';
  * or run the down command. A failed compatibility check always restores (or runs down): the old
  * release just proved it cannot run on the new schema.
  */
-export async function undoMigration(input: WorkflowInput, state: DeploymentState, incompatible: boolean): Promise<void> {
+export async function undoMigration(input: WorkflowInput, state: DeploymentState, incompatible: boolean, oldEnv: Environment = input.environment): Promise<void> {
   const env = input.environment;
   const m = env.migrations;
   if (!m || !state.migration.expandAttempted) return;
@@ -130,7 +137,7 @@ export async function undoMigration(input: WorkflowInput, state: DeploymentState
       const { durationMs } = await agent.restoreDatabase({ file: state.migration.backup.file, schema: state.migration.backup.schema, timeoutMs: m.timeout });
       state.migrationUndone('restored', `database restored from ${state.migration.backup.file} and verified (${durationMs} ms)`);
       // The old release broke on the expanded schema; it must be healthy again before the deployment ends.
-      if (incompatible) await compatibilityGate(env, state);
+      if (incompatible) await compatibilityGate(oldEnv, state);
     } else if (policy === 'down') {
       const legacy = legacyOf(input);
       if (legacy?.downCommand) await agent.runCommand({ argv: legacy.downCommand, release: input.release, env: legacy.env, timeoutMs: m.timeout });

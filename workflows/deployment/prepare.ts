@@ -5,7 +5,7 @@ import { failureTypes } from '../../lib/core/failure-types';
 import { acrossFleet } from '../fleet/node-group';
 import { artifactCheck, ciChecks, verification } from '../common/proxies';
 import { awaitApproval } from './approval';
-import { blueGreenOf, blueGreenPreflight, targetInput } from './blue-green';
+import { blueGreenOf, blueGreenPreflight, poolEnvironment, targetInput } from './blue-green';
 import { backupAndExpand, compatibilityGate } from './migrations';
 import type { Notices } from './notices';
 import { preflight, requireKept, rollbackPreflight } from './preflight';
@@ -81,8 +81,9 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
   // A repair puts nodes right; the schema is not its business.
   if (env.migrations && env.migrations.mode !== 'downtime' && !input.repair) {
     state.enter('migrate');
-    await backupAndExpand(input, state);
-    await compatibilityGate(env, state);
+    // Blue-green: the runner is the first node of the pool the release goes to, and the old release the live pool runs must stay healthy.
+    await backupAndExpand(target, state);
+    await compatibilityGate(blueGreen ? poolEnvironment(input.environment, state.pools!.live) : env, state);
   }
   // Blue-green asks for approval before the switch, once the smoke tests passed.
   if (approvalWanted(input) && env.approval!.at === 'before-rollout' && !blueGreen) await awaitApproval(state, notices);

@@ -344,8 +344,9 @@ export class DeploymentState {
     this.#unreachable.push(id);
     this.record(`${id}: unreachable (${error}); the rollback goes on without it`);
   }
+  /** Nodes users reached on the new release: blue-green's target pool only once traffic switched to it (before, only smoke tests did). */
   get served(): readonly string[] {
-    return this.#served;
+    return this.#pools && this.#pools.switchedAt === undefined ? [] : this.#served;
   }
   get unreachable(): readonly string[] {
     return this.#unreachable;

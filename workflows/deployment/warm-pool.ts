@@ -11,6 +11,7 @@ import { describeFailure } from '../common/failures';
 import { pools } from '../common/proxies';
 import { runNodeChild } from '../fleet/node-child';
 import { blueGreenOf, poolEnvironment } from './blue-green';
+import { runContract } from './migrations';
 
 export interface WarmInput {
   environment: Environment;
@@ -80,6 +81,7 @@ export async function warmPool(input: WarmInput): Promise<WarmStatus> {
       show(`keepWarm passed; stopping ${input.warm}`);
       const failures = await stopPool(env, input.warm);
       if (failures.length > 0) status.stopFailures = failures;
+      if (env.migrations) await contractNow(env, input, status);
       break;
     }
     const request = asked!;
@@ -100,6 +102,18 @@ export async function warmPool(input: WarmInput): Promise<WarmStatus> {
   }
   await condition(allHandlersFinished);
   return status;
+}
+
+/** No pool can switch back to the old schema any more: the contract migration runs, on the live pool's runner. */
+async function contractNow(env: Environment, input: WarmInput, status: WarmStatus): Promise<void> {
+  const liveEnv = poolEnvironment(env, input.live);
+  try {
+    const { ran, durationMs, runner } = await runContract(liveEnv, input.release);
+    status.contract = { ran, runner, durationMs };
+  } catch (err) {
+    // Reported, never undone: every node of the live pool runs the new release, which works on either schema.
+    status.contract = { ran: false, runner: liveEnv.nodes[0]!.id, error: describeFailure(err) };
+  }
 }
 
 /** Takes every node of `pool` out of its backend and stops its app (the node cycle with no release). */
