@@ -18,7 +18,7 @@ import { startLocalStack, type LocalStack } from '../devkit/local/stack';
 import { startReaperSession } from '../devkit/local/reaper';
 import { setup } from '../devkit/setup';
 import { waitUntil } from '../lib/core/wait';
-import { abortUpdate, approveSignal, approveUpdate, deploymentWorkflowId, statusQuery, type DeployStatus } from '../workflows/api';
+import { abortUpdate, approveSignal, approveUpdate, deploymentWorkflowId, statusQuery, switchBackUpdate, warmWorkflowId, type DeployStatus } from '../workflows/api';
 import { buildStatement, signStatement } from '../client/operator-statement';
 import { clientDataConverter } from '../client/data-converter';
 import { HaproxyClient } from '../lib/lb/haproxy';
@@ -165,6 +165,25 @@ const continued: Scenario[] = [
   { name: 'continue-as-new', expect: 'live', run: (s) => s.deploy('v2') },
 ];
 
+// Blue-green on two pools of two nodes: a switch whose warm period ends by gantry switch-back, and a release
+// that fails its health check in the idle pool (stopped there, nothing switched).
+const blueGreen: Scenario[] = [
+  { name: 'blue-green-setup', expect: 'live', run: (s) => s.deploy('v1') },
+  {
+    name: 'blue-green-switch-back',
+    expect: 'live',
+    run: async (s) => {
+      const handle = await s.deploy('v2');
+      await awaitOutcome(handle);
+      const warm = s.client.workflow.getHandle(warmWorkflowId('rec'));
+      await warm.executeUpdate(switchBackUpdate, { args: [{ by: 'recorder', reason: 'recording a switch back' }] });
+      await warm.result();
+      return handle;
+    },
+  },
+  { name: 'blue-green-failed-health', expect: 'rolled-back', run: (s) => s.deploy('v-bad') },
+];
+
 async function main(): Promise<void> {
   // Fixtures are replayed by anyone: recorded in clear, whatever keys this shell holds.
   delete process.env.GANTRY_CODEC_KEYS;
@@ -174,15 +193,17 @@ async function main(): Promise<void> {
   const tools = setup((line) => console.error(`setup: ${line}`));
   await session(tools, [], wanted(plain));
   await session(tools, ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=50'], wanted(continued));
+  await session(tools, [], wanted(blueGreen), { blueGreen: true, nodeCount: 4 });
 }
 
-async function session(tools: ReturnType<typeof setup>, serverArgs: string[], scenarios: Scenario[]): Promise<void> {
+async function session(tools: ReturnType<typeof setup>, serverArgs: string[], scenarios: Scenario[], shape: { blueGreen?: boolean; nodeCount?: number } = {}): Promise<void> {
   if (scenarios.every((s) => s.name.endsWith('-setup'))) return;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-record-'));
   const stack = await startLocalStack({
     dir,
     name: 'rec',
-    nodeCount: 3,
+    nodeCount: shape.nodeCount ?? 3,
+    ...(shape.blueGreen ? { blueGreen: true } : {}),
     releases: ['v1', 'v2', { release: 'v-bad', unhealthyOn: ['web-2'] }],
     haproxyPath: tools.haproxy,
     temporalPath: tools.temporal,

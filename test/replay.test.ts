@@ -23,7 +23,12 @@ const SCENARIOS = [
   'contract-failure',
   'operator-maint',
   'repair',
+  'blue-green-switch-back',
+  'blue-green-failed-health',
 ];
+
+/** Workflow types of the deployment bundle; every other saved history is a fleet child's. */
+const DEPLOYMENT_BUNDLE = new Set(['deployment', 'warmPool', 'fleetSurvey']);
 
 interface Saved {
   /** The file's name stands for the workflow in failure messages. */
@@ -60,7 +65,7 @@ describe('replay of saved histories', () => {
     expect(types.has('deployment'), `${scenario} holds a deployment history`).toBe(true);
     const failures: string[] = [];
     for (const bundle of ['deployment', 'fleet'] as const) {
-      const mine = saved.filter((s) => (s.type === 'deployment') === (bundle === 'deployment'));
+      const mine = saved.filter((s) => DEPLOYMENT_BUNDLE.has(s.type) === (bundle === 'deployment'));
       if (mine.length === 0) continue;
       const results = Worker.runReplayHistories({ workflowBundle: bundles[bundle], dataConverter: workerDataConverter() }, mine.map(({ file, history }) => ({ workflowId: file, history })));
       for await (const result of results) {
