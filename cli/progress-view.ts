@@ -4,7 +4,7 @@
 import type { LiveStatus } from '../client/deployments';
 import { describeWaiting } from '../client/waiting-steps';
 import type { NodeState } from '../workflows/api';
-import { describeApproval } from './format';
+import { describeApproval, describePools } from './format';
 
 const ORDER: NodeState['state'][] = ['failed', 'rolled-back', 'deploying', 'pending', 'live'];
 const MARK: Record<NodeState['state'], string> = { pending: '·', deploying: '▶', live: '✓', failed: '✗', 'rolled-back': '↺' };
@@ -16,6 +16,7 @@ export function renderProgress(status: LiveStatus, rows: number, elapsedMs: numb
     `${status.workflowId}  ${status.release}  phase ${status.phase}${status.paused ? ' (paused)' : ''}${status.approvalsNeeded > 0 ? `, ${status.approvalsNeeded} approval(s) needed` : ''}  ${(elapsedMs / 1000).toFixed(1)} s`,
     `  ${counts.map(([state, n]) => `${n} ${state}`).join(', ')}`,
     ...(status.approvals.length ? [`  approved by ${status.approvals.map(describeApproval).join(', ')}`] : []),
+    ...(status.pools ? describePools(status.pools).map((line) => `  ${line}`) : []),
     ...(status.waiting ?? []).slice(0, 3).map((step) => `  retrying ${describeWaiting(step)}`),
   ];
   const events = status.events.slice(-3).map((e) => `  ${e.time.slice(11, 19)}  ${e.what}`);
@@ -23,7 +24,7 @@ export function renderProgress(status: LiveStatus, rows: number, elapsedMs: numb
   const byUrgency = [...status.nodes].sort((a, b) => ORDER.indexOf(a.state) - ORDER.indexOf(b.state));
   const shown = status.nodes.length <= room ? status.nodes : byUrgency.slice(0, room - 1);
   const nodeLines = shown.map(
-    (n) => `  ${MARK[n.state]} ${n.id.padEnd(16)}${n.state.padEnd(13)}${(n.release ?? '-').padEnd(14)}${n.lb}${n.error ? `  ${n.error}` : ''}`,
+    (n) => `  ${MARK[n.state]} ${n.id.padEnd(16)}${n.pool ? n.pool.padEnd(7) : ''}${n.state.padEnd(13)}${(n.release ?? '-').padEnd(14)}${n.lb}${n.error ? `  ${n.error}` : ''}`,
   );
   if (shown.length < status.nodes.length) nodeLines.push(`  … and ${status.nodes.length - shown.length} more`);
   return [...header, ...nodeLines, '', ...events];

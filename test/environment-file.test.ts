@@ -41,6 +41,32 @@ describe('environment file', () => {
   });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 
+  it('reads a blue-green strategy with its defaults, and names each mistake in one', async () => {
+    const pools = { blue: { nodes: ['web-1'], backend: 'shop_blue' }, green: { nodes: ['web-2'], backend: 'shop_green' } };
+    const strategy = { type: 'blue-green', pools, map: { file: '/etc/haproxy/pools.map' }, shadow: { url: 'http://10.0.0.9:8081' }, smoke: { checks: [{ name: 'home', path: '/' }] } };
+    const env = await load({ ...valid, strategy });
+    expect(env.strategy).toEqual({
+      ...strategy,
+      map: { file: '/etc/haproxy/pools.map', key: 'live', shadowKey: 'shadow' },
+      smoke: { checks: [{ name: 'home', method: 'GET', path: '/', headers: {}, expectStatus: 200, timeout: 5_000 }], timeout: 120_000 },
+      watch: { duration: 120_000, max5xx: 0, maxConnectionErrors: 0, interval: 1_000 },
+      keepWarm: 1_800_000,
+    });
+    const message = await errorOf({
+      ...valid,
+      nodes: [...valid.nodes, { id: 'web-3', address: '10.0.0.3:8080' }],
+      strategy: { ...strategy, pools: { blue: { nodes: ['web-1', 'web-9'], backend: 'shop' }, green: { nodes: ['web-1'], backend: 'shop' } }, keepWarn: '5m' },
+      migrations: { runner: 'web-1', mode: 'downtime' },
+    });
+    expect(message).toContain('strategy.keepWarn: unknown key; did you mean keepWarm?');
+    expect(message).toContain('strategy.pools.blue.nodes[1]: no node has id "web-9"');
+    expect(message).toContain('strategy.pools.green.nodes[0]: node web-1 is already in pool blue; a node belongs to one pool');
+    expect(message).toContain('strategy.pools: nodes web-2, web-3 are in no pool; put each node in blue or green');
+    expect(message).toContain('strategy.pools.green.backend: each pool needs its own backend');
+    expect(message).toContain('migrations.mode: blue-green keeps the old pool serving');
+    expect(message).toContain('migrations.runner: blue-green runs migrations on the first node of the pool the release goes to');
+  });
+
   it('loads a valid file with defaults, durations in ms and relative paths resolved', async () => {
     const env = await load(valid);
     expect(env.healthCheck).toMatchObject({ interval: 500, deadline: 120_000, successThreshold: 2, expectStatus: 200 });

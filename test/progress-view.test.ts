@@ -26,6 +26,24 @@ describe('the live progress view', () => {
     expect(frame.slice(-3)).toEqual(['  10:00:02  event 2', '  10:00:03  event 3', '  10:00:04  event 4']);
   });
 
+  it('shows a blue-green deployment\'s pools: who users reach, the smoke tests with a failure\'s answer, the switch and the warm period', () => {
+    const status: DeployStatus = {
+      ...statusWith([{ ...node('web-1', 'live', 'v2'), pool: 'blue' }, { ...node('web-3', 'pending'), pool: 'green' }]),
+      phase: 'watch',
+      pools: {
+        live: 'blue', target: 'blue', backends: { blue: 'app_blue', green: 'app_green' }, nodes: { blue: ['web-1'], green: ['web-3'] }, shadowUrl: 'http://127.0.0.1:9000',
+        smoke: [{ name: 'home', passed: true, status: 200, durationMs: 12 }, { name: 'api', passed: false, status: 500, durationMs: 30, error: 'status 500, expected 200', excerpt: '{"error":"db"}' }],
+        switchedAt: '2026-11-22T10:00:05.000Z', watch: { until: '2026-11-22T10:02:05.000Z' }, warmUntil: '2026-11-22T10:30:05.000Z',
+      },
+    };
+    const frame = renderProgress(status, 40, 0);
+    expect(frame).toContain('  pools: users reach blue (app_blue); the release goes to blue (web-1), shadow http://127.0.0.1:9000');
+    expect(frame).toContain('    smoke ✗ api: 500, 30 ms — status 500, expected 200; got: {"error":"db"}');
+    expect(frame).toContain('    switched to blue at 2026-11-22T10:00:05.000Z; watch until 2026-11-22T10:02:05.000Z');
+    expect(frame).toContain('    green stays warm until 2026-11-22T10:30:05.000Z (gantry switch-back)');
+    expect(frame.find((line) => line.includes('web-3'))).toBe('  · web-3           green  pending      v1            ready');
+  });
+
   it('fits a big fleet on the screen, nodes in flight and failed first', () => {
     const nodes = Array.from({ length: 200 }, (_, i) => node(`n-${i}`, i < 150 ? 'live' : i === 170 ? 'failed' : i < 180 ? 'deploying' : 'pending'));
     const frame = renderProgress(statusWith(nodes), 20, 0);
