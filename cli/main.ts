@@ -246,8 +246,9 @@ program
   .command('demo')
   .description('start a local stack and deploy v1 then v2 of the sample app')
   .option('--once', 'exit after checking every node serves v2 (exit 0) instead of staying up', false)
-  .option('--nodes <n>', 'number of nodes', positiveInt, 3)
-  .action(async (options: { once: boolean; nodes: number }) => {
+  .option('--nodes <n>', 'number of nodes (blue-green: per pool)', positiveInt, 3)
+  .option('--strategy <name>', 'rolling, or blue-green: two pools, a switch, then an instant switch back', 'rolling')
+  .action(async (options: { once: boolean; nodes: number; strategy: string }) => {
     // Loaded only here: the demo runs the devkit, which a production build does not contain.
     const demo = await import('./commands/demo.ts').catch((err: unknown) => {
       throw new CliExit(`the demo needs a checkout of Gantry with its devkit/ (not part of a production build): ${(err as Error).message}`, ExitCode.error);

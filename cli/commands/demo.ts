@@ -1,5 +1,6 @@
 // `gantry demo`: the whole local stack (Temporal dev server, HAProxy, 3 agents, the orchestrator
-// worker) and two real deployments of the sample app, v1 then v2.
+// worker) and two real deployments of the sample app, v1 then v2. With --strategy blue-green: two pools
+// of --nodes nodes each, v1 then v2 by a switch, then `gantry switch-back` to v1 while v1's pool is warm.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,10 +9,15 @@ import { startReaperSession } from '../../devkit/local/reaper';
 import { setup } from '../../devkit/setup';
 import { awaitOutcome, printEvents } from '../../client/deployments';
 import { startDeployment } from './deploy';
+import { switchBack } from './switch-back';
 import { CliExit, ExitCode } from '../exit-codes';
 import { connectClient } from '../../client/connection';
 
-export async function demoCommand(options: { once?: boolean; nodes: number }): Promise<number> {
+export async function demoCommand(options: { once?: boolean; nodes: number; strategy?: string }): Promise<number> {
+  if (options.strategy !== undefined && options.strategy !== 'rolling' && options.strategy !== 'blue-green') {
+    throw new CliExit(`--strategy "${options.strategy}": use rolling or blue-green`, ExitCode.rejected);
+  }
+  const blueGreen = options.strategy === 'blue-green';
   const started = Date.now();
   // Whatever ends the demo (Ctrl-C, SIGTERM, kill -9), no server, agent or app outlives it.
   startReaperSession();
@@ -21,7 +27,9 @@ export async function demoCommand(options: { once?: boolean; nodes: number }): P
   const stack = await startLocalStack({
     dir,
     name: 'demo',
-    nodeCount: options.nodes,
+    // Blue-green: --nodes per pool.
+    nodeCount: blueGreen ? options.nodes * 2 : options.nodes,
+    ...(blueGreen ? { blueGreen: true } : {}),
     releases: ['v1', 'v2'],
     haproxyPath: tools.haproxy,
     temporalPath: tools.temporal,
@@ -34,7 +42,7 @@ export async function demoCommand(options: { once?: boolean; nodes: number }): P
   };
   try {
     console.error(`demo: Temporal Web UI: ${stack.uiUrl}/namespaces/default/workflows  (server ${stack.temporalAddress})`);
-    console.error(`demo: app through HAProxy: ${stack.haproxy.url}/`);
+    console.error(`demo: app through HAProxy: ${stack.haproxy.url}/${stack.haproxy.shadowUrl ? `  (shadow address, the idle pool: ${stack.haproxy.shadowUrl}/)` : ''}`);
     if (stack.codecServer) console.error(`demo: payloads encrypted; the UI decrypts through gantry codec-server at ${stack.codecServer.url} (token in ${dir}/codec.token)`);
     Object.assign(process.env, stack.clientEnv);
     const { client, close } = await connectClient();
@@ -50,16 +58,24 @@ export async function demoCommand(options: { once?: boolean; nodes: number }): P
         const outcome = await awaitOutcome(handle, printEvents((line) => console.error(`  ${line}`)));
         console.error(`demo: ${release} ${outcome.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
         if (outcome.status !== 'live') throw new CliExit(`deployment of ${release} failed: ${outcome.error}`, ExitCode.failed);
+        if (outcome.pools) console.error(`demo: users reach ${outcome.pools.live}${outcome.pools.warmUntil ? `; the other pool stays warm until ${outcome.pools.warmUntil}` : ''}`);
+      }
+      if (blueGreen) {
+        console.error(`\ndemo: gantry switch-back ${stack.name} --as demo`);
+        const t0 = Date.now();
+        const back = await switchBack(client, stack.name, { as: 'demo', reason: 'showing the instant switch back' });
+        console.error(`demo: users reach ${back.live} (${back.release}) again, ${Date.now() - t0} ms after asking`);
       }
     } finally {
       await close();
     }
+    const expected = blueGreen ? 'v1' : 'v2';
     const seen = await releasesThroughHaproxy(stack, options.nodes * 4);
     console.error(`demo: through HAProxy: ${[...seen].map(([node, release]) => `${node}=${release}`).join(', ')}`);
-    const allOnV2 = seen.size === options.nodes && [...seen.values()].every((r) => r === 'v2');
+    const allOnExpected = seen.size === options.nodes && [...seen.values()].every((r) => r === expected);
     console.error(`demo: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (options.once) {
-      if (!allOnV2) throw new CliExit('not every node serves v2 through HAProxy', ExitCode.failed);
+      if (!allOnExpected) throw new CliExit(`not every node users reach serves ${expected} through HAProxy`, ExitCode.failed);
       return ExitCode.ok;
     }
     console.error('demo: running for inspection; Ctrl-C to stop');
