@@ -99,6 +99,9 @@ program
   .argument('<env>', 'environment name')
   .requiredOption('--as <name>', 'who switches back (kept in the event log)')
   .option('--reason <text>', 'why; kept in the event log')
+  .option('--key <file>', 'sign with this SSH key (through ssh-agent when it holds the key); without it, ssh-agent\'s first key where the environment checks control signatures')
+  .option('--no-sign', 'send unsigned even when a key is at hand')
+  .option('--valid-for <duration>', 'how long the signed statement stays valid', '10m')
   .option('--json', 'print one JSON object on stdout', false)
   .action(async (environment: string, options: SwitchBackOptions) => {
     exitCode = await switchBackCommand(environment, options);

@@ -4,8 +4,11 @@ import { signText, newNonce, type SigningKey } from '../lib/identity/ssh-signatu
 import { canonicalStatement, signingNamespace, STATEMENT_VERSION, type OperatorActionName, type Statement } from '../lib/identity/statement';
 import type { DeployStatus, SignedStatement } from '../workflows/api';
 
+/** What a statement is bound to: a deployment's status, or a warm period's (gantry switch-back). */
+export type StatementSubject = Pick<DeployStatus, 'environment' | 'workflowId' | 'runId' | 'release' | 'commit' | 'artifactSha256' | 'plan'>;
+
 export interface StatementRequest {
-  status: DeployStatus;
+  status: StatementSubject;
   action: OperatorActionName;
   by: string;
   /** How long the statement stays valid; the orchestrator refuses more than identity.maxStatementAge. */

@@ -1,5 +1,10 @@
 // Blue-green (issue 17) on real HAProxy and real agents: two pools of two nodes, each its own backend;
 // a map routes users and the shadow address. Load runs through HAProxy while releases switch and switch back.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awaitOutcome } from '../client/deployments';
 import { startDeployment } from '../cli/commands/deploy';
@@ -13,6 +18,7 @@ import { statusQuery, warmStatusQuery, warmWorkflowId } from '../workflows/api';
 import { runGantry } from './helpers/cli';
 import { startTestStack, type TestStack } from './helpers/stack';
 
+const run = promisify(execFile);
 let stack: TestStack;
 let env: Environment;
 let haproxy: HaproxyClient;
@@ -188,5 +194,36 @@ describe('blue-green', () => {
     expect(report.errors + report.non200).toBe(0);
     expect(releasesAfter(report, answered)).toEqual(['v2']);
     await expectPools(BLUE, 'v2', GREEN);
+  });
+
+  it('takes a switch-back only from someone the control list names, signed where the environment asks for signatures', async () => {
+    const keys = path.join(stack.dir, 'keys');
+    await mkdir(keys, { recursive: true });
+    for (const who of ['bob', 'mallory']) await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', who, '-f', path.join(keys, who)]);
+    const lines = await Promise.all(['bob', 'mallory'].map(async (who) => `${who} namespaces="gantry@${stack.name}" ${(await readFile(path.join(keys, `${who}.pub`), 'utf8')).trim()}`));
+    const allowedSigners = path.join(keys, 'allowed_signers');
+    await writeFile(allowedSigners, `${lines.join('\n')}\n`);
+    const identity = { allowedSigners, allowedSignersSha256: createHash('sha256').update(await readFile(allowedSigners)).digest('hex') };
+    await stack.define({ strategy, identity, control: { allowed: ['bob'], requireSigned: true } });
+    const outcome = await awaitOutcome(await deploy('v1'));
+    expect(outcome.status, outcome.error).toBe('live');
+    const noAgent = { ...stack.clientEnv, SSH_AUTH_SOCK: '' };
+    const attempt = (who: string, ...flags: string[]) => runGantry(['switch-back', stack.name, '--as', who, '--reason', 'test', ...flags], noAgent);
+
+    const unsigned = await attempt('bob', '--no-sign');
+    expect(unsigned.code).toBe(4);
+    expect(unsigned.stderr).toContain("bob's switch-back is not signed");
+    const stranger = await attempt('mallory', '--key', path.join(keys, 'mallory'));
+    expect(stranger.code).toBe(4);
+    expect(stranger.stderr).toContain('mallory may not switch');
+    const forged = await attempt('bob', '--key', path.join(keys, 'mallory'));
+    expect(forged.code).toBe(4);
+    expect(forged.stderr).toMatch(/bob's signed switch-back: key SHA256:\S+ belongs to mallory, not bob; sign as yourself/);
+    expect(await answer()).toBe('v1');
+
+    const signed = await attempt('bob', '--key', path.join(keys, 'bob'), '--json');
+    expect(signed.code, signed.stderr).toBe(0);
+    expect(JSON.parse(signed.stdout)).toMatchObject({ live: 'blue', release: 'v2' });
+    expect(await answer()).toBe('v2');
   });
 });

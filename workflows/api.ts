@@ -135,6 +135,8 @@ export interface PoolStatus {
 export interface SwitchBackPayload {
   by: string;
   reason?: string;
+  /** Signed over the warm period's run (its workflow and run id) and the release it switches away from. */
+  signature?: SignedStatement;
 }
 
 /** Where a warm period stands; its workflow's result once it ends. */
@@ -159,6 +161,13 @@ export interface WarmStatus {
   /** The contract migration, run once the old pool stopped (a switch back needs the old schema until then). */
   contract?: { ran: boolean; runner: string; durationMs?: number; error?: string };
   deploymentRunId: string;
+  /** What a signed switch-back is bound to: this warm period's run, and the deployment's release, commit, artifact and plan. */
+  workflowId: string;
+  runId: string;
+  commit: string | null;
+  artifactSha256: string | null;
+  plan: { hash: string; summary: string } | null;
+  signing: { control: boolean };
 }
 
 export interface DeployEvent {

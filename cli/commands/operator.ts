@@ -3,7 +3,7 @@
 // with its reason. With a key (--key, or ssh-agent) the action is signed over the run the operator saw.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { connectClient } from '../../client/connection';
-import { buildStatement, describeStatement, signStatement } from '../../client/operator-statement';
+import { buildStatement, describeStatement, signStatement, type StatementSubject } from '../../client/operator-statement';
 import { parseDuration } from '../../lib/config/duration';
 import type { OperatorActionName } from '../../lib/identity/statement';
 import {
@@ -68,6 +68,8 @@ export async function sendOperatorUpdate(
         if (!payload.success) throw payloadError(payload.error.issues);
         return await handle.executeUpdate(action === 'pause' ? pauseUpdate : resumeUpdate, { args: [payload.data] });
       }
+      case 'switch-back':
+        throw new CliExit('switch-back is its own command: gantry switch-back <env> --as <name>', ExitCode.rejected);
     }
   } catch (err) {
     throw explain(err, action, environment);
@@ -89,7 +91,11 @@ async function runningStatus(client: Client, environment: string, action: string
 }
 
 /** Signs when a key is at hand: --key, else ssh-agent's first key; none (or --no-sign) sends unsigned. */
-async function maybeSign(status: DeployStatus, action: OperatorAction, options: OperatorOptions): Promise<SignedStatement | undefined> {
+export async function maybeSign(
+  status: StatementSubject & { signing?: { approvals?: boolean; control: boolean } },
+  action: OperatorAction,
+  options: Pick<OperatorOptions, 'as' | 'key' | 'sign' | 'validFor'>,
+): Promise<SignedStatement | undefined> {
   const agentSocket = process.env.SSH_AUTH_SOCK || undefined;
   // Without --key, ssh-agent's key signs only where this action must be signed (an unlisted agent key would otherwise spoil an approval that counts unsigned).
   const required = action === 'approve' || action === 'reject' ? status.signing?.approvals : status.signing?.control;

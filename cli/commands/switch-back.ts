@@ -5,7 +5,8 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { connectClient } from '../../client/connection';
 import { waitUntil } from '../../lib/core/wait';
-import { abortUpdate, deploymentWorkflowId, statusQuery, switchBackUpdate, warmWorkflowId, type WarmStatus } from '../../workflows/api';
+import { abortUpdate, deploymentWorkflowId, statusQuery, switchBackUpdate, warmStatusQuery, warmWorkflowId, type WarmStatus } from '../../workflows/api';
+import { maybeSign } from './operator';
 import { requireEnvironmentName } from '../environment-name';
 import { CliExit, ExitCode } from '../exit-codes';
 
@@ -13,6 +14,10 @@ export interface SwitchBackOptions {
   as: string;
   reason?: string;
   json?: boolean;
+  /** Signing, as for gantry abort: --key, else ssh-agent's first key where the environment checks control signatures; --no-sign sends unsigned. */
+  key?: string;
+  sign?: boolean;
+  validFor?: string;
 }
 
 export interface SwitchBackOutcome {
@@ -39,7 +44,8 @@ export async function switchBack(client: Client, environment: string, options: S
       throw new CliExit(`the deployment of ${status.release} to ${environment} has not switched yet (phase ${status.phase}): users still reach ${status.pools.live}; gantry abort ${environment} stops the idle pool`, ExitCode.rejected);
     }
     if (!status.pools.switchedBack) {
-      await deployment.executeUpdate(abortUpdate, { args: [{ by: options.as, reason: `switch back: ${reason}` }] }).catch((err: unknown) => {
+      const signature = await maybeSign(status, 'abort', options);
+      await deployment.executeUpdate(abortUpdate, { args: [{ by: options.as, reason: `switch back: ${reason}`, ...(signature ? { signature } : {}) }] }).catch((err: unknown) => {
         throw refusal(err);
       });
       // The undo switches first, before it stops the new pool: answer once it has.
@@ -67,7 +73,8 @@ export async function switchBack(client: Client, environment: string, options: S
       : `the warm period ended (${described.status.name})`;
     throw new CliExit(`cannot switch back: ${why}; use gantry rollback ${environment}${ended ? ` --to ${ended.warmRelease}` : ''} (a deployment of the old release)`, ExitCode.rejected);
   }
-  const after = await warm.executeUpdate(switchBackUpdate, { args: [{ by: options.as, reason }] }).catch((err: unknown) => {
+  const signature = await maybeSign(await warm.query(warmStatusQuery), 'switch-back', options);
+  const after = await warm.executeUpdate(switchBackUpdate, { args: [{ by: options.as, reason, ...(signature ? { signature } : {}) }] }).catch((err: unknown) => {
     throw refusal(err);
   });
   if (after.state !== 'switched-back') throw new CliExit(`cannot switch back: ${after.error ?? after.state}`, ExitCode.failed);

@@ -143,7 +143,22 @@ export async function blueGreenRollout(input: WorkflowInput, state: DeploymentSt
     workflowId: warmWorkflowId(env.name),
     // The warm period outlives this deployment: `gantry switch-back` works after the result is in.
     parentClosePolicy: ParentClosePolicy.ABANDON,
-    args: [{ environment: env, warm: from, live: to, release: input.release, warmRelease, switchedAt, keepWarmMs: strategy.keepWarm, deploymentRunId: workflowInfo().runId }],
+    args: [
+      {
+        environment: env,
+        warm: from,
+        live: to,
+        release: input.release,
+        warmRelease,
+        switchedAt,
+        keepWarmMs: strategy.keepWarm,
+        deploymentRunId: workflowInfo().runId,
+        requestedBy: input.requestedBy,
+        commit: state.commit,
+        artifactSha256: input.artifact?.sha256 ?? null,
+        plan: input.plan ?? null,
+      },
+    ],
   });
   state.warmUntil(until);
   if (env.migrations) state.record(`the contract migration runs when ${from} stops at ${new Date(until).toISOString()} (a switch back needs the old schema until then)`);
