@@ -220,10 +220,11 @@ describe('blue-green', () => {
     expect(forged.code).toBe(4);
     expect(forged.stderr).toMatch(/bob's signed switch-back: key SHA256:\S+ belongs to mallory, not bob; sign as yourself/);
     expect(await answer()).toBe('v1');
-
+    const warm = await stack.client.workflow.getHandle(warmWorkflowId(stack.name)).query(warmStatusQuery);
+    expect(warm.signing).toEqual({ control: true });
     const signed = await attempt('bob', '--key', path.join(keys, 'bob'), '--json');
     expect(signed.code, signed.stderr).toBe(0);
-    expect(JSON.parse(signed.stdout)).toMatchObject({ live: 'blue', release: 'v2' });
-    expect(await answer()).toBe('v2');
+    expect(JSON.parse(signed.stdout)).toMatchObject({ live: warm.warm, release: warm.warmRelease });
+    expect(await answer()).toBe(warm.warmRelease);
   });
 });
