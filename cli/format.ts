@@ -27,6 +27,8 @@ export function formatStatus(status: DeployStatus): string {
   if (status.plan) lines.push(`plan ${status.plan.hash.slice(0, 12)}…: ${status.plan.summary}${status.signing?.approvals ? '; only signed approvals count' : ''}`);
   if (status.approvals.length > 0) lines.push(`approved by ${status.approvals.map(describeApproval).join(', ')}`);
   if (status.pools) lines.push(...describePools(status.pools));
+  const r = status.migration?.rehearsal;
+  if (r) lines.push(`rehearsal on ${r.database}: copied ${(r.bytes / 1024 / 1024).toFixed(1)} MiB in ${r.copyMs} ms (${r.method})${r.expandMs !== undefined ? `, expand ${r.expandMs} ms` : ''}${r.smokePassed ? ', smoke tests passed' : ''}${r.dropped ? ', dropped' : ''}`);
   const pool = (n: DeployStatus['nodes'][number]) => (status.pools ? (n.pool ?? '-').padEnd(7) : '');
   lines.push('', `  ${'NODE'.padEnd(16)}${status.pools ? 'POOL'.padEnd(7) : ''}${'STATE'.padEnd(13)}${'RELEASE'.padEnd(14)}${'WAS'.padEnd(14)}LB`);
   for (const n of status.nodes) {

@@ -48,6 +48,7 @@ describe('environment file', () => {
     expect(env.strategy).toEqual({
       ...strategy,
       map: { file: '/etc/haproxy/pools.map', key: 'live', shadowKey: 'shadow' },
+      shadow: { url: 'http://10.0.0.9:8081', database: 'live' },
       smoke: { checks: [{ name: 'home', method: 'GET', path: '/', headers: {}, expectStatus: 200, timeout: 5_000 }], timeout: 120_000 },
       watch: { duration: 120_000, max5xx: 0, maxConnectionErrors: 0, interval: 1_000 },
       keepWarm: 1_800_000,
@@ -65,6 +66,9 @@ describe('environment file', () => {
     expect(message).toContain('strategy.pools.green.backend: each pool needs its own backend');
     expect(message).toContain('migrations.mode: blue-green keeps the old pool serving');
     expect(message).toContain('migrations.runner: blue-green runs migrations on the first node of the pool the release goes to');
+    expect(await errorOf({ ...valid, strategy: { ...strategy, shadow: { url: 'http://10.0.0.9:8081', database: 'copy' } } })).toContain(
+      'strategy.shadow.database: a rehearsal on a copy is of the migrations: add a migrations section, or use "live"',
+    );
   });
 
   it('loads a valid file with defaults, durations in ms and relative paths resolved', async () => {

@@ -86,6 +86,7 @@ export type Phase =
   | 'stage'
   | 'migrate'
   | 'awaiting-approval'
+  | 'rehearsal'
   | 'smoke-test'
   | 'switch'
   | 'watch'
@@ -259,6 +260,8 @@ export interface MigrationRecord {
   /** The contract step failed after every node went live: reported, nothing rolled back (the schema may be partly contracted). */
   contractFailed?: string;
   undone?: 'kept' | 'restored' | 'down';
+  /** Blue-green's rehearsal on a copy of the database: its name, size, how it was made and how long it took, the expand on it, and whether it is dropped. */
+  rehearsal?: { database: string; bytes: number; copyMs: number; method: 'template' | 'dump'; expandMs?: number; smokePassed?: boolean; dropped?: boolean };
   /** Downtime mode: from the last node leaving rotation (its drain) to the first back in, as the load balancer saw it. */
   downtimeMs?: number;
 }

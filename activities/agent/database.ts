@@ -6,7 +6,8 @@ import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { failureTypes } from '../../lib/core/failure-types';
 import { BackupCopyError, copyBackup, pruneBackups, sha256File } from '../../lib/node/backup-copies';
-import { dumpDatabase, isPostgresUrl, legacySchemaFingerprint, restoreDatabase, schemaFingerprint } from '../../lib/node/postgres-tools';
+import { copyDatabase, DatabaseCopyError, dropDatabase, rehearsalDatabase, withDatabase, type DatabaseCopy } from '../../lib/node/database-copy';
+import { dumpDatabase, isPostgresUrl, PostgresToolError, legacySchemaFingerprint, restoreDatabase, schemaFingerprint } from '../../lib/node/postgres-tools';
 import { runCommand, type CommandResult } from '../../lib/node/run-command';
 import { withHeartbeat } from '../heartbeat';
 import { notAllowed, redact, requireRelease, type AgentDeps, type Exclusive } from './common';
@@ -33,6 +34,8 @@ export interface MigrationInput {
   /** Runs from this staged release's folder. */
   release: string;
   timeoutMs: number;
+  /** Against the rehearsal copy of this id (copyForRehearsal), not the database itself. */
+  rehearsal?: string;
 }
 
 export function createDatabaseActivities({ store, logger, config, commandEnv, secretValues }: AgentDeps, exclusive: Exclusive) {
@@ -131,7 +134,24 @@ export function createDatabaseActivities({ store, logger, config, commandEnv, se
     },
 
     /** The node's own command for `phase`; `ran: false` when the node defines no contract step. */
-    async runMigration({ phase, release, timeoutMs }: MigrationInput): Promise<{ ran: boolean; durationMs: number }> {
+    /** A copy of the migrations' database on the same server, named by `id` (one per deployment); asking again returns the one made. */
+    async copyForRehearsal({ id, timeoutMs }: { id: string; timeoutMs: number }): Promise<DatabaseCopy> {
+      const url = databaseUrl(migrationEnv, node);
+      return exclusive(() =>
+        withHeartbeat(() =>
+          copyDatabase(url, id, timeoutMs).catch((err: unknown) => {
+            if (err instanceof DatabaseCopyError || err instanceof PostgresToolError) throw ApplicationFailure.nonRetryable(hide(`node ${node}: rehearsal copy: ${err.message}`), failureTypes.commandFailed);
+            throw err;
+          }),
+        ),
+      );
+    },
+
+    async dropRehearsal({ id }: { id: string }): Promise<{ dropped: boolean }> {
+      return exclusive(() => dropDatabase(databaseUrl(migrationEnv, node), id));
+    },
+
+    async runMigration({ phase, release, timeoutMs, rehearsal }: MigrationInput): Promise<{ ran: boolean; durationMs: number }> {
       requireRelease(release);
       const m = config.migrations;
       if (!m) throw notAllowed(node, `to run ${phase} migrations: its node config has no migrations section`);
@@ -146,7 +166,7 @@ export function createDatabaseActivities({ store, logger, config, commandEnv, se
         const result = await withHeartbeat((signal) =>
           runCommand(argv, {
             cwd: store.releaseDir(release),
-            env: { ...commandEnv, ...m.env, GANTRY_RELEASE: release },
+            env: { ...commandEnv, ...m.env, GANTRY_RELEASE: release, ...(rehearsal ? { DATABASE_URL: withDatabase(databaseUrl(migrationEnv, node), rehearsalDatabase(databaseUrl(migrationEnv, node), rehearsal)) } : {}) },
             timeoutMs,
             signal,
             onLine: (stream, line) => log.info({ stream }, hide(line)),

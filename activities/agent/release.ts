@@ -13,6 +13,8 @@ import { withHeartbeat } from '../heartbeat';
 import { hostOf, isUnreachable, unreachable } from '../unreachable';
 import { isAllowedSource } from '../../lib/config/node-config';
 import { notAllowed, requireRelease, type AgentDeps, type Exclusive } from './common';
+import { rehearsalDatabase, withDatabase } from '../../lib/node/database-copy';
+import { isPostgresUrl } from '../../lib/node/postgres-tools';
 
 export interface StageInput {
   release: string;
@@ -22,7 +24,18 @@ export interface StageInput {
   unreachableTimeoutMs?: number;
 }
 
-export function createReleaseActivities({ store, app, logger, config }: AgentDeps, exclusive: Exclusive) {
+/** The app's DATABASE_URL pointing at the rehearsal copy of `id` (same server, user and password). */
+function rehearsalEnv(env: Record<string, string>, id: string, node: string): Record<string, string> {
+  const url = env.DATABASE_URL;
+  if (!isPostgresUrl(url)) throw ApplicationFailure.nonRetryable(`node ${node} cannot rehearse on a copy: its app's DATABASE_URL is not a postgres:// URL`, failureTypes.backupNotConfigured);
+  try {
+    return { DATABASE_URL: withDatabase(url, rehearsalDatabase(url, id)) };
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`node ${node}: ${(err as Error).message}`, failureTypes.invalidInput);
+  }
+}
+
+export function createReleaseActivities({ store, app, logger, config, commandEnv }: AgentDeps, exclusive: Exclusive) {
   const node = config.node;
   return {
     async currentRelease(): Promise<{ release: string | null; running: string | null }> {
@@ -114,11 +127,13 @@ export function createReleaseActivities({ store, app, logger, config }: AgentDep
       });
     },
 
-    async activate({ release }: { release: string }): Promise<{ changed: boolean; previous: string | null }> {
+    /** `rehearsal`: start it against that rehearsal copy of its database (blue-green); without it, against the database itself. */
+    async activate({ release, rehearsal }: { release: string; rehearsal?: string }): Promise<{ changed: boolean; previous: string | null }> {
       requireRelease(release);
+      const override = rehearsal === undefined ? undefined : { id: rehearsal, env: rehearsalEnv(commandEnv, rehearsal, node) };
       return exclusive(async () => {
         const previous = await store.current();
-        if (previous === release && (await app.running()) === release) {
+        if (previous === release && (await app.running()) === release && (await app.runningRehearsal()) === rehearsal) {
           logger.info({ release }, 'release already active and running; nothing to do');
           return { changed: false, previous };
         }
@@ -129,7 +144,7 @@ export function createReleaseActivities({ store, app, logger, config }: AgentDep
           await app.stop();
           await store.switchCurrent(release);
           try {
-            await app.start(release, store.releaseDir(release));
+            await app.start(release, store.releaseDir(release), override);
           } catch (err) {
             if (err instanceof AppStartError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.appStart);
             throw err;

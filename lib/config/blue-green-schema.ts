@@ -42,7 +42,11 @@ export const blueGreenSchema = strictObject({
     shadowKey: mapKey.default('shadow'),
   }),
   /** Where the idle pool answers before it takes traffic (the shadow frontend): smoke tests go here. */
-  shadow: strictObject({ url: z.url({ protocol: /^https?$/ }) }),
+  shadow: strictObject({
+    url: z.url({ protocol: /^https?$/ }),
+    /** copy: rehearse first — the idle pool runs and migrates against a copy of the database (same server), smoke-tested, before the live database changes. */
+    database: z.enum(['live', 'copy']).default('live'),
+  }),
   smoke: strictObject({
     checks: z.array(smokeCheckSchema).default([]),
     /** Run by the orchestrator worker with SHADOW_URL set; exit 0 passes. */
@@ -88,6 +92,9 @@ export function checkBlueGreen(env: { nodes: { id: string }[]; strategy?: BlueGr
   const migrations = env.migrations as { mode?: string; runner?: string } | undefined;
   if (migrations?.mode === 'downtime') {
     ctx.addIssue({ code: 'custom', path: ['migrations', 'mode'], message: 'blue-green keeps the old pool serving while the schema expands: use mode "online" (expand/contract), or the rolling strategy for downtime migrations' });
+  }
+  if (strategy.shadow.database === 'copy' && migrations === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['strategy', 'shadow', 'database'], message: 'a rehearsal on a copy is of the migrations: add a migrations section, or use "live"' });
   }
   if (migrations?.runner !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['migrations', 'runner'], message: 'blue-green runs migrations on the first node of the pool the release goes to (it holds the new release); remove runner' });

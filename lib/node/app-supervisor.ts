@@ -25,6 +25,8 @@ interface AppRecord {
   pid: number;
   release: string;
   startedAt: string;
+  /** Started against a rehearsal copy of its database (blue-green), by the copy's id. */
+  rehearsal?: string;
   /** Absent in records older agents wrote: then the command line must look like the app's command. */
   identity?: ProcessIdentity;
 }
@@ -70,8 +72,14 @@ export class AppSupervisor {
     await rm(this.recordFile, { force: true });
   }
 
-  /** Starts the app from `cwd` and waits until its port accepts connections. */
-  async start(release: string, cwd: string): Promise<number> {
+  /** The rehearsal copy the running app was started against, if any. */
+  async runningRehearsal(): Promise<string | undefined> {
+    const record = await this.record();
+    return record && (await isRecordedApp(record, this.spec.command)) ? record.rehearsal : undefined;
+  }
+
+  /** Starts the app from `cwd` and waits until its port accepts connections; `rehearsal` overrides its environment (DATABASE_URL of the copy). */
+  async start(release: string, cwd: string, rehearsal?: { id: string; env: Record<string, string> }): Promise<number> {
     const { host, port } = splitHostPort(this.spec.address);
     if (await canConnect(host, port, 500)) {
       throw new AppStartError(`port ${port} is already in use by another process; cannot start release ${release}`);
@@ -82,7 +90,7 @@ export class AppSupervisor {
       cwd,
       detached: true,
       stdio: ['ignore', out, out],
-      env: { ...inheritedEnv(), PORT: String(port), GANTRY_RELEASE: release, ...this.spec.env },
+      env: { ...inheritedEnv(), PORT: String(port), GANTRY_RELEASE: release, ...this.spec.env, ...rehearsal?.env },
     });
     closeSync(out);
     const pid = await new Promise<number>((resolve, reject) => {
@@ -95,7 +103,10 @@ export class AppSupervisor {
     // After 'spawn' the exec has happened: /proc shows the app's own command line and start time.
     const identity = await identify(pid);
     // Written aside and renamed: a reader (a new agent, the local stack's reaper) never sees half a record.
-    await writeFile(`${this.recordFile}.partial`, JSON.stringify({ pid, release, startedAt: new Date().toISOString(), ...(identity ? { identity } : {}) } satisfies AppRecord));
+    await writeFile(
+      `${this.recordFile}.partial`,
+      JSON.stringify({ pid, release, startedAt: new Date().toISOString(), ...(rehearsal ? { rehearsal: rehearsal.id } : {}), ...(identity ? { identity } : {}) } satisfies AppRecord),
+    );
     await rename(`${this.recordFile}.partial`, this.recordFile);
     this.logger.info({ pid, release, cwd }, 'app started; waiting for its port');
     const up = await waitUntil(async () => exited || (await canConnect(host, port, 500)), this.spec.startTimeoutMs, 50);

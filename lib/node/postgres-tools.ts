@@ -167,3 +167,8 @@ function collectTail(stream: Readable): () => string[] {
   });
   return () => lines;
 }
+
+/** A custom-format dump into an empty database (a rehearsal copy): every object, owners and grants as dumped; any error stops it. */
+export async function restoreIntoEmpty(url: string, file: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+  await tool('pg_restore', ['--exit-on-error', file], timeoutMs, url);
+}

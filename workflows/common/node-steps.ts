@@ -24,9 +24,11 @@ export interface NodeTarget {
   healthCheck: HealthCheck;
   /** Bounds the agent's activate step: stop grace + start time-out. */
   activateTimeoutMs: number;
+  /** Blue-green rehearsal: start the release against this rehearsal copy of the database. */
+  rehearsal?: string;
 }
 
-export function nodeCycleSteps({ environment, node, loadBalancer: lb, healthCheck, activateTimeoutMs }: NodeTarget, { drains, health, lbOps }: ControlProxies): NodeCycleSteps {
+export function nodeCycleSteps({ environment, node, loadBalancer: lb, healthCheck, activateTimeoutMs, rehearsal }: NodeTarget, { drains, health, lbOps }: ControlProxies): NodeCycleSteps {
   const server = serverName(node);
   const agent = agentOf(environment, node.id, activateTimeoutMs + 60_000);
   const says = (summary: string) => ({ summary });
@@ -34,7 +36,8 @@ export function nodeCycleSteps({ environment, node, loadBalancer: lb, healthChec
     drain: () => drains.drain.executeWithOptions(says(`drain ${node.id}`), [{ lb, server }]),
     recheck: () => drains.drain.executeWithOptions(says(`re-check ${node.id} is out of rotation`), [{ lb, server }]),
     deactivate: () => agent.deactivate.executeWithOptions(says(`stop the app on ${node.id}`), []),
-    activate: (release) => agent.activate.executeWithOptions(says(`activate ${release} on ${node.id}`), [{ release }]),
+    activate: (release) =>
+      agent.activate.executeWithOptions(says(`activate ${release} on ${node.id}${rehearsal ? ' (on the rehearsal copy of the database)' : ''}`), [{ release, ...(rehearsal ? { rehearsal } : {}) }]),
     waitHealthy: (release) => health.waitHealthy.executeWithOptions(says(`health ${node.id}`), [{ address: node.address, check: healthCheck, release }]),
     enable: () => lbOps.enable.executeWithOptions(says(`enable ${node.id}`), [{ lb, server }]),
   };

@@ -2,7 +2,7 @@
 // reach it through the shadow address; one switch of HAProxy's map sends every user to it; a watch of
 // its backend's errors switches back by itself; the old pool stays warm (its own workflow, warm-pool.ts)
 // for an instant `gantry switch-back`. Before the switch an undo only stops the idle pool.
-import { ApplicationFailure, ParentClosePolicy, condition, startChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, ParentClosePolicy, condition, startChild, workflowInfo } from '@temporalio/workflow';
 import { serverName } from '../../lib/config/environment-rules';
 import type { BlueGreen, Environment, PoolName } from '../../lib/config/environment-schema';
 import { failureTypes } from '../../lib/core/failure-types';
@@ -11,7 +11,7 @@ import { control, poolWatch, pools, smokeTests, warmPeriods } from '../common/pr
 import { describeFailure } from '../common/failures';
 import { acrossFleet } from '../fleet/node-group';
 import { awaitApproval } from './approval';
-import { contract } from './migrations';
+import { backupAndExpand, compatibilityGate, contract, rehearsalSteps } from './migrations';
 import type { Notices } from './notices';
 import { approvalWanted } from './prepare';
 import { rollOutBatch, runBatch } from './rollout';
@@ -83,24 +83,33 @@ export async function blueGreenRollout(input: WorkflowInput, state: DeploymentSt
   const to = state.pools!.target;
   const targetEnv = poolEnvironment(env, to);
 
-  state.enter('rollout');
   // Every node of the idle pool at once: none of them serves users yet.
-  await rollOutBatch({ ...input, environment: { ...targetEnv, rollout: { batchSize: targetEnv.nodes.length } } }, targetEnv.nodes, 0, state);
-  state.record(`${to} runs ${input.release} on ${targetEnv.nodes.length} node(s), healthy; users still reach ${from}`);
-
-  state.enter('smoke-test');
-  if (strategy.smoke.checks.length === 0 && !strategy.smoke.command) {
-    state.record('no smoke tests defined (strategy.smoke): the health checks are all that was tested');
-  } else {
+  const startPool = async (rehearsal?: string) => {
+    await rollOutBatch({ ...input, environment: { ...targetEnv, rollout: { batchSize: targetEnv.nodes.length } } }, targetEnv.nodes, 0, state, rehearsal);
+    state.record(`${to} runs ${input.release} on ${targetEnv.nodes.length} node(s), healthy${rehearsal ? ', on the rehearsal copy of the database' : ''}; users still reach ${from}`);
+  };
+  const smoke = async (where: string) => {
+    if (strategy.smoke.checks.length === 0 && !strategy.smoke.command) {
+      state.record('no smoke tests defined (strategy.smoke): the health checks are all that was tested');
+      return;
+    }
     const results = await smokeTests(strategy).smokeTest({ strategy });
     state.smokeTested(results);
     const failed = results.find((r) => !r.passed);
     if (failed) {
-      const error = `smoke test ${failed.name} failed through ${strategy.shadow.url}: ${failed.error ?? 'failed'}${failed.excerpt ? ` (got: ${failed.excerpt.slice(0, 200)})` : ''}`;
+      const error = `smoke test ${failed.name} failed through ${strategy.shadow.url}${where}: ${failed.error ?? 'failed'}${failed.excerpt ? ` (got: ${failed.excerpt.slice(0, 200)})` : ''}`;
       state.failedBecause({ step: 'smoke-test', error });
       throw ApplicationFailure.nonRetryable(error, failureTypes.smokeTestFailed);
     }
+  };
+
+  if (rehearses(env)) await rehearse(input, state, targetEnv, startPool, smoke);
+  else {
+    state.enter('rollout');
+    await startPool();
   }
+  state.enter('smoke-test');
+  await smoke('');
   if (approvalWanted(input)) await awaitApproval(state, notices);
   if (state.pausedBy !== null) {
     state.record('holding the switch until resumed');
@@ -162,6 +171,56 @@ export async function blueGreenRollout(input: WorkflowInput, state: DeploymentSt
   });
   state.warmUntil(until);
   if (env.migrations) state.record(`the contract migration runs when ${from} stops at ${new Date(until).toISOString()} (a switch back needs the old schema until then)`);
+}
+
+/** The environment rehearses its migrations on a copy of the database before the live one changes. */
+export function rehearses(env: Environment): boolean {
+  return blueGreenOf(env)?.shadow.database === 'copy' && env.migrations !== undefined;
+}
+
+/**
+ * The rehearsal: a copy of the database (same server), the expand on it, the idle pool started against
+ * it and smoke-tested; only then the backup and expand of the live database (with the compatibility
+ * gate on the live pool), the idle pool restarted against it, and the copy dropped — also when any of it fails.
+ */
+async function rehearse(
+  input: WorkflowInput,
+  state: DeploymentState,
+  targetEnv: Environment,
+  startPool: (rehearsal?: string) => Promise<void>,
+  smoke: (where: string) => Promise<void>,
+): Promise<void> {
+  const steps = rehearsalSteps(targetEnv);
+  // One copy per run, named from its id: a retried activity finds the copy it made.
+  const id = workflowInfo().runId.replace(/[^0-9a-f]/g, '').slice(0, 12);
+  state.enter('rehearsal');
+  const copy = await steps.copy(id);
+  state.rehearsal(
+    { database: copy.database, bytes: copy.bytes, copyMs: copy.durationMs, method: copy.method },
+    `rehearsal: copied the database to ${copy.database} on ${steps.runner} (${copy.bytes} bytes in ${copy.durationMs} ms, ${copy.method === 'template' ? 'CREATE DATABASE … TEMPLATE' : 'pg_dump | pg_restore: the database had open sessions'})`,
+  );
+  try {
+    const { durationMs } = await steps.expand(input.release, id);
+    state.rehearsal({ expandMs: durationMs }, `rehearsal: expand migrations applied to the copy in ${durationMs} ms`);
+    await startPool(id);
+    await smoke(' on the rehearsal copy');
+    state.rehearsal({ smokePassed: true }, 'rehearsal passed: the live database is next');
+    state.enter('migrate');
+    await backupAndExpand({ ...input, environment: targetEnv }, state);
+    await compatibilityGate(poolEnvironment(input.environment, state.pools!.live), state);
+    state.enter('rollout');
+    await startPool();
+  } finally {
+    // Dropped whatever happened, an abort included: a copy of production must not linger.
+    await CancellationScope.nonCancellable(async () => {
+      try {
+        await steps.drop(id);
+        state.rehearsal({ dropped: true }, `rehearsal copy ${copy.database} dropped`);
+      } catch (err) {
+        state.record(`rehearsal copy ${copy.database} could not be dropped (${describeFailure(err)}): drop it by hand`);
+      }
+    });
+  }
 }
 
 /**

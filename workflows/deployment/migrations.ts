@@ -85,6 +85,18 @@ export async function compatibilityGate(env: Environment, state: DeploymentState
   state.record(`compatibility check passed: ${old.length} node(s) on the old release are healthy on the expanded schema`);
 }
 
+/** Blue-green's rehearsal on the runner of `env` (the target pool): a copy of the database, the expand against it, and dropping it. */
+export function rehearsalSteps(env: Environment) {
+  const m = env.migrations!;
+  const agent = migrationAgent(env, m);
+  return {
+    runner: runnerOf(env),
+    copy: (id: string) => agent.copyForRehearsal({ id, timeoutMs: m.timeout }),
+    expand: (release: string, id: string) => agent.runMigration({ phase: 'expand', release, timeoutMs: m.timeout, rehearsal: id }),
+    drop: (id: string) => agent.dropRehearsal({ id }),
+  };
+}
+
 /** The contract phase on `env`'s runner, outside a deployment (blue-green runs it once the old pool stopped). */
 export async function runContract(env: Environment, release: string): Promise<{ ran: boolean; durationMs: number; runner: string }> {
   const m = env.migrations!;

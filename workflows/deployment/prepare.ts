@@ -5,7 +5,7 @@ import { failureTypes } from '../../lib/core/failure-types';
 import { acrossFleet } from '../fleet/node-group';
 import { artifactCheck, ciChecks, verification } from '../common/proxies';
 import { awaitApproval } from './approval';
-import { blueGreenOf, blueGreenPreflight, poolEnvironment, targetInput } from './blue-green';
+import { blueGreenOf, blueGreenPreflight, poolEnvironment, rehearses, targetInput } from './blue-green';
 import { backupAndExpand, compatibilityGate } from './migrations';
 import type { Notices } from './notices';
 import { preflight, requireKept, rollbackPreflight } from './preflight';
@@ -79,7 +79,8 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
   notices.send('started');
 
   // A repair puts nodes right; the schema is not its business.
-  if (env.migrations && env.migrations.mode !== 'downtime' && !input.repair) {
+  // A blue-green rehearsal migrates a copy first, then the live database (blue-green.ts).
+  if (env.migrations && env.migrations.mode !== 'downtime' && !input.repair && !rehearses(input.environment)) {
     state.enter('migrate');
     // Blue-green: the runner is the first node of the pool the release goes to, and the old release the live pool runs must stay healthy.
     await backupAndExpand(target, state);

@@ -20,7 +20,7 @@ export function runBatch(environment: string, n: number, input: BatchInput, shap
 }
 
 /** Runs batch `index`; throws after recording the first failure when a node failed. */
-export async function rollOutBatch(input: WorkflowInput, batch: NodeConfig[], index: number, state: DeploymentState): Promise<void> {
+export async function rollOutBatch(input: WorkflowInput, batch: NodeConfig[], index: number, state: DeploymentState, rehearsal?: string): Promise<void> {
   const env = input.environment;
   state.nodesStarting(batch.map((n) => n.id));
   state.record(batch.length === 1 ? `${batch[0]!.id}: deploying ${input.release}` : `batch ${index + 1}: deploying ${input.release} to ${batch.length} nodes`);
@@ -33,6 +33,7 @@ export async function rollOutBatch(input: WorkflowInput, batch: NodeConfig[], in
       release: input.release,
       concurrency: concurrencyOf(env, batch.length),
       ...(held.length > 0 ? { leaveInMaint: held } : {}),
+      ...(rehearsal ? { rehearsal } : {}),
     };
     outcomes = await runBatch(env.name, index + 1, batchInput, input.shape);
   } catch (err) {

@@ -412,6 +412,11 @@ export class DeploymentState {
     this.record(what);
   }
 
+  rehearsal(fields: Partial<NonNullable<MigrationRecord['rehearsal']>>, what: string): void {
+    this.#migration.rehearsal = { ...(this.#migration.rehearsal ?? { database: '', bytes: 0, copyMs: 0, method: 'template' }), ...fields };
+    this.record(what);
+  }
+
   downtimeMeasured(downtimeMs: number): void {
     this.#migration.downtimeMs = downtimeMs;
   }

@@ -22,7 +22,7 @@ export async function batchDeployment(input: BatchInput): Promise<NodeOutcome[]>
     const release = undo ? (input.targets?.[node.id] ?? null) : input.release;
     try {
       const id = undo ? nodeRollbackWorkflowId(env.name, node.id) : nodeWorkflowId(env.name, node.id);
-      const result = await runNodeChild(env, node, id, release, input.leaveInMaint?.includes(node.id) === true);
+      const result = await runNodeChild(env, node, id, release, input.leaveInMaint?.includes(node.id) === true, input.rehearsal);
       outcomes.push({ ok: true, ...result });
     } catch (err) {
       failed = true;

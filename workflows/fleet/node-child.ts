@@ -11,6 +11,7 @@ export function runNodeChild(
   workflowId: string,
   release: string | null,
   leaveInMaint = false,
+  rehearsal?: string,
 ): Promise<NodeDeployResult> {
   return executeChild(nodeDeployment, {
     workflowId,
@@ -25,6 +26,7 @@ export function runNodeChild(
         activateTimeoutMs: env.app.stopGrace + env.app.startTimeout,
         release,
         ...(leaveInMaint ? { leaveInMaint } : {}),
+        ...(rehearsal ? { rehearsal } : {}),
       },
     ],
   });

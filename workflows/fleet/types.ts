@@ -32,6 +32,8 @@ export interface BatchInput {
   concurrency: number;
   /** Nodes an operator had in MAINT before the deployment: they change release and stay out of rotation. */
   leaveInMaint?: string[];
+  /** Blue-green rehearsal: the release starts against this rehearsal copy of the database. */
+  rehearsal?: string;
 }
 
 export type NodeOutcome =
