@@ -16,10 +16,12 @@ import { waitUntil } from '../lib/core/wait';
 import { HaproxyClient, lbState } from '../lib/lb/haproxy';
 import { statusQuery, warmStatusQuery, warmWorkflowId } from '../workflows/api';
 import { runGantry } from './helpers/cli';
+import { startReceiver } from './helpers/receivers';
 import { startTestStack, type TestStack } from './helpers/stack';
 
 const run = promisify(execFile);
 let stack: TestStack;
+let hook: Awaited<ReturnType<typeof startReceiver>>;
 let env: Environment;
 let haproxy: HaproxyClient;
 let strategy: Record<string, unknown>;
@@ -54,7 +56,14 @@ async function expectPools(live: string[], release: string, idle: string[]): Pro
 
 describe('blue-green', () => {
   beforeAll(async () => {
-    stack = await startTestStack({ blueGreen: true, nodeCount: 4, releases: ['v1', 'v2', { release: 'v3', failsRequests: true }] });
+    hook = await startReceiver('record');
+    stack = await startTestStack({
+      blueGreen: true,
+      nodeCount: 4,
+      releases: ['v1', 'v2', { release: 'v3', failsRequests: true }],
+      workerEnv: { HOOK_URL: hook.url },
+      environment: { notifications: { channels: [{ type: 'webhook', url: { fromEnv: 'HOOK_URL' }, events: ['switched', 'switched-back'] }] } },
+    });
     env = await loadEnvironmentFile(stack.envFile);
     haproxy = new HaproxyClient(env.loadBalancer.socket);
     strategy = { ...(env.strategy as Record<string, unknown>) };
@@ -66,6 +75,7 @@ describe('blue-green', () => {
   });
   afterAll(async () => {
     await stack?.close();
+    await hook?.close();
   });
 
   it('switches users from v1 to v2 at once, and back with gantry switch-back after the deployment ended, with zero failed requests', async () => {
@@ -76,7 +86,10 @@ describe('blue-green', () => {
     expect(pools).toMatchObject({ live: 'blue', target: 'blue' });
     expect(pools.smoke).toEqual([expect.objectContaining({ name: 'home', passed: true, status: 200 })]);
     expect(pools.watch).toMatchObject({ http5xx: 0, connectionErrors: 0 });
-    expect(Date.parse(pools.warmUntil!) - Date.parse(pools.switchedAt!)).toBe(600_000);
+    // keepWarm (10m) counts from the end of the 5 s watch.
+    const warmFor = Date.parse(pools.warmUntil!) - Date.parse(pools.watch!.until);
+    expect(warmFor).toBeGreaterThanOrEqual(600_000);
+    expect(warmFor).toBeLessThan(605_000);
     const switchedAt = Date.parse(pools.switchedAt!);
     // Blue serves v2; green, warm, still runs v1 in its own backend (reached only through the shadow address).
     expect(await servedReleases(env)).toEqual({ 'web-1': 'v2', 'web-2': 'v2', 'web-3': 'v1', 'web-4': 'v1' });
@@ -96,6 +109,7 @@ describe('blue-green', () => {
     expect(report.sent).toBeGreaterThan(1_000);
     expect(releasesAfter(report, switchedAt, asked)).toEqual(['v2']);
     expect(releasesAfter(report, answered)).toEqual(['v1']);
+    console.log(`blue-green switch and switch-back under load: ${report.sent} requests, ${report.non200} non-2xx, ${report.errors} connection errors; gantry switch-back answered in ${answered - asked} ms`);
     // The warm period ended by switching back; it stops the pool it left.
     const warm = stack.client.workflow.getHandle(warmWorkflowId(stack.name));
     const ended = (await warm.result()) as { state: string; by: string; stopFailures?: unknown };
@@ -116,10 +130,15 @@ describe('blue-green', () => {
   it('does not switch when a smoke test fails: the live pool is untouched, the idle pool stopped, the result names the check and its answer', async () => {
     await redefine({ smoke: { checks: [{ name: 'reports-v9', path: '/', json: { field: 'release', equals: 'v9' } }] } });
     const load = startLoad(stack.haproxy.url, { clients: 2, pauseMs: 10, maxMs: 120_000 });
-    const outcome = await awaitOutcome(await deploy('v2'));
+    const handle = await deploy('v2');
+    const outcome = await awaitOutcome(handle);
     const report = await load.stop();
     expect(outcome.status).toBe('rolled-back');
     expect(outcome.cause).toMatchObject({ step: 'smoke-test' });
+    // The Temporal UI's current details lead with the pools and each smoke test.
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toContain('pools: **green** live (app_green), release to blue');
+    expect(metadata.currentDetails).toContain('- smoke reports-v9: failed: release is "v2", expected "v9" (200,');
     expect(outcome.error).toContain('smoke test reports-v9 failed');
     expect(outcome.error).toContain('release is "v2", expected "v9"');
     expect(outcome.pools!.smoke[0]).toMatchObject({ name: 'reports-v9', passed: false, status: 200 });
@@ -145,6 +164,10 @@ describe('blue-green', () => {
     // Users saw v3's errors only between the switch and the switch back.
     const back = Date.parse(pools.switchedBack!.at);
     expect(releasesAfter(report, back + 50)).toEqual(['v1']);
+    // The team heard of both: the switch to v3, then the switch back with its cause.
+    const notices = hook.deliveries.map((d) => d.body).filter((b) => b.release === 'v3');
+    expect(notices.map((b) => b.event)).toEqual(['switched', 'switched-back']);
+    expect(notices[1]!.reason).toMatch(/backend app_blue gave \d+ 5xx answers/);
     await expectPools(GREEN, 'v1', BLUE);
   });
 

@@ -124,6 +124,8 @@ export interface PoolStatus {
   nodes: Record<PoolName, string[]>;
   shadowUrl: string;
   smoke: SmokeResult[];
+  /** The switch was sent to HAProxy (it may have taken effect even if the call failed or was cancelled). */
+  switchAttempted?: boolean;
   switchedAt?: string;
   switchedBack?: { at: string; why: string };
   /** The post-switch watch: until when, and what it counted. */

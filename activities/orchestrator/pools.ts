@@ -66,8 +66,9 @@ export function createPoolActivities({ logger }: { logger: Logger }) {
     async switchPools({ lb, strategy, live }: SwitchInput): Promise<{ switchedAt: number; changed: boolean }> {
       const client = haproxy(lb);
       const { file, key, shadowKey } = strategy.map;
-      const wanted = { [key]: strategy.pools[live].backend, [shadowKey]: strategy.pools[other(live)].backend };
       const now = await client.showMap(file);
+      // Only this environment's two entries change: a map other apps share keeps theirs.
+      const wanted: Record<string, string> = { ...now, [key]: strategy.pools[live].backend, [shadowKey]: strategy.pools[other(live)].backend };
       const changed = now[key] !== wanted[key] || now[shadowKey] !== wanted[shadowKey];
       if (changed) await client.replaceMap(file, wanted);
       const switchedAt = Date.now();
@@ -75,7 +76,7 @@ export function createPoolActivities({ logger }: { logger: Logger }) {
       const scratch = await mkdtemp(path.join(path.dirname(file), '.map-'));
       try {
         const next = path.join(scratch, path.basename(file));
-        await writeFile(next, `${key} ${wanted[key]}\n${shadowKey} ${wanted[shadowKey]}\n`);
+        await writeFile(next, Object.entries(wanted).map(([k, v]) => `${k} ${v}\n`).join(''));
         await rename(next, file);
       } finally {
         await rm(scratch, { recursive: true, force: true });

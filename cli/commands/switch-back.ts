@@ -37,29 +37,27 @@ export async function switchBack(client: Client, environment: string, options: S
   // The deployment itself, while it runs: after its switch, an abort switches back first.
   const deployment = client.workflow.getHandle(deploymentWorkflowId(environment));
   const running = await deployment.describe().then((d) => d.status.name === 'RUNNING', () => false);
-  if (running) {
-    const status = await deployment.query(statusQuery);
-    if (!status.pools) throw new CliExit(`${environment} does not deploy blue-green; use gantry abort or gantry rollback`, ExitCode.rejected);
-    if (!status.pools.switchedAt) {
-      throw new CliExit(`the deployment of ${status.release} to ${environment} has not switched yet (phase ${status.phase}): users still reach ${status.pools.live}; gantry abort ${environment} stops the idle pool`, ExitCode.rejected);
-    }
-    if (!status.pools.switchedBack) {
-      const signature = await maybeSign(status, 'abort', options);
-      await deployment.executeUpdate(abortUpdate, { args: [{ by: options.as, reason: `switch back: ${reason}`, ...(signature ? { signature } : {}) }] }).catch((err: unknown) => {
-        throw refusal(err);
-      });
-      // The undo switches first, before it stops the new pool: answer once it has.
-      let after = status;
-      const back = await waitUntil(async () => Boolean((after = await deployment.query(statusQuery)).pools?.switchedBack), 30_000, 50);
-      if (!back) throw new CliExit(`the deployment was told to switch back but has not yet after 30 s (phase ${after.phase}); gantry status ${environment}`, ExitCode.failed);
-      const previous = after.pools!.live;
-      return { environment, live: previous, release: after.nodes.find((n) => n.pool === previous)?.previousRelease ?? '(unknown)', via: 'deployment', at: after.pools!.switchedBack!.at };
-    }
+  // Only a deployment in its switch or watch is switched back through its abort; otherwise an earlier switch's warm pool (if any) is.
+  const status = running ? await deployment.query(statusQuery) : undefined;
+  if (status?.pools && !status.pools.switchedBack && (status.phase === 'switch' || status.phase === 'watch')) {
+    const signature = await maybeSign(status, 'abort', options);
+    await deployment.executeUpdate(abortUpdate, { args: [{ by: options.as, reason: `switch back: ${reason}`, ...(signature ? { signature } : {}) }] }).catch((err: unknown) => {
+      throw refusal(err);
+    });
+    // The undo switches first, before it stops the new pool: answer once it has.
+    let after = status;
+    const back = await waitUntil(async () => Boolean((after = await deployment.query(statusQuery)).pools?.switchedBack), 30_000, 50);
+    if (!back) throw new CliExit(`the deployment was told to switch back but has not yet after 30 s (phase ${after.phase}); gantry status ${environment}`, ExitCode.failed);
+    const previous = after.pools!.live;
+    return { environment, live: previous, release: after.nodes.find((n) => n.pool === previous)?.previousRelease ?? '(unknown)', via: 'deployment', at: after.pools!.switchedBack!.at };
   }
 
   const warm = client.workflow.getHandle(warmWorkflowId(environment));
   const described = await warm.describe().catch((err: unknown) => {
-    if (err instanceof WorkflowNotFoundError) throw new CliExit(`${environment} has no warm pool to switch back to (no blue-green switch yet); use gantry rollback ${environment}`, ExitCode.rejected);
+    if (err instanceof WorkflowNotFoundError) {
+      const now = status?.pools ? `; the deployment of ${status.release} is in phase ${status.phase} (users reach ${status.pools.live}): gantry abort ${environment} stops it` : '';
+      throw new CliExit(`${environment} has no warm pool to switch back to (no blue-green switch yet)${now}; use gantry rollback ${environment}`, ExitCode.rejected);
+    }
     throw err;
   });
   if (described.status.name !== 'RUNNING') {

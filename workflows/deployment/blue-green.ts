@@ -2,7 +2,7 @@
 // reach it through the shadow address; one switch of HAProxy's map sends every user to it; a watch of
 // its backend's errors switches back by itself; the old pool stays warm (its own workflow, warm-pool.ts)
 // for an instant `gantry switch-back`. Before the switch an undo only stops the idle pool.
-import { ApplicationFailure, CancellationScope, ParentClosePolicy, condition, startChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, ParentClosePolicy, condition, isCancellation, startChild, workflowInfo } from '@temporalio/workflow';
 import { serverName } from '../../lib/config/environment-rules';
 import type { BlueGreen, Environment, PoolName } from '../../lib/config/environment-schema';
 import { failureTypes } from '../../lib/core/failure-types';
@@ -117,7 +117,9 @@ export async function blueGreenRollout(input: WorkflowInput, state: DeploymentSt
   }
 
   state.enter('switch');
-  const { switchedAt } = await pools.switchPools({ lb: env.loadBalancer, strategy, live: to });
+  // Recorded before the call, and never cancelled halfway: HAProxy may have taken the switch even when the call fails, so an undo must put the routing back.
+  state.switchAttempted();
+  const { switchedAt } = await CancellationScope.nonCancellable(() => pools.switchPools({ lb: env.loadBalancer, strategy, live: to }));
   state.switched(switchedAt, strategy.watch.duration);
   notices.send('switched', { pools: state.pools });
 
@@ -131,11 +133,15 @@ export async function blueGreenRollout(input: WorkflowInput, state: DeploymentSt
     maxConnectionErrors: strategy.watch.maxConnectionErrors,
   });
   if (watch.breached) {
+    state.failedBecause({ step: 'watch', error: watch.reason });
+    // A pool with no server up cannot take users back: then the undo reports it and keeps the new pool serving.
+    if ((await pools.activeServers({ lb: env.loadBalancer, backend: strategy.pools[from].backend })) === 0) {
+      throw ApplicationFailure.nonRetryable(`${watch.reason}; not switched back: no server of ${from} is up`, failureTypes.watchBreached);
+    }
     // Back at once, before anything else: users are getting errors now.
     await pools.switchPools({ lb: env.loadBalancer, strategy, live: from });
     state.switchedBack(from, `watch: ${watch.reason}`);
     notices.send('switched-back', { reason: watch.reason });
-    state.failedBecause({ step: 'watch', error: watch.reason });
     throw ApplicationFailure.nonRetryable(`switched back to ${from}: ${watch.reason}`, failureTypes.watchBreached);
   }
   state.watched(watch.counts);
@@ -143,11 +149,21 @@ export async function blueGreenRollout(input: WorkflowInput, state: DeploymentSt
   const warmRelease = mostCommonRelease(state, strategy.pools[from].nodes);
   if (warmRelease === null) {
     state.record(`${from} served nothing before the switch: there is no warm pool to switch back to`);
-    // Nothing can switch back to the old schema: contract now.
-    if (env.migrations) await contract(targetInput(input, state), state);
+    // Nothing can switch back to the old schema: contract now. A failed contract is reported; users stay on the new pool (as in a rolling deployment).
+    if (env.migrations) {
+      try {
+        await contract(targetInput(input, state), state);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const error = describeFailure(err);
+        state.contractFailed(error, `contract migrations failed: ${error} — ${to} stays live on ${input.release}; nothing is switched back. Fix the contract migration; the next deployment runs it again`);
+      }
+    }
     return;
   }
-  const until = switchedAt + strategy.keepWarm;
+  // Counted from the end of the watch: the warm period never starts stopping the old pool while this deployment still reads the fleet back.
+  const warmFrom = Date.now();
+  const until = warmFrom + strategy.keepWarm;
   await startChild(warmPool, {
     workflowId: warmWorkflowId(env.name),
     // The warm period outlives this deployment: `gantry switch-back` works after the result is in.
@@ -160,6 +176,7 @@ export async function blueGreenRollout(input: WorkflowInput, state: DeploymentSt
         release: input.release,
         warmRelease,
         switchedAt,
+        warmFrom,
         keepWarmMs: strategy.keepWarm,
         deploymentRunId: workflowInfo().runId,
         requestedBy: input.requestedBy,
@@ -194,12 +211,13 @@ async function rehearse(
   // One copy per run, named from its id: a retried activity finds the copy it made.
   const id = workflowInfo().runId.replace(/[^0-9a-f]/g, '').slice(0, 12);
   state.enter('rehearsal');
-  const copy = await steps.copy(id);
-  state.rehearsal(
-    { database: copy.database, bytes: copy.bytes, copyMs: copy.durationMs, method: copy.method },
-    `rehearsal: copied the database to ${copy.database} on ${steps.runner} (${copy.bytes} bytes in ${copy.durationMs} ms, ${copy.method === 'template' ? 'CREATE DATABASE … TEMPLATE' : 'pg_dump | pg_restore: the database had open sessions'})`,
-  );
   try {
+    // Inside the try: a copy made by an attempt that then failed or was cancelled is dropped too (the drop is IF EXISTS).
+    const copy = await steps.copy(id);
+    state.rehearsal(
+      { database: copy.database, bytes: copy.bytes, copyMs: copy.durationMs, method: copy.method },
+      `rehearsal: copied the database to ${copy.database} on ${steps.runner} (${copy.bytes} bytes in ${copy.durationMs} ms, ${copy.method === 'template' ? 'CREATE DATABASE … TEMPLATE' : 'pg_dump | pg_restore: the database had open sessions'})`,
+    );
     const { durationMs } = await steps.expand(input.release, id);
     state.rehearsal({ expandMs: durationMs }, `rehearsal: expand migrations applied to the copy in ${durationMs} ms`);
     await startPool(id);
@@ -213,11 +231,12 @@ async function rehearse(
   } finally {
     // Dropped whatever happened, an abort included: a copy of production must not linger.
     await CancellationScope.nonCancellable(async () => {
+      const name = state.migration.rehearsal?.database || `the copy of run id ${id}`;
       try {
         await steps.drop(id);
-        state.rehearsal({ dropped: true }, `rehearsal copy ${copy.database} dropped`);
+        state.rehearsal({ dropped: true }, `rehearsal copy ${name} dropped`);
       } catch (err) {
-        state.record(`rehearsal copy ${copy.database} could not be dropped (${describeFailure(err)}): drop it by hand`);
+        state.record(`rehearsal copy ${name} could not be dropped (${describeFailure(err)}): drop it by hand`);
       }
     });
   }
@@ -233,12 +252,18 @@ export async function blueGreenUndo(input: WorkflowInput, state: DeploymentState
   const p = state.pools!;
   state.enter('rolling-back');
   const from = otherPool(p.target);
-  if (p.switchedAt !== undefined && p.switchedBack === undefined) {
+  if ((p.switchAttempted || p.switchedAt !== undefined) && p.switchedBack === undefined) {
+    // Users may be on the target pool: it is stopped only once they are back on the old one.
     try {
+      if ((await pools.activeServers({ lb: env.loadBalancer, backend: strategy.pools[from].backend })) === 0) {
+        state.migrationUndoFailed('load balancer', `not switching back: no server of ${from} is up in HAProxy; users stay on ${p.target} (${input.release}), which keeps running`);
+        return;
+      }
       await pools.switchPools({ lb: env.loadBalancer, strategy, live: from });
       state.switchedBack(from, state.abortRequest ? `aborted by ${state.abortRequest.by}: ${state.abortRequest.reason}` : 'the deployment failed after the switch');
     } catch (err) {
-      state.migrationUndoFailed('load balancer', `switching back to ${from} failed: ${describeFailure(err)}; users may still reach ${p.target}`);
+      state.migrationUndoFailed('load balancer', `switching back to ${from} failed: ${describeFailure(err)}; users may still reach ${p.target}, which keeps running`);
+      return;
     }
   }
   const changed = state.undoList().filter((id) => p.nodes[p.target].includes(id));

@@ -442,6 +442,10 @@ export class DeploymentState {
     }
   }
 
+  switchAttempted(): void {
+    this.#pools!.switchAttempted = true;
+  }
+
   switched(switchedAt: number, watchMs: number): void {
     const pools = this.#pools!;
     pools.live = pools.target;

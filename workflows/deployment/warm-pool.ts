@@ -22,6 +22,8 @@ export interface WarmInput {
   release: string;
   warmRelease: string;
   switchedAt: number;
+  /** When the warm period began (the end of the deployment's watch); absent in early runs: the switch. */
+  warmFrom?: number;
   keepWarmMs: number;
   deploymentRunId: string;
   /** Who may switch back follows the deployment's control list (with its requester as @requester); a signed switch-back is bound to these. */
@@ -37,7 +39,7 @@ const STOP_LANES = 50;
 export async function warmPool(input: WarmInput): Promise<WarmStatus> {
   const env = input.environment;
   const strategy = blueGreenOf(env)!;
-  const until = input.switchedAt + input.keepWarmMs;
+  const until = (input.warmFrom ?? input.switchedAt) + input.keepWarmMs;
   const status: WarmStatus = {
     environment: env.name,
     release: input.release,
@@ -110,13 +112,20 @@ export async function warmPool(input: WarmInput): Promise<WarmStatus> {
     }
     const request = asked!;
     // A pool with no server up cannot take users: refuse, and stay warm (the health checks may bring it back).
-    const active = await pools.activeServers({ lb: env.loadBalancer, backend: strategy.pools[input.warm].backend });
-    if (active === 0) {
-      status.error = `no server of ${input.warm} (backend ${strategy.pools[input.warm].backend}) is up in HAProxy; not switching back`;
+    // HAProxy not answering is refused the same way: the warm period goes on, and still ends on time.
+    let refused: string | undefined;
+    try {
+      const active = await pools.activeServers({ lb: env.loadBalancer, backend: strategy.pools[input.warm].backend });
+      if (active === 0) refused = `no server of ${input.warm} (backend ${strategy.pools[input.warm].backend}) is up in HAProxy; not switching back`;
+      else await pools.switchPools({ lb: env.loadBalancer, strategy, live: input.warm });
+    } catch (err) {
+      refused = `the switch back failed: ${describeFailure(err)}; the map may need checking (gantry switch-back again, or show map in HAProxy)`;
+    }
+    if (refused !== undefined) {
+      status.error = refused;
       asked = null;
       continue;
     }
-    await pools.switchPools({ lb: env.loadBalancer, strategy, live: input.warm });
     Object.assign(status, { state: 'switched-back', at: new Date().toISOString(), by: principalOf(env, request.by), live: input.warm, warm: input.live, ...(request.reason ? { reason: request.reason } : {}) });
     delete status.error;
     show(`switched back by ${request.by}; stopping ${input.live}`);
