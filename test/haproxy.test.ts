@@ -9,7 +9,7 @@ import { inject } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createControlActivities } from '../activities/orchestrator/control';
 import { loadBalancerSchema } from '../lib/config/environment-schema';
-import { HaproxyClient, HaproxyError, parseShowStat } from '../lib/lb/haproxy';
+import { HaproxyClient, HaproxyError, parseBackendRows, parseShowStat } from '../lib/lb/haproxy';
 import { createLogger } from '../lib/core/logger';
 import { caught } from './helpers/caught';
 import { startHaproxy, type HaproxyServer } from '../devkit/local/haproxy-server';
@@ -93,5 +93,14 @@ describe('HAProxy Runtime API client', () => {
   it('parses show stat by column name', () => {
     const csv = '# pxname,svname,qcur,qmax,scur,smax,status\nweb,FRONTEND,,,0,1,OPEN\napp,web-1,2,0,5,9,DRAIN\napp,BACKEND,0,0,5,9,UP\n';
     expect(parseShowStat(csv)).toEqual([{ backend: 'app', server: 'web-1', qcur: 2, scur: 5, status: 'DRAIN' }]);
+  });
+
+  it("reads a backend's error counters from its BACKEND row, and names a missing column", () => {
+    const csv = '# pxname,svname,stot,econ,eresp,act,hrsp_5xx\napp_blue,web-1,40,1,0,1,3\napp_blue,BACKEND,90,2,1,2,7\napp_green,BACKEND,5,,,0,\n';
+    expect(parseBackendRows(csv)).toEqual([
+      { backend: 'app_blue', http5xx: 7, connectionErrors: 3, sessions: 90, activeServers: 2 },
+      { backend: 'app_green', http5xx: 0, connectionErrors: 0, sessions: 5, activeServers: 0 },
+    ]);
+    expect(() => parseBackendRows('# pxname,svname\napp,BACKEND\n')).toThrow('"show stat" output has no hrsp_5xx column');
   });
 });

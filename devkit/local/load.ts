@@ -3,6 +3,7 @@
 // 200, every connection error (resets, time-outs), and keeps each request's timing for latency figures.
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { releaseIn } from '../../lib/node/health';
 
 export interface LoadReport {
   sent: number;
@@ -34,7 +35,7 @@ export function startLoad(url: string, options: { clients?: number; maxMs?: numb
           if (body.length < 4_096) body += chunk;
         });
         res.on('end', () => {
-          const release = releaseOf(body);
+          const release = releaseIn(body);
           report.samples.push({ client, start, end: Date.now(), status: res.statusCode ?? 0, ...(release ? { release } : {}) });
           if (res.statusCode === 200) report.ok++;
           else {
@@ -110,13 +111,4 @@ export function statsBetween(report: LoadReport, from: number, to: number): Wind
   const latencies = inWindow.map((s) => s.end - s.start).sort((a, b) => a - b);
   const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0;
   return { sent: inWindow.length, failed: inWindow.filter((s) => s.status !== 200).length, p50: pick(0.5), p99: pick(0.99) };
-}
-
-function releaseOf(body: string): string | undefined {
-  try {
-    const value = (JSON.parse(body) as { release?: unknown }).release;
-    return typeof value === 'string' ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }

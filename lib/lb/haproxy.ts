@@ -139,53 +139,40 @@ function connectOptions(socket: string): net.NetConnectOpts {
   return { path: socket };
 }
 
-/** Parses `show stat` CSV (header line "# pxname,svname,qcur,..."), keeping server rows only. */
-export function parseShowStat(csv: string): ServerStat[] {
+/** `show stat` CSV (header line "# pxname,svname,qcur,..."): each row as a lookup of the named columns. */
+function statRows(csv: string, names: readonly string[]): Record<string, string>[] {
   const lines = csv.split('\n').filter((l) => l.trim() !== '');
   const header = lines[0];
   if (!header?.startsWith('# ')) throw new HaproxyError(`unexpected "show stat" output: ${csv.slice(0, 200)}`);
   const columns = header.slice(2).split(',');
-  const col = (name: string) => {
+  const at = names.map((name) => {
     const index = columns.indexOf(name);
     if (index < 0) throw new HaproxyError(`"show stat" output has no ${name} column`);
-    return index;
-  };
-  const [px, sv, scur, qcur, status] = ['pxname', 'svname', 'scur', 'qcur', 'status'].map(col) as [number, number, number, number, number];
-  return lines
-    .slice(1)
-    .map((line) => line.split(','))
-    .filter((f) => f[sv] !== 'FRONTEND' && f[sv] !== 'BACKEND')
-    .map((f) => ({
-      backend: f[px] ?? '',
-      server: f[sv] ?? '',
-      scur: Number(f[scur] || 0),
-      qcur: Number(f[qcur] || 0),
-      status: f[status] ?? '',
-    }));
+    return [name, index] as const;
+  });
+  return lines.slice(1).map((line) => {
+    const fields = line.split(',');
+    return Object.fromEntries(at.map(([name, index]) => [name, fields[index] ?? '']));
+  });
+}
+
+/** Parses `show stat`, keeping server rows only. */
+export function parseShowStat(csv: string): ServerStat[] {
+  return statRows(csv, ['pxname', 'svname', 'scur', 'qcur', 'status'])
+    .filter((r) => r.svname !== 'FRONTEND' && r.svname !== 'BACKEND')
+    .map((r) => ({ backend: r.pxname!, server: r.svname!, scur: Number(r.scur || 0), qcur: Number(r.qcur || 0), status: r.status! }));
 }
 
 /** The BACKEND rows of `show stat`: each backend's error counters and usable servers. */
 export function parseBackendRows(csv: string): BackendCounters[] {
-  const lines = csv.split('\n').filter((l) => l.trim() !== '');
-  const header = lines[0];
-  if (!header?.startsWith('# ')) throw new HaproxyError(`unexpected "show stat" output: ${csv.slice(0, 200)}`);
-  const columns = header.slice(2).split(',');
-  const at = (name: string) => {
-    const index = columns.indexOf(name);
-    if (index < 0) throw new HaproxyError(`"show stat" output has no ${name} column`);
-    return index;
-  };
-  const [px, sv, h5, econ, eresp, stot, act] = ['pxname', 'svname', 'hrsp_5xx', 'econ', 'eresp', 'stot', 'act'].map(at);
-  const num = (f: string[], i: number | undefined) => Number(f[i ?? -1] || 0);
-  return lines
-    .slice(1)
-    .map((line) => line.split(','))
-    .filter((f) => f[sv ?? -1] === 'BACKEND')
-    .map((f) => ({
-      backend: f[px ?? -1] ?? '',
-      http5xx: num(f, h5),
-      connectionErrors: num(f, econ) + num(f, eresp),
-      sessions: num(f, stot),
-      activeServers: num(f, act),
+  const num = (value: string | undefined) => Number(value || 0);
+  return statRows(csv, ['pxname', 'svname', 'hrsp_5xx', 'econ', 'eresp', 'stot', 'act'])
+    .filter((r) => r.svname === 'BACKEND')
+    .map((r) => ({
+      backend: r.pxname!,
+      http5xx: num(r.hrsp_5xx),
+      connectionErrors: num(r.econ) + num(r.eresp),
+      sessions: num(r.stot),
+      activeServers: num(r.act),
     }));
 }

@@ -34,7 +34,8 @@ export async function probe(spec: ProbeSpec, signal?: AbortSignal): Promise<Prob
   return { healthy: true, status: response.status, release };
 }
 
-function releaseIn(body: string): string | undefined {
+/** The `release` field of a JSON body, if it has one. */
+export function releaseIn(body: string): string | undefined {
   try {
     const value = (JSON.parse(body) as { release?: unknown }).release;
     return typeof value === 'string' ? value : undefined;

@@ -256,13 +256,13 @@ export async function blueGreenUndo(input: WorkflowInput, state: DeploymentState
     // Users may be on the target pool: it is stopped only once they are back on the old one.
     try {
       if ((await pools.activeServers({ lb: env.loadBalancer, backend: strategy.pools[from].backend })) === 0) {
-        state.migrationUndoFailed('load balancer', `not switching back: no server of ${from} is up in HAProxy; users stay on ${p.target} (${input.release}), which keeps running`);
+        state.undoStepFailed('load balancer', `not switching back: no server of ${from} is up in HAProxy; users stay on ${p.target} (${input.release}), which keeps running`);
         return;
       }
       await pools.switchPools({ lb: env.loadBalancer, strategy, live: from });
       state.switchedBack(from, state.abortRequest ? `aborted by ${state.abortRequest.by}: ${state.abortRequest.reason}` : 'the deployment failed after the switch');
     } catch (err) {
-      state.migrationUndoFailed('load balancer', `switching back to ${from} failed: ${describeFailure(err)}; users may still reach ${p.target}, which keeps running`);
+      state.undoStepFailed('load balancer', `switching back to ${from} failed: ${describeFailure(err)}; users may still reach ${p.target}, which keeps running`);
       return;
     }
   }

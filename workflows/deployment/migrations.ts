@@ -159,6 +159,6 @@ export async function undoMigration(input: WorkflowInput, state: DeploymentState
       state.migrationUndone('kept', 'schema kept: the expand migration is backward compatible');
     }
   } catch (err) {
-    state.migrationUndoFailed(runnerOf(env), `migration undo (${policy}) failed: ${describeFailure(err)}`);
+    state.undoStepFailed(runnerOf(env), `migration undo (${policy}) failed: ${describeFailure(err)}`);
   }
 }

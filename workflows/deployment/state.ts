@@ -375,9 +375,9 @@ export class DeploymentState {
     this.record(`${id}: rollback failed: ${error}`);
   }
 
-  /** A failed migration undo: reported like a node's, under the runner's name. */
-  migrationUndoFailed(runner: string, error: string): void {
-    this.#undoFailures.push({ node: runner, error });
+  /** An undo step that is not a node's (the migration's, under the runner's name; the switch back, under "load balancer"): reported like a node's. */
+  undoStepFailed(where: string, error: string): void {
+    this.#undoFailures.push({ node: where, error });
     this.record(error);
   }
 
