@@ -1,32 +1,45 @@
 // Starting a deployment and waiting for its outcome, for every client: the CLI, the webhook, the
-// bench and the tests. A retried request (same release, same requester) attaches to the deployment
-// it already started; any other request while one runs is refused, naming the running one.
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+// bench and the tests. Every start goes through the environment's queue `queue/<env>` (an update
+// with start): the answer says at once whether it started, attached to the very same request (a
+// retried CI call), or waits, and behind what; a malformed request or a full queue is refused.
+import {
+  WithStartWorkflowOperation,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { GantryError } from '../lib/core/errors';
 import { sleep } from '../lib/core/wait';
 import { DEFAULT_SHAPE } from '../lib/rollout/batches';
 import { describeWaiting, waitingSteps, type WaitingStep } from './waiting-steps';
 import {
-  deploymentWorkflowId,
+  enqueueUpdate,
+  queueStatusQuery,
+  queueWorkflowId,
   searchAttributes,
   statusQuery,
   type DeployInput,
   type DeployOutcomeStatus,
   type DeployResult,
   type DeployStatus,
+  type EnqueueAnswer,
   type FailureCause,
   type MigrationRecord,
   type PoolStatus,
+  type QueueInput,
   type UndoFailure,
 } from '../workflows/api';
 
 type DeploymentWorkflow = (input: DeployInput) => Promise<DeployResult>;
+type QueueWorkflow = (input: QueueInput) => Promise<void>;
 export type DeploymentHandle = WorkflowHandleWithFirstExecutionRunId<DeploymentWorkflow>;
 
-/** Another deployment holds the environment. */
-export class DeploymentRunning extends GantryError {
-  override readonly name = 'DeploymentRunning';
+/** The queue refused the request (malformed, unknown environment, queue full), or it will never start. */
+export class RequestRefused extends GantryError {
+  override readonly name = 'RequestRefused';
 }
 
 export interface DeployRequest {
@@ -37,7 +50,7 @@ export interface DeployRequest {
 export interface DeployOutcome {
   workflowId: string;
   runId: string;
-  status: 'started' | DeployOutcomeStatus;
+  status: 'started' | 'queued' | DeployOutcomeStatus;
   release: string;
   commit?: string | null;
   /** sha256 of the orchestrator's definition the deployment ran under. */
@@ -51,52 +64,69 @@ export interface DeployOutcome {
   migration?: MigrationRecord;
   /** Blue-green: which pool users reach, the smoke tests, the switch, the watch, until when the old pool stays warm. */
   pools?: PoolStatus;
+  /** How the queue answered: the request's id, its position, what holds it. */
+  queue?: EnqueueAnswer;
 }
 
-export async function startOrAttach(client: Client, { input: request, taskQueue }: DeployRequest): Promise<DeploymentHandle> {
+/** Puts the request on the environment's queue (starting the queue if it is not running). */
+export async function enqueue(client: Client, { input: request, taskQueue }: DeployRequest): Promise<EnqueueAnswer> {
   // The shape of today's code travels in the input, so a later default never changes this run on replay.
   const input: DeployInput = { ...request, shape: request.shape ?? { ...DEFAULT_SHAPE } };
-  const { environment, requestedBy, release: tag } = input;
-  const workflowId = deploymentWorkflowId(environment);
+  const { environment } = input;
+  const startWorkflowOperation = new WithStartWorkflowOperation<QueueWorkflow>('queue', {
+    workflowId: queueWorkflowId(environment),
+    taskQueue,
+    args: [{ environment }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: `The deployment queue of ${environment}`,
+    staticDetails: 'Every start of a deployment of this environment goes through here; its `status` query lists what runs, waits, was superseded, and the lock.',
+    typedSearchAttributes: [{ key: searchAttributes.environment, value: environment }],
+  });
   try {
-    return await client.workflow.start<DeploymentWorkflow>('deployment', {
-      workflowId,
-      taskQueue,
-      args: [input],
-      workflowIdConflictPolicy: 'FAIL',
-      staticSummary: `${input.kind === 'rollback' ? 'Roll back' : 'Deploy'} ${tag} to ${environment}, requested by ${requestedBy}`,
-      staticDetails: [
-        `**${tag}** → **${environment}** (nodes and policy from the orchestrator's definition; see current details)`,
-        `requested by ${requestedBy}${input.commit ? `, commit ${input.commit}` : ''}`,
-        input.artifactSha256 ? `artifact sha256 ${input.artifactSha256.slice(0, 12)}…` : 'no download: every node keeps this release',
-      ].join('\n\n'),
-      // What was asked, so a retry attaches only to the very same request (encrypted like every payload).
-      memo: { request: requestKey(input) },
-      typedSearchAttributes: [
-        { key: searchAttributes.environment, value: environment },
-        { key: searchAttributes.release, value: tag },
-        { key: searchAttributes.phase, value: 'verify' },
-        { key: searchAttributes.requestedBy, value: requestedBy },
-      ],
-    });
+    return await client.workflow.executeUpdateWithStart(enqueueUpdate, { args: [input], startWorkflowOperation });
   } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw namespaceProblem(client, err) ?? err;
-    const running = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
-    const release = running?.typedSearchAttributes.get(searchAttributes.release);
-    // A retried request (CI re-running its step) attaches to the deployment it already started, and
-    // only when release, commit, artifact and kind are all the same (runs from before the memo: release and requester).
-    if (running && release === tag && running.typedSearchAttributes.get(searchAttributes.requestedBy) === requestedBy) {
-      const asked = running.memo?.request as RequestKey | undefined;
-      const differs = asked ? requestDifference(asked, requestKey(input)) : undefined;
-      if (differs) {
-        throw new DeploymentRunning(`${workflowId} run ${running.runId} is deploying ${tag} with ${differs}; a retry attaches only to the same release, commit and artifact: wait for it, or abort it first`);
-      }
-      const handle = client.workflow.getHandle<DeploymentWorkflow>(workflowId, undefined, { firstExecutionRunId: running.runId });
-      return Object.assign(handle, { firstExecutionRunId: running.runId });
+    if (err instanceof WorkflowUpdateFailedError) throw new RequestRefused(err.cause?.message ?? err.message);
+    throw namespaceProblem(client, err) ?? err;
+  }
+}
+
+/** The handle of the deployment a request started (or attached to). */
+export function deploymentHandle(client: Client, deployment: { workflowId: string; runId: string }): DeploymentHandle {
+  const handle = client.workflow.getHandle<DeploymentWorkflow>(deployment.workflowId, undefined, { firstExecutionRunId: deployment.runId });
+  return Object.assign(handle, { firstExecutionRunId: deployment.runId });
+}
+
+/**
+ * Enqueues and returns the deployment once it runs: at once when the environment is idle, else when
+ * the queue starts it. A request superseded under latest-wins is carried by the one that replaced
+ * it, so the wait follows that one; `onQueued` hears each answer while waiting.
+ */
+export async function startOrAttach(client: Client, request: DeployRequest, onQueued?: (answer: EnqueueAnswer, note?: string) => void): Promise<DeploymentHandle> {
+  const answer = await enqueue(client, request);
+  if (answer.deployment) return deploymentHandle(client, answer.deployment);
+  onQueued?.(answer);
+  return awaitStart(client, request.input.environment, answer.id, onQueued);
+}
+
+const QUEUE_POLL_MS = 250;
+
+/** Polls the queue until request `id` (or the one carrying it) runs. */
+export async function awaitStart(client: Client, environment: string, id: string, onQueued?: (answer: EnqueueAnswer, note?: string) => void): Promise<DeploymentHandle> {
+  const queue = client.workflow.getHandle(queueWorkflowId(environment));
+  let following = id;
+  for (;;) {
+    const status = await queue.query(queueStatusQuery);
+    const running = status.running;
+    if (running && (running.id === following || running.covers.some((c) => c.id === following))) return deploymentHandle(client, running);
+    const replaced = status.superseded.find((s) => s.id === following);
+    if (replaced) {
+      onQueued?.({ id: following, status: 'queued', position: -1, replaced: [], hold: status.hold }, `${following} was superseded by ${replaced.by.id} (${replaced.by.release}), which carries this request: following it`);
+      following = replaced.by.id;
+      continue;
     }
-    throw new DeploymentRunning(
-      `another deployment is running on ${environment}: ${workflowId}${running ? ` (run ${running.runId}` : ''}${release ? `, release ${release}` : ''}${running ? ')' : ''}; wait for it to finish first`,
-    );
+    const ended = status.finished.find((f) => f.id === following);
+    if (ended && !running) throw new RequestRefused(`${following} (${ended.release}) ended ${ended.status} without running: ${ended.error ?? ''}`);
+    await sleep(QUEUE_POLL_MS);
   }
 }
 
@@ -109,23 +139,6 @@ function namespaceProblem(client: Client, err: unknown): GantryError | undefined
   return new GantryError(
     `namespace ${client.options.namespace} does not define Gantry's search attributes (${names.join(', ')}): run \`gantry setup-namespace\` once against it (server said: ${message})`,
   );
-}
-
-interface RequestKey {
-  release: string;
-  commit: string | null;
-  artifactSha256: string | null;
-  kind: 'deploy' | 'rollback';
-}
-
-const requestKey = (input: DeployInput): RequestKey => ({ release: input.release, commit: input.commit ?? null, artifactSha256: input.artifactSha256 ?? null, kind: input.kind ?? 'deploy' });
-
-/** "artifact sha256 aaa…, not bbb…" for the first field that differs, or undefined. */
-function requestDifference(running: RequestKey, asked: RequestKey): string | undefined {
-  if (running.kind !== asked.kind) return `kind ${running.kind}, not ${asked.kind}`;
-  if (running.commit !== asked.commit) return `commit ${running.commit ?? '(any)'}, not ${asked.commit ?? '(any)'}`;
-  if (running.artifactSha256 !== asked.artifactSha256) return `artifact sha256 ${running.artifactSha256 ?? '(none)'}, not ${asked.artifactSha256 ?? '(none)'}`;
-  return undefined;
 }
 
 /** A running deployment's status with what it is retrying right now (read from the server, not the workflow). */

@@ -5,7 +5,7 @@ import { awaitOutcome, type DeployOutcome } from '../client/deployments';
 import { startDeployment } from '../cli/commands/deploy';
 import { ExitCode } from '../cli/exit-codes';
 import { waitUntil } from '../lib/core/wait';
-import { deploymentWorkflowId, statusQuery } from '../workflows/api';
+import { deploymentWorkflowId, queueWorkflowId, statusQuery } from '../workflows/api';
 import { runGantry } from './helpers/cli';
 import { expectInvariant } from './helpers/invariant';
 import { startTestStack, type TestStack } from './helpers/stack';
@@ -44,7 +44,7 @@ describe('gantry deploy --wait --json for CI', () => {
     await expectInvariant(await loadEnvironmentFile(stack.envFile), outcome.nodes!);
   });
 
-  it('a retried call attaches (exit 0, same run), another request is rejected (exit 4), an abort ends in exit 3', async () => {
+  it('a retried call attaches (exit 0, same run), another request is queued behind it (exit 0), an abort ends in exit 3', async () => {
     await stack.define(approvalFile);
     const waiting = gantry('deploy', stack.name, 'v2', '--sha256', sha('v2'), '--wait', '--json', '--requested-by', 'ci-bot');
     const handle = stack.client.workflow.getHandle(deploymentWorkflowId(stack.name));
@@ -56,11 +56,11 @@ describe('gantry deploy --wait --json for CI', () => {
     expect(retried.code).toBe(ExitCode.ok);
     expect(onlyJson(retried.stdout)).toMatchObject({ status: 'started', runId, release: 'v2' });
 
-    const other = await gantry('deploy', stack.name, 'v3', '--sha256', sha('v3'), '--wait', '--json', '--requested-by', 'someone-else');
-    expect(other.code).toBe(ExitCode.rejected);
-    const rejected = onlyJson(other.stdout);
-    expect(rejected.status).toBe('rejected');
-    expect(rejected.error).toContain(`another deployment is running on ${stack.name}: ${deploymentWorkflowId(stack.name)} (run ${runId}, release v2)`);
+    const other = await gantry('deploy', stack.name, 'v3', '--sha256', sha('v3'), '--json', '--requested-by', 'someone-else');
+    expect(other.code).toBe(ExitCode.ok);
+    const queued = onlyJson(other.stdout);
+    expect(queued).toMatchObject({ status: 'queued', workflowId: queueWorkflowId(stack.name), release: 'v3', queue: { status: 'queued', position: 1, hold: { kind: 'running' } } });
+    expect(queued.queue!.hold!.what).toContain(`${deploymentWorkflowId(stack.name)} (run ${runId}) is deploying v2`);
 
     const invalid = await gantry('deploy', stack.name, 'v3', '--sha256', 'not-a-digest', '--json');
     expect(invalid.code).toBe(ExitCode.rejected);

@@ -3,9 +3,9 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { awaitOutcome } from '../client/deployments';
-import { startDeployment } from '../cli/commands/deploy';
-import { CliExit, ExitCode } from '../cli/exit-codes';
+import { awaitOutcome, awaitStart, enqueue } from '../client/deployments';
+import { prepareDeployment, startDeployment } from '../cli/commands/deploy';
+import { ExitCode } from '../cli/exit-codes';
 import { loadEnvironmentFile } from '../lib/config/environment-file';
 import type { Environment } from '../lib/config/environment-schema';
 import { deploymentWorkflowId, nodeWorkflowId, statusQuery } from '../workflows/api';
@@ -107,17 +107,21 @@ describe('rolling deployment on the local stack', () => {
     expect(await servedReleases()).toEqual(everyNode('v2'));
   });
 
-  it('rejects a second deployment while one runs, naming the running one; the same request retried attaches', async () => {
+  it('queues a second deployment while one runs (fifo), naming what holds it; the same request retried attaches', async () => {
     const first = await deploy('v3');
     const retried = await deploy('v3');
     expect(retried.firstExecutionRunId).toBe(first.firstExecutionRunId);
-    const second = await caught(deploy('v2'));
-    expect(second).toBeInstanceOf(CliExit);
-    expect((second as CliExit).code).toBe(ExitCode.rejected);
-    expect((second as CliExit).message).toContain(`another deployment is running on ${stack.name}: ${deploymentWorkflowId(stack.name)} (run ${first.firstExecutionRunId}, release v3)`);
+    const second = await enqueue(stack.client, prepareDeployment(stack.name, 'v2', { sha256: sha('v2'), requestedBy: 'test', taskQueue: stack.taskQueue }));
+    expect(second).toMatchObject({ status: 'queued', position: 1, replaced: [], hold: { kind: 'running' } });
+    expect(second.hold!.what).toContain(`${deploymentWorkflowId(stack.name)} (run ${first.firstExecutionRunId}) is deploying v3`);
     const outcome = await awaitOutcome(first);
     expect(outcome.status).toBe('live');
-    await expectInvariant(env, outcome.nodes!);
-    expect(await servedReleases()).toEqual(everyNode('v3'));
+    // The queue starts the waiting request as soon as the first ends.
+    const next = await awaitStart(stack.client, stack.name, second.id);
+    expect(next.firstExecutionRunId).not.toBe(first.firstExecutionRunId);
+    const after = await awaitOutcome(next);
+    expect(after).toMatchObject({ status: 'live', release: 'v2' });
+    await expectInvariant(env, after.nodes!);
+    expect(await servedReleases()).toEqual(everyNode('v2'));
   });
 });

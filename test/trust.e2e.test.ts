@@ -10,12 +10,14 @@ import os from 'node:os';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { awaitOutcome } from '../client/deployments';
+import { awaitOutcome, enqueue, RequestRefused } from '../client/deployments';
 import { startDeployment } from '../cli/commands/deploy';
+import { ExitCode } from '../cli/exit-codes';
 import { loadEnvironmentFile } from '../lib/config/environment-file';
 import type { Environment } from '../lib/config/environment-schema';
 import { waitUntil } from '../lib/core/wait';
-import { abortUpdate, agentTaskQueue, deploymentWorkflowId, statusQuery, type EnvironmentListing } from '../workflows/api';
+import { abortUpdate, agentTaskQueue, deploymentWorkflowId, statusQuery, type DeployInput, type EnvironmentListing } from '../workflows/api';
+import { caught } from './helpers/caught';
 import { workerDataConverter } from '../client/data-converter';
 import { runGantry } from './helpers/cli';
 import { activityNames } from './helpers/history';
@@ -77,6 +79,17 @@ describe('trust: the orchestrator decides, agents obey their node', () => {
       expect(outcome.status).toBe('failed');
       expect(outcome.error).toMatch(expected);
     }
+    // A well-formed request started around the queue is refused too: the queue's lock and order hold.
+    const around = await stack.client.workflow.start('deployment', {
+      workflowId: deploymentWorkflowId(stack.name),
+      taskQueue: stack.taskQueue,
+      args: [{ environment: stack.name, release: 'v2', artifactSha256: sha('v2'), requestedBy: 'mallory' }],
+    });
+    expect((await awaitOutcome(around)).error).toMatch(`deployments of ${stack.name} start through its queue queue/${stack.name}`);
+    // Through the queue, a request carrying policy is refused before anything starts, naming the key.
+    const refused = await caught(enqueue(stack.client, { input: { environment: stack.name, release: 'v2', artifactSha256: sha('v2'), requestedBy: 'mallory', approval: { required: false } } as unknown as DeployInput, taskQueue: stack.taskQueue }));
+    expect(refused).toBeInstanceOf(RequestRefused);
+    expect((refused as Error).message).toMatch(/approval: unknown key/);
     expect(await servedReleases(env)).toEqual(everyNode('v1'));
 
     // A plain request runs under the definition: it waits for bob. The file changing meanwhile does not reach it.
@@ -100,9 +113,10 @@ describe('trust: the orchestrator decides, agents obey their node', () => {
   it('a misspelt key in the definition refuses the deployment before anything starts, with the suggestion', async () => {
     await stack.define({ loadBalancer: { ...env.loadBalancer, drainTimout: '5s' } });
     try {
-      const outcome = await awaitOutcome(await startDeployment(stack.client, stack.name, 'v2', { sha256: sha('v2'), requestedBy: 'test', taskQueue: stack.taskQueue }));
-      expect(outcome.status).toBe('failed');
-      expect(outcome.error).toContain('loadBalancer.drainTimout: unknown key; did you mean drainTimeout?');
+      // The queue reads the definition when the request comes: refused at once (exit 4), nothing started.
+      const refused = await caught(startDeployment(stack.client, stack.name, 'v2', { sha256: sha('v2'), requestedBy: 'test', taskQueue: stack.taskQueue }));
+      expect(refused).toMatchObject({ code: ExitCode.rejected });
+      expect((refused as Error).message).toContain('loadBalancer.drainTimout: unknown key; did you mean drainTimeout?');
       expect(await servedReleases(env)).toEqual(everyNode('v1'));
     } finally {
       await stack.define({});

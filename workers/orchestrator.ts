@@ -9,6 +9,7 @@ import os from 'node:os';
 import { createControlActivities, type ControlDeps } from '../activities/orchestrator/control';
 import { createDefinitionActivities } from '../activities/orchestrator/definitions';
 import { createPoolActivities } from '../activities/orchestrator/pools';
+import { createQueueActivities } from '../activities/orchestrator/queue';
 import { createSignatureActivities } from '../activities/orchestrator/signatures';
 import { createVerificationActivities } from '../activities/orchestrator/verification';
 import { connectSettings } from '../client/connection';
@@ -94,6 +95,7 @@ export async function createOrchestratorWorker(options: OrchestratorOptions): Pr
         ...createVerificationActivities({ logger: logger.child({ component: 'verification' }), mirrorsDir: defaultMirrorsDir() }),
         ...createSignatureActivities({ logger: logger.child({ component: 'signatures' }) }),
         ...createPoolActivities({ logger: logger.child({ component: 'pools' }) }),
+        ...createQueueActivities({ logger: logger.child({ component: 'queue' }) }),
       },
     }),
     Worker.create({ ...common, taskQueue: fleetTaskQueue(taskQueue), workflowBundle: bundles.fleet, activities: control }),

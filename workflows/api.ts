@@ -319,3 +319,5 @@ export const warmStatusQuery = defineQuery<WarmStatus>('status');
 export const switchBackUpdate = defineUpdate<WarmStatus, [SwitchBackPayload]>('switchBack');
 /** A new deployment takes the idle pool: the warm period ends without touching it. */
 export const supersedeSignal = defineSignal('supersede');
+
+export * from './queue-api';

@@ -7,6 +7,8 @@ import { InputError } from '../../lib/core/errors';
 import { failureTypes } from '../../lib/core/failure-types';
 import type { Logger } from '../../lib/core/logger';
 import { describePlan, planHashOf, planOf } from '../../lib/identity/plan';
+import type { QueueSettings } from '../../lib/config/queue-schema';
+import { windowState, type WindowState } from '../../lib/queue/windows';
 
 /** What `gantry environments` shows: the orchestrator's definitions, each with its content hash. */
 export interface EnvironmentListing {
@@ -22,6 +24,14 @@ export interface LoadedDefinition {
   plan?: { hash: string; summary: string };
 }
 
+/** What the queue workflow decides by: its policy, the deploy windows as of now, where to tell the team. */
+export interface QueueRules {
+  sha256: string;
+  queue: QueueSettings;
+  window: WindowState | null;
+  notifications: Environment['notifications'];
+}
+
 export interface DefinitionDeps {
   logger: Logger;
   /** Where the definitions live; unset: every deployment is refused, saying so. */
@@ -33,19 +43,29 @@ export function createDefinitionActivities({ logger, dir }: DefinitionDeps) {
     if (!dir) throw ApplicationFailure.nonRetryable('this orchestrator worker has no environment definitions: set GANTRY_ENVIRONMENTS to their directory', failureTypes.unknownEnvironment);
     return dir;
   };
+  /** An unknown or invalid definition is permanent: the request fails at once, naming the problem. */
+  const read = async (name: string) => {
+    try {
+      return await readDefinition(directory(), name);
+    } catch (err) {
+      if (err instanceof UnknownEnvironment) throw ApplicationFailure.nonRetryable(err.message, failureTypes.unknownEnvironment);
+      if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.invalidEnvironment);
+      throw err;
+    }
+  };
   return {
     /** The definition, validated (defaults filled in, paths resolved), and the sha256 of its file. */
     async loadEnvironment({ name }: { name: string }): Promise<LoadedDefinition> {
-      try {
-        const definition = await readDefinition(directory(), name);
-        logger.info({ environment: name, sha256: definition.sha256, file: definition.file }, 'environment definition loaded');
-        const plan = planOf(definition.environment);
-        return { ...definition, plan: { hash: planHashOf(definition.environment), summary: describePlan(plan) } };
-      } catch (err) {
-        if (err instanceof UnknownEnvironment) throw ApplicationFailure.nonRetryable(err.message, failureTypes.unknownEnvironment);
-        if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, failureTypes.invalidEnvironment);
-        throw err;
-      }
+      const definition = await read(name);
+      logger.info({ environment: name, sha256: definition.sha256, file: definition.file }, 'environment definition loaded');
+      const plan = planOf(definition.environment);
+      return { ...definition, plan: { hash: planHashOf(definition.environment), summary: describePlan(plan) } };
+    },
+
+    /** The queue's part of the definition, small enough to read at every request (the nodes stay out of its history). */
+    async queueRules({ name }: { name: string }): Promise<QueueRules> {
+      const { environment, sha256 } = await read(name);
+      return { sha256, queue: environment.queue, window: windowState(environment.windows, new Date()), notifications: environment.notifications };
     },
 
     async listEnvironments(): Promise<EnvironmentListing> {

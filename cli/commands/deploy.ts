@@ -1,9 +1,11 @@
-// `gantry deploy <env> <tag> --sha256 …`: checks the options, starts the deployment workflow, optionally
-// waits and reports. The request names the environment; its definition lives with the orchestrator.
+// `gantry deploy <env> <tag> --sha256 …`: checks the options, puts the request on the environment's
+// queue, optionally waits and reports. The request names the environment; its definition (and the
+// queue's policy) lives with the orchestrator.
 import type { Client } from '@temporalio/client';
 import os from 'node:os';
 import { z } from 'zod';
-import { awaitOutcome, DeploymentRunning, printEvents, startOrAttach, type DeploymentHandle, type DeployOutcome, type DeployRequest, type LiveStatus } from '../../client/deployments';
+import { awaitOutcome, awaitStart, deploymentHandle, enqueue, printEvents, RequestRefused, startOrAttach, type DeploymentHandle, type DeployOutcome, type DeployRequest, type LiveStatus } from '../../client/deployments';
+import { deploymentWorkflowId, queueWorkflowId, type EnqueueAnswer } from '../../workflows/api';
 import { connectClient } from '../../client/connection';
 import { isSha256 } from '../../lib/release/artifact';
 import { requireEnvironmentName } from '../environment-name';
@@ -53,17 +55,28 @@ export async function startDeployment(client: Client, environment: string, tag: 
   return startRequest(client, prepareDeployment(environment, tag, options));
 }
 
-/** Starts or attaches; another deployment running is a refusal (exit 4). */
+const refusal = (err: unknown): never => {
+  if (err instanceof RequestRefused) throw new CliExit(err.message, ExitCode.rejected);
+  throw err;
+};
+
+/** Enqueues and returns the deployment once it runs (at once when the environment is idle); a refusal is exit 4. */
 export async function startRequest(client: Client, request: DeployRequest): Promise<DeploymentHandle> {
-  return startOrAttach(client, request).catch((err: unknown) => {
-    if (err instanceof DeploymentRunning) throw new CliExit(err.message, ExitCode.rejected);
-    throw err;
-  });
+  return startOrAttach(client, request).catch(refusal);
+}
+
+/** One line on stderr for a request that waits: its id, its place, and what holds it. */
+export function describeQueued(answer: EnqueueAnswer): string {
+  return `queued as ${answer.id}${answer.position > 0 ? `, position ${answer.position}` : ''}${answer.replaced.length ? ` (replacing ${answer.replaced.join(', ')})` : ''}${answer.hold ? `: ${answer.hold.what} — clears when ${answer.hold.clears}` : ''}`;
 }
 
 export function printOutcome(outcome: DeployOutcome, json: boolean, print: (text: string) => void): void {
   if (json) {
     print(JSON.stringify(outcome));
+    return;
+  }
+  if (outcome.status === 'queued' && outcome.queue) {
+    print(`${outcome.workflowId}: ${describeQueued(outcome.queue)}`);
     return;
   }
   print(`${outcome.workflowId} (run ${outcome.runId}): ${outcome.status}${outcome.error ? ` — ${outcome.error}` : ''}`);
@@ -87,21 +100,27 @@ export async function deployCommand(environment: string, tag: string, options: D
   const request = prepareDeployment(environment, tag, options);
   const { client, close } = await connectClient();
   try {
-    return await reportDeployment(await startRequest(client, request), request.input.release, { wait: options.wait ?? false, json: options.json ?? false });
+    return await reportDeployment(client, request, { wait: options.wait ?? false, json: options.json ?? false });
   } finally {
     await close();
   }
 }
 
-/** Prints "started", or waits and prints the outcome; returns the exit code. */
-export async function reportDeployment(
-  handle: DeploymentHandle,
-  release: string,
-  options: { wait: boolean; json: boolean }): Promise<number> {
+/** Enqueues; prints "started" or "queued", or waits (for its turn, then the outcome) and prints that; returns the exit code. */
+export async function reportDeployment(client: Client, request: DeployRequest, options: { wait: boolean; json: boolean }): Promise<number> {
   const print = (text: string) => console.log(text);
+  const { environment, release } = request.input;
+  const answer = await enqueue(client, request).catch(refusal);
   if (!options.wait) {
-    printOutcome({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'started', release }, options.json, print);
+    const where = answer.deployment ?? { workflowId: answer.status === 'queued' ? queueWorkflowId(environment) : deploymentWorkflowId(environment), runId: '' };
+    printOutcome({ ...where, status: answer.deployment ? 'started' : 'queued', release, queue: answer }, options.json, print);
     return ExitCode.ok;
+  }
+  let handle: DeploymentHandle;
+  if (answer.deployment) handle = deploymentHandle(client, answer.deployment);
+  else {
+    console.error(describeQueued(answer));
+    handle = await awaitStart(client, environment, answer.id, (_a, note) => note && console.error(note)).catch(refusal);
   }
   if (!options.json) console.error(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
   const stderr = process.stderr;

@@ -11,7 +11,7 @@ import { isValidReleaseId } from '../../lib/release/release-store';
 import { deploymentWorkflowId, fleetSurveyWorkflowId, type FleetSurvey } from '../../workflows/api';
 import { requireEnvironmentName } from '../environment-name';
 import { CliExit, ExitCode } from '../exit-codes';
-import { reportDeployment, startRequest } from './deploy';
+import { reportDeployment } from './deploy';
 
 export interface RepairOptions {
   to?: string;
@@ -83,7 +83,7 @@ export async function repairCommand(environment: string, options: RepairOptions)
     }
     say(`repairing to ${release}: ${off.map((n) => n.id).join(', ')}${off.some((n) => !n.reachable) ? ' (an unreachable node is reported, not waited on)' : ''}`);
     const request = { input: { environment, release, kind: 'rollback' as const, repair: true as const, requestedBy: by }, taskQueue: options.taskQueue };
-    return await reportDeployment(await startRequest(client, request), release, { wait: options.wait ?? false, json: options.json ?? false });
+    return await reportDeployment(client, request, { wait: options.wait ?? false, json: options.json ?? false });
   } finally {
     await close();
   }

@@ -9,7 +9,7 @@ import { recordedResult } from '../../client/deployments';
 import { deploymentWorkflowId } from '../../workflows/api';
 import { requireEnvironmentName } from '../environment-name';
 import { CliExit, ExitCode } from '../exit-codes';
-import { reportDeployment, startRequest, type DeployRequest } from './deploy';
+import { reportDeployment, type DeployRequest } from './deploy';
 
 export interface RollbackOptions {
   to?: string;
@@ -67,7 +67,7 @@ export async function rollbackCommand(environment: string, options: RollbackOpti
   const { client, close } = await connectClient();
   try {
     const request = await prepareRollback(client, environment, options);
-    return await reportDeployment(await startRequest(client, request), request.input.release, { wait: options.wait ?? false, json: options.json ?? false });
+    return await reportDeployment(client, request, { wait: options.wait ?? false, json: options.json ?? false });
   } finally {
     await close();
   }

@@ -1,10 +1,11 @@
 // `gantry webhook --port … --config …`: receives GitHub push (tag) and check_suite (completed, success)
-// deliveries, checks X-Hub-Signature-256, maps repository + tag to an environment and starts the
-// deployment. Status codes say what happened, for GitHub's delivery log: 201 started, 200 this event's
-// deployment already exists (a redelivery: the same delivery id, or the same release and sender),
-// 202 nothing to do, 400 malformed, 401 bad signature, 409 another deployment is running or the
-// release is older than the live one (going back is `gantry rollback`'s job), 413 too large, 422 the
-// event is older than maxDeliveryAge, 502 the checksum file could not be read.
+// deliveries, checks X-Hub-Signature-256, maps repository + tag to an environment and puts the
+// deployment on the environment's queue. Status codes say what happened, for GitHub's delivery log:
+// 201 started, 202 queued (with its place and what holds it) or nothing to do, 200 this event's
+// request already exists (a redelivery: the same delivery id, or the same release and sender),
+// 400 malformed, 401 bad signature, 409 the queue refused it (full) or the release is older than the
+// live one (going back is `gantry rollback`'s job), 413 too large, 422 the event is older than
+// maxDeliveryAge, 502 the checksum file could not be read.
 import type { Client } from '@temporalio/client';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,9 +20,9 @@ import semver from 'semver';
 import { globToRegExp } from '../../lib/source/tag-verification';
 import { loadWebhookConfig, type WebhookConfig } from '../../lib/webhook/config';
 import { connectClient } from '../../client/connection';
-import { deploymentWorkflowId, searchAttributes } from '../../workflows/api';
+import { deploymentWorkflowId, queueWorkflowId, searchAttributes } from '../../workflows/api';
 import { CliExit, ExitCode } from '../exit-codes';
-import { DeploymentRunning, startOrAttach } from '../../client/deployments';
+import { enqueue, RequestRefused } from '../../client/deployments';
 import { prepareDeployment } from './deploy';
 
 interface Reply {
@@ -194,11 +195,18 @@ async function handle(
     throw err;
   }
   try {
-    const handle = await startOrAttach(client, request);
-    return deliveries.remember(delivery, { status: 201, body: { workflowId, runId: handle.firstExecutionRunId, release: tag, environment } });
+    const answer = await enqueue(client, request);
+    const body = { release: tag, environment, request: answer.id };
+    if (answer.deployment) {
+      return deliveries.remember(delivery, { status: answer.status === 'attached' ? 200 : 201, body: { ...body, workflowId, runId: answer.deployment.runId, ...(answer.status === 'attached' ? { existing: true } : {}) } });
+    }
+    // Waiting its turn: the queue starts it (or a newer request replaces it, under latest-wins).
+    return deliveries.remember(delivery, {
+      status: answer.status === 'attached' ? 200 : 202,
+      body: { ...body, queued: true, workflowId: queueWorkflowId(environment), position: answer.position, replaced: answer.replaced, hold: answer.hold },
+    });
   } catch (err) {
-    // Another release, or another requester, is deploying to this environment.
-    if (err instanceof DeploymentRunning) return { status: 409, body: { error: err.message } };
+    if (err instanceof RequestRefused) return { status: 409, body: { error: err.message } };
     throw err;
   }
 }

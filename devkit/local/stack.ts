@@ -186,6 +186,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       healthCheck: { path: '/healthz', reportsRelease: true, interval: '200ms', successThreshold: 2, deadline: '20s' },
       source: { remote: repo.remote },
       artifact: { url: `${artifactPrefix}app-{release}.tgz` },
+      // Tests deploy again right after a rollback; the queue's own tests turn the lock on.
+      queue: { lockOnRollback: false },
       ...(pools
         ? {
             strategy: {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { blueGreenSchema, checkBlueGreen } from './blue-green-schema';
 import { duration, hostPort, id } from './primitives';
+import { queueSchema, windowSchema } from './queue-schema';
 import { strictObject } from './strict';
 
 export const nodeSchema = strictObject({
@@ -128,6 +129,10 @@ export const notificationEvents = [
   'failed',
   'rolled-back',
   'aborted',
+  /** The queue: a pending request replaced by a newer one (latest-wins). */
+  'superseded',
+  /** The queue: the environment locked itself after a rollback. */
+  'locked',
 ] as const;
 export type NotificationEvent = (typeof notificationEvents)[number];
 
@@ -239,6 +244,10 @@ export const environmentSchema = strictObject({
     control: controlSchema.default(() => controlSchema.parse({})),
     /** How releases reach traffic: absent or rolling (batches of nodes), or blue-green (two pools and a switch). */
     strategy: z.discriminatedUnion('type', [strictObject({ type: z.literal('rolling') }), blueGreenSchema]).optional(),
+    /** What happens to requests that arrive while a deployment runs, and whether a rollback locks the environment. */
+    queue: queueSchema.default(() => queueSchema.parse({})),
+    /** When deployments may start (rollbacks always may); none: any time. */
+    windows: z.array(windowSchema).default([]),
   })
   .superRefine((env, ctx) => {
     const seen = new Map<string, number>();
@@ -296,6 +305,7 @@ export type ControlPolicy = Environment['control'];
 export type Channel = Environment['notifications']['channels'][number];
 export type CiConfig = Environment['ci'];
 export type Migrations = NonNullable<Environment['migrations']>;
+export type { DeployWindow, QueuePolicy, QueueSettings } from './queue-schema';
 export type { BlueGreen, PoolName, SmokeCheck } from './blue-green-schema';
 
 export { describeIssues, isSha256, isValidReleaseId, serverName } from './environment-rules';

@@ -30,6 +30,8 @@ const HEADLINES: Record<string, (n: Notice) => string> = {
   failed: (n) => `Deployment of ${n.release} to ${n.environment} failed`,
   'rolled-back': (n) => `${n.release} → ${n.environment} rolled back`,
   aborted: (n) => `${n.release} → ${n.environment} aborted`,
+  superseded: (n) => `${n.release} → ${n.environment} superseded, not deployed`,
+  locked: (n) => `${n.environment} is locked: deployments wait until \`gantry unlock ${n.environment}\``,
 };
 
 export function headline(notice: Notice): string {

@@ -4,6 +4,7 @@ import type { AgentActivities } from '../../activities/agent';
 import type { ControlActivities } from '../../activities/orchestrator/control';
 import type { DefinitionActivities } from '../../activities/orchestrator/definitions';
 import type { PoolActivities } from '../../activities/orchestrator/pools';
+import type { QueueActivities } from '../../activities/orchestrator/queue';
 import type { SignatureActivities } from '../../activities/orchestrator/signatures';
 import type { VerificationActivities } from '../../activities/orchestrator/verification';
 import type { BlueGreen, CiConfig, HealthCheck, LoadBalancer } from '../../lib/config/environment-schema';
@@ -13,6 +14,13 @@ import { agentTaskQueue } from '../api';
 export const definitions = proxyActivities<DefinitionActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumAttempts: 5 },
+});
+
+/** The queue waiting out a deployment started outside it: as long as that runs, heartbeating. */
+export const queueWaits = proxyActivities<QueueActivities>({
+  startToCloseTimeout: '30d',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '30s' },
 });
 
 /** Signature checks: a few ssh-keygen runs on the orchestrator; a refusal is permanent (signing again is the fix). */

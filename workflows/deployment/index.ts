@@ -3,3 +3,4 @@ export { deployment } from './deployment';
 export { listEnvironments } from './environments';
 export { fleetSurvey } from './survey';
 export { warmPool } from './warm-pool';
+export { queue } from '../queue/queue';

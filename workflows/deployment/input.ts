@@ -7,10 +7,14 @@ import { deployRequestSchema } from '../../lib/config/request-schema';
 import { failureTypes } from '../../lib/core/failure-types';
 import { SHAPE_V1, shapeProblem } from '../../lib/rollout/batches';
 import { definitions } from '../common/proxies';
+import { queueWorkflowId } from '../api';
 import type { WorkflowInput } from './state';
 
 /** Marks runs that read their environment from the orchestrator (every run since); older histories carried it in the input. */
 const TRUSTED_DEFINITIONS = 'environment-definitions-from-orchestrator';
+
+/** Marks runs that must be children of their environment's queue (every run since the queue). */
+const STARTED_BY_QUEUE = 'started-by-queue';
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, failureTypes.invalidInput);
 
@@ -24,6 +28,12 @@ export async function trustedInput(raw: unknown): Promise<WorkflowInput> {
   const parsed = deployRequestSchema.safeParse(raw);
   if (!parsed.success) throw invalid(`invalid request:\n${describeIssues(parsed.error)}`);
   const request = parsed.data;
+  // The queue is the only way in: a run started around it would pass its lock, windows and order.
+  if (patched(STARTED_BY_QUEUE) && info.parent?.workflowId !== queueWorkflowId(request.environment)) {
+    throw invalid(
+      `this deployment was started directly; deployments of ${request.environment} start through its queue ${queueWorkflowId(request.environment)} (gantry deploy, the webhook, or the queue's enqueue update), so its lock, windows and order hold`,
+    );
+  }
   const shape = request.shape ?? SHAPE_V1;
   const problem = shapeProblem(shape);
   if (problem) throw invalid(problem);

@@ -1,0 +1,231 @@
+// The queue's state and its decisions: where a request goes under each policy, which one starts next,
+// and what holds it. Plain deterministic code (times come from the workflow's clock); it survives
+// continue-as-new through snapshot().
+import type { QueuePolicy, QueueSettings } from '../../lib/config/queue-schema';
+import type { WindowState } from '../../lib/queue/windows';
+import type { DeployEvent, DeployInput } from '../api';
+import type {
+  FinishedRequest,
+  Hold,
+  QueueFreeze,
+  QueueLock,
+  QueuedRequest,
+  QueueSnapshot,
+  QueueStatus,
+  RunningRequest,
+  SupersededRequest,
+} from '../queue-api';
+
+const KEEP = { superseded: 50, finished: 20, events: 100 } as const;
+const keepLast = <T>(list: T[], n: number): T[] => (list.length > n ? list.slice(list.length - n) : list);
+const idNumber = (id: string) => Number(id.slice(1));
+
+export class QueueState {
+  pending: QueuedRequest[] = [];
+  running: RunningRequest | null = null;
+  /** Taken off the queue, its child not started yet. */
+  starting: QueuedRequest | null = null;
+  superseded: SupersededRequest[] = [];
+  finished: FinishedRequest[] = [];
+  lock: QueueLock | null = null;
+  freeze: QueueFreeze | null = null;
+  window: WindowState | null = null;
+  policy: QueuePolicy | null = null;
+  hold: Hold | null = null;
+  events: DeployEvent[] = [];
+  nextId = 1;
+  /** Bumped by every change the loop must look at again. */
+  version = 0;
+  /** The newest request the loop has weighed (a held request's answer waits for this). */
+  weighed = 0;
+
+  constructor(
+    readonly environment: string,
+    carried?: QueueSnapshot,
+  ) {
+    if (!carried) return;
+    this.pending = carried.pending;
+    this.running = carried.running;
+    this.superseded = carried.superseded;
+    this.finished = carried.finished;
+    this.lock = carried.lock;
+    this.freeze = carried.freeze;
+    this.window = carried.window;
+    this.policy = carried.policy;
+    this.events = carried.events;
+    this.nextId = carried.nextId;
+  }
+
+  snapshot(): QueueSnapshot {
+    const { environment, policy, running, pending, superseded, finished, lock, freeze, window, events, nextId } = this;
+    return { environment, policy, running, pending, superseded, finished, lock, freeze, window, events, nextId };
+  }
+
+  status(workflowId: string, runId: string): QueueStatus {
+    const { nextId: _next, ...rest } = this.snapshot();
+    return { workflowId, runId, ...rest, hold: this.running ? this.runningHold() : this.hold };
+  }
+
+  record(what: string, who?: string): void {
+    this.events = keepLast([...this.events, { time: new Date().toISOString(), what, ...(who ? { who } : {}) }], KEEP.events);
+    this.version++;
+  }
+
+  /** The request already here that this one repeats (a retried CI call, a redelivered webhook). */
+  same(input: DeployInput): QueuedRequest | undefined {
+    const kind = input.kind ?? 'deploy';
+    return [this.running, this.starting, ...this.pending].find(
+      (r): r is QueuedRequest =>
+        r !== null &&
+        r.release === input.release &&
+        r.kind === kind &&
+        r.commit === (input.commit ?? null) &&
+        r.artifactSha256 === (input.artifactSha256 ?? null) &&
+        r.requesters.includes(input.requestedBy),
+    );
+  }
+
+  /** Where a new request goes under `policy`; returns it and the pending requests it replaced (latest-wins). */
+  add(input: DeployInput, settings: QueueSettings): { entry: QueuedRequest; replaced: SupersededRequest[] } {
+    const now = new Date().toISOString();
+    const kind = input.kind ?? 'deploy';
+    const id = `r${this.nextId++}`;
+    const entry: QueuedRequest = {
+      id,
+      release: input.release,
+      kind,
+      commit: input.commit ?? null,
+      artifactSha256: input.artifactSha256 ?? null,
+      requestedBy: input.requestedBy,
+      requesters: [input.requestedBy],
+      covers: [{ id, release: input.release, requestedBy: input.requestedBy, requestedAt: now }],
+      requestedAt: now,
+      input,
+    };
+    let replaced: SupersededRequest[] = [];
+    if (kind === 'rollback') {
+      // The way out goes first: ahead of every deployment waiting, behind earlier rollbacks.
+      const at = this.pending.findIndex((r) => r.kind !== 'rollback');
+      this.pending.splice(at === -1 ? this.pending.length : at, 0, entry);
+    } else {
+      if (settings.policy === 'latest-wins') {
+        const old = this.pending.filter((r) => r.kind === 'deploy');
+        entry.requesters = [...new Set([...old.flatMap((r) => r.requesters), input.requestedBy])];
+        replaced = old.map((r) => ({ id: r.id, release: r.release, requesters: r.requesters, requestedAt: r.requestedAt, supersededAt: now, by: { id: entry.id, release: entry.release } }));
+        this.pending = this.pending.filter((r) => r.kind !== 'deploy');
+        this.superseded = keepLast([...this.superseded, ...replaced], KEEP.superseded);
+      }
+      this.pending.push(entry);
+    }
+    this.policy = settings.policy;
+    this.version++;
+    return { entry, replaced };
+  }
+
+  isPending(id: string): boolean {
+    return this.pending.some((r) => r.id === id);
+  }
+
+  /** 0: running; 1: next; -1: not waiting here any more. */
+  position(id: string): number {
+    if (this.running?.id === id || this.starting?.id === id) return 0;
+    const at = this.pending.findIndex((r) => r.id === id);
+    return at === -1 ? -1 : at + 1;
+  }
+
+  /** What holds the next request from starting now; a rollback passes locks, freezes and windows. */
+  holdOf(head: QueuedRequest, now: number): Hold | null {
+    this.expire(now);
+    if (head.kind === 'rollback') return null;
+    const unlock = `\`gantry unlock ${this.environment}\``;
+    if (this.lock) {
+      const { by, reason, since, expiresAt, automatic } = this.lock;
+      return {
+        kind: 'lock',
+        what: `${this.environment} is locked${automatic ? ' (automatically, after a rollback)' : ''} by ${by} since ${since}: ${reason}`,
+        clears: expiresAt ? `the lock expires at ${expiresAt}, or ${unlock}` : unlock,
+        ...(expiresAt ? { until: expiresAt } : {}),
+      };
+    }
+    if (this.freeze) {
+      const { by, reason, until } = this.freeze;
+      return { kind: 'freeze', what: `${this.environment} is frozen by ${by} until ${until}: ${reason}`, clears: `the freeze ends at ${until}, or \`gantry unfreeze ${this.environment}\``, until };
+    }
+    if (this.window && !this.window.open) {
+      const opens = this.window.opensAt;
+      return {
+        kind: 'window',
+        what: `outside ${this.environment}'s deploy windows (${this.window.described})`,
+        clears: opens ? `the next window opens at ${opens}` : 'no window ever opens again: change windows in the definition',
+        ...(opens ? { until: opens } : {}),
+      };
+    }
+    return null;
+  }
+
+  /** Takes the next deployment off the queue; under batch it covers the older pending releases too (at most maxChanges). */
+  take(settings: QueueSettings): QueuedRequest {
+    const head = this.pending[0]!;
+    if (settings.policy !== 'batch' || head.kind === 'rollback') {
+      this.pending.shift();
+      return (this.starting = head);
+    }
+    const batch: QueuedRequest[] = [];
+    for (const r of this.pending) {
+      if (r.kind !== 'deploy' || batch.length >= settings.maxChanges) break;
+      batch.push(r);
+    }
+    const newest = batch[batch.length - 1]!;
+    const entry: QueuedRequest = {
+      ...newest,
+      requesters: [...new Set(batch.flatMap((r) => r.requesters))],
+      covers: batch.flatMap((r) => r.covers),
+    };
+    this.pending = this.pending.slice(batch.length);
+    return (this.starting = entry);
+  }
+
+  started(entry: QueuedRequest, workflowId: string, runId: string): void {
+    this.starting = null;
+    this.running = { ...entry, workflowId, runId, startedAt: new Date().toISOString() };
+    this.hold = null;
+    this.record(`${entry.id} started ${workflowId} (run ${runId}): ${entry.kind === 'rollback' ? 'rollback to' : 'deploy'} ${entry.release}${entry.covers.length > 1 ? `, covering ${entry.covers.map((c) => c.release).join(', ')}` : ''}`);
+  }
+
+  ended(outcome: FinishedRequest): void {
+    this.running = null;
+    this.starting = null;
+    this.finished = keepLast([...this.finished, outcome], KEEP.finished);
+    this.record(`${outcome.id} ${outcome.release} ended ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}`);
+  }
+
+  setLock(lock: QueueLock | null, who: string): void {
+    this.lock = lock;
+    this.record(lock ? `locked${lock.expiresAt ? ` until ${lock.expiresAt}` : ''}: ${lock.reason}` : 'unlocked', who);
+  }
+
+  setFreeze(freeze: QueueFreeze | null, who: string): void {
+    this.freeze = freeze;
+    this.record(freeze ? `frozen until ${freeze.until}: ${freeze.reason}` : 'unfrozen', who);
+  }
+
+  /** Nothing is waiting: how many requests were ever taken (for messages). */
+  lastId(): number {
+    return this.nextId - 1;
+  }
+
+  /** Was the request weighed by the loop since it arrived? */
+  weighedSince(id: string): boolean {
+    return this.weighed >= idNumber(id);
+  }
+
+  private runningHold(): Hold {
+    const r = this.running!;
+    return { kind: 'running', what: `${r.workflowId} (run ${r.runId}) is ${r.kind === 'rollback' ? 'rolling back to' : 'deploying'} ${r.release}, requested by ${r.requesters.join(', ')}`, clears: 'it ends (or `gantry abort`)' };
+  }
+
+  private expire(now: number): void {
+    if (this.lock?.expiresAt && Date.parse(this.lock.expiresAt) <= now) this.setLock(null, 'expiry');
+    if (this.freeze && Date.parse(this.freeze.until) <= now) this.setFreeze(null, 'expiry');
+  }
+}

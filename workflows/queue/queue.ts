@@ -1,0 +1,185 @@
+// The queue of one environment, `queue/<env>`: it owns the environment over time. Every start is an
+// `enqueue` update (with start), answered at once: started, attached, or queued behind what holds it.
+// Deployments are its children, one at a time; the lock and the freeze are its state, so no crash
+// can leave a stale lock. It continues as new between deployments, and moves to new Gantry builds
+// when idle (AUTO_UPGRADE), while each deployment stays pinned to the build that started it.
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  setHandler,
+  setWorkflowOptions,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { QueueRules } from '../../activities/orchestrator/definitions';
+import { failureTypes } from '../../lib/core/failure-types';
+import type { DeployInput } from '../api';
+import {
+  enqueueUpdate,
+  freezeUpdate,
+  lockUpdate,
+  queueStatusQuery,
+  unfreezeUpdate,
+  unlockUpdate,
+  type EnqueueAnswer,
+  type QueueInput,
+  type QueuedRequest,
+} from '../queue-api';
+import { definitions } from '../common/proxies';
+import { describeFailure } from '../common/failures';
+import { QueueNotices } from './queue-notices';
+import { validateFreeze, validateLock, validateRequest, validateUnlock } from './queue-payloads';
+import { QueueState } from './queue-state';
+import { outcomeOf, startDeployment } from './run-deployment';
+
+/** Well under the server's limits: a queue that takes many requests while held starts afresh. */
+const HISTORY_LIMIT = 4_000;
+/** A held queue reads its definition again this often (windows or policy may have changed). */
+const REREAD_MS = 5 * 60_000;
+/** Rules read this recently (by the request that just came) serve the loop's decision too. */
+const FRESH_MS = 1_000;
+
+export async function queue(input: QueueInput): Promise<void> {
+  const { environment } = input;
+  const state = new QueueState(environment, input.carried);
+  const info = () => workflowInfo();
+  setHandler(queueStatusQuery, () => state.status(info().workflowId, info().runId));
+  const notices = new QueueNotices(state);
+
+  let rules: { read: number; value: QueueRules } | undefined;
+  const readRules = async (): Promise<QueueRules> => {
+    const value = await definitions.queueRules({ name: environment });
+    rules = { read: Date.now(), value };
+    state.window = value.window;
+    state.policy = value.queue.policy;
+    notices.use(value.notifications);
+    return value;
+  };
+
+  // Requests take turns, so their order is their arrival, whatever the activities' timing.
+  let ticket = 0;
+  let serving = 0;
+  setHandler(
+    enqueueUpdate,
+    async (request: DeployInput): Promise<EnqueueAnswer> => {
+      const mine = ticket++;
+      await condition(() => serving === mine);
+      let entry: QueuedRequest;
+      let replaced: string[] = [];
+      try {
+        const same = state.same(request);
+        if (same) return answer(state, same, 'attached', []);
+        const current = await readRules().catch((err: unknown) => {
+          throw ApplicationFailure.nonRetryable(describeFailure(err), failureTypes.unknownEnvironment);
+        });
+        if (state.pending.length >= current.queue.maxPending) {
+          throw ApplicationFailure.nonRetryable(
+            `${environment}'s queue is full: ${state.pending.length} requests wait (queue.maxPending ${current.queue.maxPending}); wait for them, or raise maxPending in the definition`,
+            failureTypes.invalidInput,
+          );
+        }
+        const added = state.add(request, current.queue);
+        entry = added.entry;
+        replaced = added.replaced.map((r) => r.id);
+        state.record(`${entry.id} ${entry.kind === 'rollback' ? 'rollback to' : 'deploy'} ${entry.release} requested by ${entry.requestedBy}`, entry.requestedBy);
+        for (const old of added.replaced) {
+          state.record(`${old.id} ${old.release} superseded by ${entry.id} ${entry.release} (latest-wins), which carries its requesters`);
+          notices.superseded(old);
+        }
+      } finally {
+        serving++;
+      }
+      // Answer once the loop has started it, or weighed it and found it must wait.
+      await condition(() => state.running?.id === entry.id || (!state.isPending(entry.id) && state.starting?.id !== entry.id) || (state.isPending(entry.id) && (state.running !== null || state.weighedSince(entry.id))));
+      return answer(state, entry, state.running?.id === entry.id ? 'started' : 'queued', replaced);
+    },
+    { validator: validateRequest(environment) },
+  );
+  setHandler(
+    lockUpdate,
+    ({ by, reason, expiresAt }) => {
+      state.setLock({ by, reason, since: new Date().toISOString(), expiresAt: expiresAt ?? null, automatic: false }, by);
+      return state.status(info().workflowId, info().runId);
+    },
+    { validator: validateLock },
+  );
+  setHandler(
+    unlockUpdate,
+    ({ by }) => {
+      if (state.lock) state.setLock(null, by);
+      return state.status(info().workflowId, info().runId);
+    },
+    { validator: validateUnlock },
+  );
+  setHandler(
+    freezeUpdate,
+    ({ by, reason, until }) => {
+      state.setFreeze({ by, reason, since: new Date().toISOString(), until }, by);
+      return state.status(info().workflowId, info().runId);
+    },
+    { validator: validateFreeze },
+  );
+  setHandler(
+    unfreezeUpdate,
+    ({ by }) => {
+      if (state.freeze) state.setFreeze(null, by);
+      return state.status(info().workflowId, info().runId);
+    },
+    { validator: validateUnlock },
+  );
+
+  const longHistory = () => info().continueAsNewSuggested || info().historyLength > HISTORY_LIMIT;
+  for (;;) {
+    await condition(() => state.pending.length > 0 || longHistory());
+    if (longHistory()) await carryOn(state, notices, environment);
+    const seen = state.version;
+    const current = rules && Date.now() - rules.read < FRESH_MS ? rules.value : await readRules().catch((err: unknown) => err as Error);
+    if (current instanceof Error) {
+      state.hold = { kind: 'definition', what: `the definition of ${environment} cannot be read: ${describeFailure(current)}`, clears: 'a valid definition in the orchestrator\'s directory (gantry check)' };
+      state.weighed = state.lastId();
+      await condition(() => state.version !== seen, REREAD_MS);
+      continue;
+    }
+    const hold = state.holdOf(state.pending[0]!, Date.now());
+    state.hold = hold;
+    state.weighed = state.lastId();
+    if (hold) {
+      const wait = hold.until ? Math.min(REREAD_MS, Math.max(0, Date.parse(hold.until) - Date.now())) : REREAD_MS;
+      await condition(() => state.version !== seen, wait);
+      continue;
+    }
+    const entry = state.take(current.queue);
+    const child = await startDeployment(state, entry);
+    if (!child) continue;
+    state.started(entry, child.workflowId, child.firstExecutionRunId);
+    const outcome = await outcomeOf(entry, child);
+    state.ended(outcome);
+    if (outcome.status === 'rolled-back' && entry.kind === 'deploy' && current.queue.lockOnRollback) {
+      const reason = `${entry.release} failed and rolled back${outcome.error ? `: ${outcome.error}` : ''}`;
+      state.setLock({ by: 'gantry', reason, since: new Date().toISOString(), expiresAt: null, automatic: true }, 'gantry');
+      notices.locked(entry, reason);
+    }
+  }
+}
+
+// Between deployments only (nothing running), so no child outlives the run that awaits it.
+async function carryOn(state: QueueState, notices: QueueNotices, environment: string): Promise<never> {
+  await notices.settle();
+  await condition(allHandlersFinished);
+  return continueAsNew<typeof queue>({ environment, carried: state.snapshot() });
+}
+
+function answer(state: QueueState, entry: QueuedRequest, status: EnqueueAnswer['status'], replaced: string[]): EnqueueAnswer {
+  const running = state.running?.id === entry.id ? state.running : undefined;
+  return {
+    id: entry.id,
+    status,
+    position: state.position(entry.id),
+    ...(running ? { deployment: { workflowId: running.workflowId, runId: running.runId } } : {}),
+    replaced,
+    hold: running ? null : state.status('', '').hold,
+  };
+}
+
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, queue);
