@@ -16,6 +16,8 @@ import { codecServerCommand, type CodecServerCommandOptions } from './commands/c
 import { deployCommand } from './commands/deploy';
 import { environmentsCommand } from './commands/environments';
 import { listCommand } from './commands/list';
+import { lockCommand, type LockAction, type LockOptions } from './commands/lock';
+import { whyCommand } from './commands/why';
 import { operatorCommand, type OperatorAction, type OperatorOptions } from './commands/operator';
 import { rollbackCommand } from './commands/rollback';
 import { switchBackCommand, type SwitchBackOptions } from './commands/switch-back';
@@ -131,6 +133,40 @@ for (const [action, description] of operatorActions) {
     exitCode = await operatorCommand(action, environment, options);
   });
 }
+
+const queueActions: [LockAction, string][] = [
+  ['lock', 'lock the environment: deployments wait (rollbacks never do) until gantry unlock or --for/--until'],
+  ['unlock', 'lift the lock'],
+  ['freeze', 'freeze the environment until a time: deployments wait (rollbacks never do)'],
+  ['unfreeze', 'end the freeze now'],
+];
+for (const [action, description] of queueActions) {
+  const command = program
+    .command(action)
+    .description(description)
+    .argument('<env>', 'environment name')
+    .option('--as <name>', 'who you are (default: the OS user)')
+    .option('--task-queue <name>', 'orchestrator task queue', defaultTaskQueue())
+    .option('--json', "print the queue's status as one JSON object", false);
+  if (action === 'lock' || action === 'freeze') {
+    command
+      .requiredOption('--reason <text>', 'why; gantry why shows it to everyone waiting')
+      .option('--for <duration>', 'ends after this long, e.g. 2h')
+      .option('--until <time>', 'ends at this ISO time, e.g. 2026-12-24T18:00:00Z');
+  }
+  command.action(async (environment: string, options: LockOptions) => {
+    exitCode = await lockCommand(action, environment, options);
+  });
+}
+
+program
+  .command('why')
+  .description('name the one condition holding the next deployment, and what would clear it')
+  .argument('<env>', 'environment name')
+  .option('--json', 'print one JSON object on stdout', false)
+  .action(async (environment: string, options: { json: boolean }) => {
+    exitCode = await whyCommand(environment, options);
+  });
 
 program
   .command('status')

@@ -3,7 +3,6 @@
 // with start): the answer says at once whether it started, attached to the very same request (a
 // retried CI call), or waits, and behind what; a malformed request or a full queue is refused.
 import {
-  WithStartWorkflowOperation,
   WorkflowFailedError,
   WorkflowUpdateFailedError,
   type Client,
@@ -14,6 +13,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { GantryError } from '../lib/core/errors';
 import { sleep } from '../lib/core/wait';
 import { DEFAULT_SHAPE } from '../lib/rollout/batches';
+import { queueStart } from './queue';
 import { describeWaiting, waitingSteps, type WaitingStep } from './waiting-steps';
 import {
   enqueueUpdate,
@@ -29,12 +29,10 @@ import {
   type FailureCause,
   type MigrationRecord,
   type PoolStatus,
-  type QueueInput,
   type UndoFailure,
 } from '../workflows/api';
 
 type DeploymentWorkflow = (input: DeployInput) => Promise<DeployResult>;
-type QueueWorkflow = (input: QueueInput) => Promise<void>;
 export type DeploymentHandle = WorkflowHandleWithFirstExecutionRunId<DeploymentWorkflow>;
 
 /** The queue refused the request (malformed, unknown environment, queue full), or it will never start. */
@@ -73,15 +71,7 @@ export async function enqueue(client: Client, { input: request, taskQueue }: Dep
   // The shape of today's code travels in the input, so a later default never changes this run on replay.
   const input: DeployInput = { ...request, shape: request.shape ?? { ...DEFAULT_SHAPE } };
   const { environment } = input;
-  const startWorkflowOperation = new WithStartWorkflowOperation<QueueWorkflow>('queue', {
-    workflowId: queueWorkflowId(environment),
-    taskQueue,
-    args: [{ environment }],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    staticSummary: `The deployment queue of ${environment}`,
-    staticDetails: 'Every start of a deployment of this environment goes through here; its `status` query lists what runs, waits, was superseded, and the lock.',
-    typedSearchAttributes: [{ key: searchAttributes.environment, value: environment }],
-  });
+  const startWorkflowOperation = queueStart(environment, taskQueue);
   try {
     return await client.workflow.executeUpdateWithStart(enqueueUpdate, { args: [input], startWorkflowOperation });
   } catch (err) {

@@ -15,7 +15,7 @@ import { awaitOutcome } from '../client/deployments';
 import { defaultPayloadConverter, DefaultFailureConverter, type LoadedDataConverter } from '@temporalio/common';
 import { startDeployment } from '../cli/commands/deploy';
 import { parseKeyring } from '../lib/codec/keyring';
-import { deploymentWorkflowId } from '../workflows/api';
+import { deploymentWorkflowId, queueWorkflowId } from '../workflows/api';
 import { payloadJson } from './helpers/payloads';
 import { startTestStack, type TestStack } from './helpers/stack';
 
@@ -159,28 +159,38 @@ describe('no secret in clear', () => {
   });
 
   it('a history written with the old key still decodes after rotation; without that key it names the key', async () => {
-    // The keyring of this run is "test-2,test-1": a client still on the old key alone writes the request.
+    // The keyring of this run is "test-2,test-1". A client one step behind in the rotation still
+    // writes with the old key (old first, new known so it can read the queue's answers).
     const spec = process.env.GANTRY_CODEC_KEYS!;
     const oldOnly = spec.split(',').find((e) => e.startsWith('test-1='))!;
     const newOnly = spec.split(',').find((e) => e.startsWith('test-2='))!;
-    const oldCodec = new EncryptionCodec(parseKeyring(oldOnly));
+    const oldCodec = new EncryptionCodec(parseKeyring(`${oldOnly},${newOnly}`));
     const dataConverter: LoadedDataConverter = { payloadConverter: defaultPayloadConverter, failureConverter: new DefaultFailureConverter({ encodeCommonAttributes: true }), payloadCodecs: [oldCodec] };
     const oldClient = new Client({ connection: stack.client.connection, namespace: 'default', dataConverter });
     const handle = await startDeployment(oldClient, stack.name, 'v2', { sha256: sha('v2'), requestedBy: 'before-rotation', taskQueue: stack.taskQueue });
     const outcome = await awaitOutcome(stack.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId));
     expect(outcome.status, outcome.error).toBe('live');
 
+    // The request as the queue accepted it, in whichever of its runs took it.
+    let input: Payload | undefined;
+    for await (const run of stack.client.workflow.list({ query: `WorkflowId = "${queueWorkflowId(stack.name)}"` })) {
+      const events = (await stack.client.workflow.getHandle(run.workflowId, run.runId).fetchHistory()).events ?? [];
+      for (const e of events) {
+        const arg = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args?.payloads?.[0];
+        if (arg && JSON.stringify(await payloadJson(arg)).includes('before-rotation')) input = arg;
+      }
+    }
+    expect(input, 'the enqueue update of the old-key client').toBeDefined();
+    expect(Buffer.from(input!.metadata!['encryption-key-id']!).toString()).toBe('test-1');
     const history = await stack.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory();
-    const input = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
-    expect(Buffer.from(input.metadata!['encryption-key-id']!).toString()).toBe('test-1');
     const completed = history.events!.find((e) => e.workflowExecutionCompletedEventAttributes)!.workflowExecutionCompletedEventAttributes!.result!.payloads![0]!;
     expect(Buffer.from(completed.metadata!['encryption-key-id']!).toString()).toBe('test-2');
     // The rotated keyring (new first, old kept) reads both; the codec server holds the same.
     expect(await payloadJson(input)).toMatchObject({ release: 'v2', requestedBy: 'before-rotation' });
-    const viaServer = await decodePost({ payloads: [asJson(input)] }, { authorization: `Bearer ${inject('codecToken')}` });
+    const viaServer = await decodePost({ payloads: [asJson(input!)] }, { authorization: `Bearer ${inject('codecToken')}` });
     expect(viaServer.status).toBe(200);
     // Dropping the old key too early is reported, naming the key, not silently garbled.
-    await expect(new EncryptionCodec(parseKeyring(newOnly)).decode([input])).rejects.toThrow(/payload encrypted with key "test-1", which GANTRY_CODEC_KEYS does not hold \(it holds test-2\)/);
-    expect((await decodePost({ payloads: [{ ...asJson(input), data: asJson(input).data.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) }] }, { authorization: `Bearer ${inject('codecToken')}` })).status).toBe(422);
+    await expect(new EncryptionCodec(parseKeyring(newOnly)).decode([input!])).rejects.toThrow(/payload encrypted with key "test-1", which GANTRY_CODEC_KEYS does not hold \(it holds test-2\)/);
+    expect((await decodePost({ payloads: [{ ...asJson(input!), data: asJson(input!).data.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) }] }, { authorization: `Bearer ${inject('codecToken')}` })).status).toBe(422);
   });
 });

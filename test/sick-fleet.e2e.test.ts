@@ -6,8 +6,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { awaitOutcome } from '../client/deployments';
-import { startDeployment } from '../cli/commands/deploy';
+import { awaitOutcome, awaitStart, enqueue } from '../client/deployments';
+import { prepareDeployment, startDeployment } from '../cli/commands/deploy';
 import { loadEnvironmentFile } from '../lib/config/environment-file';
 import type { Environment } from '../lib/config/environment-schema';
 import { sleep, waitUntil } from '../lib/core/wait';
@@ -142,14 +142,19 @@ describe('rollback on the bad day', () => {
     console.log(`gantry status without a worker: ${finished.seconds.toFixed(1)} s (finished run), ${running.seconds.toFixed(1)} s (running)`);
     await workerBack;
 
-    // A retry attaches only to the same request: another artifact digest for the same release is refused, naming the run.
-    const retry = (sha256: string) => startDeployment(stack.client, stack.name, 'v2', { sha256, requestedBy: 'alice', taskQueue: stack.taskQueue });
-    expect((await retry(stack.repo.releases.v2!.sha256)).firstExecutionRunId).toBe(handle.firstExecutionRunId);
-    const other = 'e'.repeat(64);
-    await expect(retry(other)).rejects.toThrow(
-      `${handle.workflowId} run ${handle.firstExecutionRunId} is deploying v2 with artifact sha256 ${stack.repo.releases.v2!.sha256}, not ${other}; a retry attaches only to the same release, commit and artifact: wait for it, or abort it first`,
-    );
+    // A retry attaches only to the same request: another artifact digest for the same release waits its turn behind the run.
+    const retry = (sha256: string) => prepareDeployment(stack.name, 'v2', { sha256, requestedBy: 'alice', taskQueue: stack.taskQueue });
+    expect((await startDeployment(stack.client, stack.name, 'v2', { sha256: stack.repo.releases.v2!.sha256, requestedBy: 'alice', taskQueue: stack.taskQueue })).firstExecutionRunId).toBe(handle.firstExecutionRunId);
+    const other = await enqueue(stack.client, retry('e'.repeat(64)));
+    expect(other).toMatchObject({ status: 'queued', position: 1, hold: { kind: 'running' } });
+    expect(other.hold!.what).toContain(handle.firstExecutionRunId);
     await handle.executeUpdate(abortUpdate, { args: [{ by: 'bob', reason: 'test over' }] });
     expect((await awaitOutcome(handle)).status).toBe('aborted');
+    // Its turn comes; its digest matches no artifact, so verification refuses it.
+    const next = await awaitStart(stack.client, stack.name, other.id);
+    expect(next.firstExecutionRunId).not.toBe(handle.firstExecutionRunId);
+    const refused = await awaitOutcome(next);
+    expect(refused.status).toBe('failed');
+    expect(refused.error).toContain('sha256');
   });
 });

@@ -10,6 +10,9 @@ import { deploymentWorkflowId, searchAttributes, statusQuery, type DeployResult,
 import { requireEnvironmentName } from '../environment-name';
 import { CliExit, ExitCode } from '../exit-codes';
 import { formatStatus } from '../format';
+import { describeQueue } from '../format-queue';
+import { readQueue } from '../../client/queue';
+import type { QueueStatus } from '../../workflows/api';
 
 const QUERY_PATIENCE_MS = 2_000;
 
@@ -71,19 +74,37 @@ export function repairHint(environment: string, status: string): string {
   return `the run ended ${status.toLowerCase().replace(/_/g, ' ')} without a result, so no compensation ran: nodes may be drained or half-deployed; run \`gantry repair ${environment}\` to read the fleet and bring it to one release`;
 }
 
+/** The queue's status, if a worker answers within the patience (no queue yet: undefined). */
+async function queueView(client: Client, environment: string): Promise<QueueStatus | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const patience = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), QUERY_PATIENCE_MS)));
+  const answered = await Promise.race([readQueue(client, environment).catch(() => undefined), patience]);
+  clearTimeout(timer);
+  return answered;
+}
+
 export async function statusCommand(environment: string, options: { json?: boolean }): Promise<number> {
   requireEnvironmentName(environment);
   const { client, close } = await connectClient();
   try {
-    const view = await latestStatusView(client, environment);
+    const [found, queue] = await Promise.all([latestStatusView(client, environment).catch((err: unknown) => err as Error), queueView(client, environment)]);
+    if (found instanceof Error) {
+      // Requests may wait in the queue before any deployment ran (held by a lock, say).
+      if (!(found instanceof CliExit) || !queue) throw found;
+      if (options.json) console.log(JSON.stringify({ source: 'queue', queue }));
+      else console.log(describeQueue(queue).join('\n'));
+      return ExitCode.ok;
+    }
+    const view = found;
+    const queued = queue ? { queue } : {};
     if (options.json) {
       console.log(
         JSON.stringify(
           view.source === 'query'
-            ? { ...view.status, waiting: view.waiting, source: 'query', ...(ENDED_WITHOUT_RESULT.includes(view.execution) ? { hint: repairHint(environment, view.execution) } : {}) }
+            ? { ...view.status, waiting: view.waiting, source: 'query', ...queued, ...(ENDED_WITHOUT_RESULT.includes(view.execution) ? { hint: repairHint(environment, view.execution) } : {}) }
             : view.source === 'recorded'
-              ? { ...view.result, source: 'recorded' }
-              : { ...view.running, waiting: view.waiting, source: 'server', ...(ENDED_WITHOUT_RESULT.includes(view.running.status) ? { hint: repairHint(environment, view.running.status) } : {}) },
+              ? { ...view.result, source: 'recorded', ...queued }
+              : { ...view.running, waiting: view.waiting, source: 'server', ...queued, ...(ENDED_WITHOUT_RESULT.includes(view.running.status) ? { hint: repairHint(environment, view.running.status) } : {}) },
         ),
       );
       return ExitCode.ok;
@@ -101,6 +122,7 @@ export async function statusCommand(environment: string, options: { json?: boole
     if (view.source !== 'recorded') for (const step of view.waiting) console.log(`retrying ${describeWaiting(step)}`);
     const execution = view.source === 'query' ? view.execution : view.source === 'server' ? view.running.status : 'COMPLETED';
     if (ENDED_WITHOUT_RESULT.includes(execution)) console.log(repairHint(environment, execution));
+    if (queue) console.log(describeQueue(queue).join('\n'));
     return ExitCode.ok;
   } finally {
     await close();

@@ -63,7 +63,7 @@ export class QueueState {
 
   status(workflowId: string, runId: string): QueueStatus {
     const { nextId: _next, ...rest } = this.snapshot();
-    return { workflowId, runId, ...rest, hold: this.running ? this.runningHold() : this.hold };
+    return { workflowId, runId, ...rest, hold: this.currentHold() };
   }
 
   record(what: string, who?: string): void {
@@ -133,12 +133,20 @@ export class QueueState {
     return at === -1 ? -1 : at + 1;
   }
 
-  /** What holds the next request from starting now; a rollback passes locks, freezes and windows. */
+  /** What holds the next request right now, as status and answers show it (the loop may still be weighing a change). */
+  currentHold(): Hold | null {
+    if (this.running) return this.runningHold();
+    if (this.hold?.kind === 'definition' || this.hold?.kind === 'outside') return this.hold;
+    const head = this.pending[0];
+    if (!head || this.starting) return null;
+    return this.holdOf(head, Date.now());
+  }
+
+  /** What holds `head` from starting at `now`; a rollback passes locks, freezes and windows. */
   holdOf(head: QueuedRequest, now: number): Hold | null {
-    this.expire(now);
     if (head.kind === 'rollback') return null;
     const unlock = `\`gantry unlock ${this.environment}\``;
-    if (this.lock) {
+    if (this.lock && !(this.lock.expiresAt && Date.parse(this.lock.expiresAt) <= now)) {
       const { by, reason, since, expiresAt, automatic } = this.lock;
       return {
         kind: 'lock',
@@ -147,7 +155,7 @@ export class QueueState {
         ...(expiresAt ? { until: expiresAt } : {}),
       };
     }
-    if (this.freeze) {
+    if (this.freeze && Date.parse(this.freeze.until) > now) {
       const { by, reason, until } = this.freeze;
       return { kind: 'freeze', what: `${this.environment} is frozen by ${by} until ${until}: ${reason}`, clears: `the freeze ends at ${until}, or \`gantry unfreeze ${this.environment}\``, until };
     }
@@ -224,7 +232,8 @@ export class QueueState {
     return { kind: 'running', what: `${r.workflowId} (run ${r.runId}) is ${r.kind === 'rollback' ? 'rolling back to' : 'deploying'} ${r.release}, requested by ${r.requesters.join(', ')}`, clears: 'it ends (or `gantry abort`)' };
   }
 
-  private expire(now: number): void {
+  /** Lifts a lock or freeze whose time is up (the loop, before it weighs the next request). */
+  expire(now: number): void {
     if (this.lock?.expiresAt && Date.parse(this.lock.expiresAt) <= now) this.setLock(null, 'expiry');
     if (this.freeze && Date.parse(this.freeze.until) <= now) this.setFreeze(null, 'expiry');
   }

@@ -37,8 +37,6 @@ import { outcomeOf, startDeployment } from './run-deployment';
 const HISTORY_LIMIT = 4_000;
 /** A held queue reads its definition again this often (windows or policy may have changed). */
 const REREAD_MS = 5 * 60_000;
-/** Rules read this recently (by the request that just came) serve the loop's decision too. */
-const FRESH_MS = 1_000;
 
 export async function queue(input: QueueInput): Promise<void> {
   const { environment } = input;
@@ -65,6 +63,9 @@ export async function queue(input: QueueInput): Promise<void> {
     async (request: DeployInput): Promise<EnqueueAnswer> => {
       const mine = ticket++;
       await condition(() => serving === mine);
+      // Yield once more, so every other job of this workflow task lands first: a child's completion
+      // can arrive in the same task as a request that repeats it, which must not attach to a run that ended.
+      await condition(() => true);
       let entry: QueuedRequest;
       let replaced: string[] = [];
       try {
@@ -91,7 +92,7 @@ export async function queue(input: QueueInput): Promise<void> {
         serving++;
       }
       // Answer once the loop has started it, or weighed it and found it must wait.
-      await condition(() => state.running?.id === entry.id || (!state.isPending(entry.id) && state.starting?.id !== entry.id) || (state.isPending(entry.id) && (state.running !== null || state.weighedSince(entry.id))));
+      await condition(() => state.running?.id === entry.id || (!state.isPending(entry.id) && state.starting?.id !== entry.id) || (state.isPending(entry.id) && (state.running !== null || state.starting !== null || state.weighedSince(entry.id))));
       return answer(state, entry, state.running?.id === entry.id ? 'started' : 'queued', replaced);
     },
     { validator: validateRequest(environment) },
@@ -134,13 +135,16 @@ export async function queue(input: QueueInput): Promise<void> {
     await condition(() => state.pending.length > 0 || longHistory());
     if (longHistory()) await carryOn(state, notices, environment);
     const seen = state.version;
-    const current = rules && Date.now() - rules.read < FRESH_MS ? rules.value : await readRules().catch((err: unknown) => err as Error);
+    // Rules the request that just came read in this same workflow task serve the decision too.
+    const current = rules && rules.read === Date.now() ? rules.value : await readRules().catch((err: unknown) => err as Error);
     if (current instanceof Error) {
       state.hold = { kind: 'definition', what: `the definition of ${environment} cannot be read: ${describeFailure(current)}`, clears: 'a valid definition in the orchestrator\'s directory (gantry check)' };
       state.weighed = state.lastId();
       await condition(() => state.version !== seen, REREAD_MS);
       continue;
     }
+    state.expire(Date.now());
+    state.hold = null;
     const hold = state.holdOf(state.pending[0]!, Date.now());
     state.hold = hold;
     state.weighed = state.lastId();
@@ -182,4 +186,9 @@ function answer(state: QueueState, entry: QueuedRequest, status: EnqueueAnswer['
   };
 }
 
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, queue);
+// A behaviour may only be named on a versioned worker; an unversioned one (tests, simulations)
+// would have its every task rejected.
+setWorkflowOptions(
+  () => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: 'AUTO_UPGRADE' as const } : {}),
+  queue,
+);
