@@ -11,14 +11,15 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { awaitOutcome, startOrAttach, type DeploymentHandle, type DeployOutcome } from '../client/deployments';
+import { awaitOutcome, awaitStart, enqueue, startOrAttach, type DeploymentHandle, type DeployOutcome } from '../client/deployments';
+import { controlQueue } from '../client/queue';
 import { prepareDeployment } from '../cli/commands/deploy';
 import { prepareRollback } from '../cli/commands/rollback';
 import { startLocalStack, type LocalStack } from '../devkit/local/stack';
 import { startReaperSession } from '../devkit/local/reaper';
 import { setup } from '../devkit/setup';
 import { waitUntil } from '../lib/core/wait';
-import { abortUpdate, approveSignal, approveUpdate, deploymentWorkflowId, statusQuery, switchBackUpdate, warmWorkflowId, type DeployStatus } from '../workflows/api';
+import { abortUpdate, approveSignal, approveUpdate, deploymentWorkflowId, queueWorkflowId, statusQuery, switchBackUpdate, warmWorkflowId, type DeployStatus } from '../workflows/api';
 import { buildStatement, signStatement } from '../client/operator-statement';
 import { clientDataConverter } from '../client/data-converter';
 import { HaproxyClient } from '../lib/lb/haproxy';
@@ -31,6 +32,8 @@ interface Scenario {
   /** What the deployment must end as, so a recording is what it claims to be. */
   expect: DeployOutcome['status'];
   run(s: Session): Promise<DeploymentHandle>;
+  /** Save every run of the environment's queue too. */
+  queue?: boolean;
 }
 
 interface Session {
@@ -165,6 +168,34 @@ const continued: Scenario[] = [
   { name: 'continue-as-new', expect: 'live', run: (s) => s.deploy('v2') },
 ];
 
+// The queue under latest-wins: a request while a deployment waits for approval, replaced by a newer
+// one (superseded, requesters inherited); a lock that holds it and an unlock; the first aborted, the
+// newest approved and live. The queue's runs are saved with the deployments.
+const queued: Scenario[] = [
+  { name: 'queue-setup', expect: 'live', run: (s) => s.deploy('v1') },
+  {
+    name: 'queue-latest-wins',
+    expect: 'live',
+    queue: true,
+    run: async (s) => {
+      const patch = { queue: { policy: 'latest-wins' }, approval: { required: true, approvers: ['bob'], timeout: '10m' } };
+      const first = await s.deploy('v2', patch, 'alice');
+      await waitUntil(async () => (await first.query(statusQuery)).phase === 'awaiting-approval', 60_000, 100);
+      const request = (by: string) => prepareDeployment('rec', 'v2', { sha256: s.stack.repo.releases.v2!.sha256, requestedBy: by, taskQueue: s.stack.taskQueue });
+      await enqueue(s.client, request('bob'));
+      const newest = await enqueue(s.client, request('carol'));
+      await controlQueue(s.client, 'rec', s.stack.taskQueue, { action: 'lock', payload: { by: 'dan', reason: 'recording a lock' } });
+      await first.executeUpdate(abortUpdate, { args: [{ by: 'bob', reason: 'recording latest-wins' }] });
+      await awaitOutcome(first);
+      await controlQueue(s.client, 'rec', s.stack.taskQueue, { action: 'unlock', payload: { by: 'dan' } });
+      const handle = await awaitStart(s.client, 'rec', newest.id);
+      await waitUntil(async () => (await handle.query(statusQuery)).phase === 'awaiting-approval', 60_000, 100);
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
+      return handle;
+    },
+  },
+];
+
 // Blue-green on two pools of two nodes: a switch whose warm period ends by gantry switch-back, and a release
 // that fails its health check in the idle pool (stopped there, nothing switched).
 const blueGreen: Scenario[] = [
@@ -194,6 +225,7 @@ async function main(): Promise<void> {
   await session(tools, [], wanted(plain));
   await session(tools, ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=50'], wanted(continued));
   await session(tools, [], wanted(blueGreen), { blueGreen: true, nodeCount: 4 });
+  await session(tools, [], wanted(queued));
 }
 
 async function session(tools: ReturnType<typeof setup>, serverArgs: string[], scenarios: Scenario[], shape: { blueGreen?: boolean; nodeCount?: number } = {}): Promise<void> {
@@ -234,7 +266,7 @@ async function session(tools: ReturnType<typeof setup>, serverArgs: string[], sc
       const handle = await scenario.run(s);
       const outcome = await awaitOutcome(handle);
       if (outcome.status !== scenario.expect) throw new Error(`${scenario.name}: ended ${outcome.status}, expected ${scenario.expect}: ${outcome.error ?? ''}`);
-      if (!scenario.name.endsWith('-setup')) await save(client, tools.temporal, stack.temporalAddress, scenario.name, handle.firstExecutionRunId);
+      if (!scenario.name.endsWith('-setup')) await save(client, tools.temporal, stack.temporalAddress, scenario.name, handle.firstExecutionRunId, scenario.queue);
     }
   } finally {
     await connection.close();
@@ -244,14 +276,21 @@ async function session(tools: ReturnType<typeof setup>, serverArgs: string[], sc
 }
 
 /** Every run of the deployment (continue-as-new chains) and every child those runs started, one file each. */
-async function save(client: Client, temporal: string, address: string, scenario: string, firstRunId: string): Promise<void> {
+async function save(client: Client, temporal: string, address: string, scenario: string, firstRunId: string, withQueue = false): Promise<void> {
   const folder = path.join(OUT, scenario);
   await rm(folder, { recursive: true, force: true });
   await mkdir(folder, { recursive: true });
   const pending: { workflowId: string; runId: string }[] = [{ workflowId: deploymentWorkflowId('rec'), runId: firstRunId }];
+  const queueRuns: { workflowId: string; runId: string }[] = [];
+  if (withQueue) for await (const r of client.workflow.list({ query: `WorkflowId = "${queueWorkflowId('rec')}"` })) queueRuns.push({ workflowId: r.workflowId, runId: r.runId });
+  // Oldest first; a run continued from another is reached through it, so only the first is listed.
+  pending.push(...queueRuns.reverse().slice(0, 1));
   let n = 0;
+  const seen = new Set<string>();
   while (pending.length > 0) {
     const { workflowId, runId } = pending.shift()!;
+    if (seen.has(runId)) continue;
+    seen.add(runId);
     const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     for (const event of history.events ?? []) {
       const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution;

@@ -25,10 +25,11 @@ const SCENARIOS = [
   'repair',
   'blue-green-switch-back',
   'blue-green-failed-health',
+  'queue-latest-wins',
 ];
 
 /** Workflow types of the deployment bundle; every other saved history is a fleet child's. */
-const DEPLOYMENT_BUNDLE = new Set(['deployment', 'warmPool', 'fleetSurvey']);
+const DEPLOYMENT_BUNDLE = new Set(['deployment', 'warmPool', 'fleetSurvey', 'queue']);
 
 interface Saved {
   /** The file's name stands for the workflow in failure messages. */
@@ -63,6 +64,7 @@ describe('replay of saved histories', () => {
     const saved = load(scenario);
     const types = new Set(saved.map((s) => s.type));
     expect(types.has('deployment'), `${scenario} holds a deployment history`).toBe(true);
+    if (scenario.startsWith('queue-')) expect(types.has('queue'), `${scenario} holds its queue's history`).toBe(true);
     const failures: string[] = [];
     for (const bundle of ['deployment', 'fleet'] as const) {
       const mine = saved.filter((s) => DEPLOYMENT_BUNDLE.has(s.type) === (bundle === 'deployment'));
