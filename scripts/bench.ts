@@ -1,7 +1,8 @@
 // `npm run bench`: deployments on a simulated fleet through a real Temporal dev server, against the
 // ideal critical path and against the same steps in a plain loop; history sizes; the orchestrator
 // worker's peak memory and CPU; several environments at once. Prints a Markdown report, then the
-// blue-green switch bench's table (scripts/bench-switch.ts: pools of 3 and 100 nodes, real HAProxy).
+// blue-green switch bench's table (scripts/bench-switch.ts: pools of 3 and 100 nodes, real HAProxy) and
+// the queue's (scripts/bench-queue.ts: enqueue to start when idle, answers when busy, coalescing).
 // Options: --quick (0.1 s steps, small fleets, 2 switches each way: a smoke run), --only <n> (fleets
 // of n nodes only; the switch bench only for n = 3 or 100, pools of n).
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -18,6 +19,7 @@ import { plainLoop, startSimStack, type SimStack } from '../devkit/sim/stack';
 import { waitUntil } from '../lib/core/wait';
 import { ensureTemporalCli } from '../devkit/setup';
 import { runSwitchBench, switchTable } from './bench-switch';
+import { queueTable, runQueueBench } from './bench-queue';
 
 const ORCHESTRATOR = fileURLToPath(new URL('./bench/orchestrator.ts', import.meta.url));
 const logger = createLogger('bench', 'warn');
@@ -90,6 +92,7 @@ async function main() {
     const switchRows = await runSwitchBench({ poolSizes, switches: options.quick ? 2 : 5 });
     console.log(`\n${switchTable(switchRows)}`);
   }
+  if (!options.only) console.log(`\n${queueTable(await runQueueBench({ samples: options.quick ? 3 : 8 }))}`);
 }
 
 async function runScenario(
