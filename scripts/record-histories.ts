@@ -16,6 +16,7 @@ import { controlQueue } from '../client/queue';
 import { prepareDeployment } from '../cli/commands/deploy';
 import { prepareRollback } from '../cli/commands/rollback';
 import { startLocalStack, type LocalStack } from '../devkit/local/stack';
+import type { SampleReleaseSpec } from '../devkit/local/sample-releases';
 import { startReaperSession } from '../devkit/local/reaper';
 import { setup } from '../devkit/setup';
 import { waitUntil } from '../lib/core/wait';
@@ -194,6 +195,18 @@ const queued: Scenario[] = [
       return handle;
     },
   },
+  {
+    // approval.requireAuthors: all — an approver, then each author of the change list.
+    name: 'approval-by-authors',
+    expect: 'live',
+    run: async (s) => {
+      const approval = { approvers: ['bob'], timeout: '10m', requireAuthors: 'all', authors: { 'alice@acme.test': 'alice', 'carol@acme.test': 'carol' } };
+      const handle = await s.deploy('v-authors', { approval });
+      await waitUntil(async () => (await handle.query(statusQuery)).phase === 'awaiting-approval', 60_000, 100);
+      for (const by of ['bob', 'alice', 'carol']) await handle.executeUpdate(approveUpdate, { args: [{ by }] });
+      return handle;
+    },
+  },
 ];
 
 // Blue-green on two pools of two nodes: a switch whose warm period ends by gantry switch-back, and a release
@@ -225,10 +238,10 @@ async function main(): Promise<void> {
   await session(tools, [], wanted(plain));
   await session(tools, ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=50'], wanted(continued));
   await session(tools, [], wanted(blueGreen), { blueGreen: true, nodeCount: 4 });
-  await session(tools, [], wanted(queued));
+  await session(tools, [], wanted(queued), { releases: ['v1', { release: 'v-authors', authors: ['Alice <alice@acme.test>', 'Carol <carol@acme.test>'] }, 'v2'] });
 }
 
-async function session(tools: ReturnType<typeof setup>, serverArgs: string[], scenarios: Scenario[], shape: { blueGreen?: boolean; nodeCount?: number } = {}): Promise<void> {
+async function session(tools: ReturnType<typeof setup>, serverArgs: string[], scenarios: Scenario[], shape: { blueGreen?: boolean; nodeCount?: number; releases?: SampleReleaseSpec[] } = {}): Promise<void> {
   if (scenarios.every((s) => s.name.endsWith('-setup'))) return;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-record-'));
   const stack = await startLocalStack({
@@ -236,7 +249,7 @@ async function session(tools: ReturnType<typeof setup>, serverArgs: string[], sc
     name: 'rec',
     nodeCount: shape.nodeCount ?? 3,
     ...(shape.blueGreen ? { blueGreen: true } : {}),
-    releases: ['v1', 'v2', { release: 'v-bad', unhealthyOn: ['web-2'] }],
+    releases: shape.releases ?? ['v1', 'v2', { release: 'v-bad', unhealthyOn: ['web-2'] }],
     haproxyPath: tools.haproxy,
     temporalPath: tools.temporal,
     temporalServerArgs: serverArgs,

@@ -2,7 +2,7 @@
 // canonical form (lib/identity/statement.ts), and how approvals read in chat and the CLI.
 import { describe, expect, it } from 'vitest';
 import { environmentSchema } from '../lib/config/environment-schema';
-import { approvalProgress, controllersOf, principalOf } from '../lib/identity/policy';
+import { approvalProgress, authorsMissing, changeAuthors, controllersOf, principalOf } from '../lib/identity/policy';
 import { canonicalStatement, parseStatement, type Statement } from '../lib/identity/statement';
 import { slackMessage } from '../lib/notify/format';
 import { describeApproval } from '../cli/format';
@@ -100,5 +100,38 @@ describe('approvals as people read them', () => {
     expect(approvals.map(describeApproval)).toEqual(['bob (signed, key SHA256:0qCtB5tlrCBGsM0raEjYY9N1XPQvJJ1Lo7AFtaoEJyI)', 'carol (not signed)']);
     const message = slackMessage({ event: 'approved', environment: 'prod', release: 'v2', commit: null, requestedBy: 'alice', workflowId: 'deploy/prod', phase: 'awaiting-approval', nodes: [], approvals });
     expect(JSON.stringify(message.blocks)).toContain('*Approvals*\\n• bob — signed, key `SHA256:0qCtB5tlrCBGsM0raEjYY9N1XPQvJJ1Lo7AFtaoEJyI`\\n• carol — not signed');
+  });
+});
+
+describe('the authors of the changes (approval.requireAuthors)', () => {
+  const base = { name: 'prod', nodes: [{ id: 'web-1', address: '127.0.0.1:8080' }], loadBalancer: { type: 'haproxy', socket: '/run/haproxy.sock', backend: 'app' }, source: { remote: '/srv/repo.git' } };
+  const withAuthors = (requireAuthors: string, authors: Record<string, string>) => environmentSchema.safeParse({ ...base, approval: { approvers: ['bob'], requireAuthors, authors } });
+  const commits = [{ author: 'Alice Doe <Alice@Acme.test>' }, { author: 'Carol <carol@acme.test>' }, { author: 'Alice Doe <alice@acme.test>' }, { author: 'Bot <bot@ci.test>' }];
+
+  it('maps git emails (case-insensitively) to principals, most commits first, and names the unmapped', () => {
+    const parsed = withAuthors('all', { 'ALICE@acme.test': 'alice', 'carol@acme.test': 'carol' });
+    expect(parsed.success).toBe(true);
+    const approval = parsed.data!.approval!;
+    expect(approval.authors).toEqual({ 'alice@acme.test': 'alice', 'carol@acme.test': 'carol' });
+    expect(changeAuthors(approval, commits)).toEqual({
+      authors: [{ principal: 'alice', email: 'alice@acme.test', commits: 2 }, { principal: 'carol', email: 'carol@acme.test', commits: 1 }],
+      unmapped: ['bot@ci.test'],
+    });
+  });
+
+  it('all waits for each author; any for one; none for nobody', () => {
+    const approval = withAuthors('all', { 'alice@acme.test': 'alice', 'carol@acme.test': 'carol' }).data!.approval!;
+    const { authors } = changeAuthors(approval, commits);
+    expect(authorsMissing(approval, authors, ['bob', 'alice'])).toEqual({ missing: ['approval from carol (author of the changes)'], needed: 1, waitingFor: ['carol'] });
+    expect(authorsMissing(approval, authors, ['carol', 'alice']).needed).toBe(0);
+    expect(authorsMissing({ ...approval, requireAuthors: 'any' }, authors, ['bob'])).toEqual({ missing: ['approval from one of the authors: alice, carol'], needed: 1, waitingFor: ['alice', 'carol'] });
+    expect(authorsMissing({ ...approval, requireAuthors: 'any' }, authors, ['carol']).needed).toBe(0);
+    expect(authorsMissing({ ...approval, requireAuthors: 'none' }, authors, []).needed).toBe(0);
+  });
+
+  it('refuses requireAuthors without a mapping, and a key that is not an email, naming the field', () => {
+    expect(withAuthors('all', {}).error?.issues[0]).toMatchObject({ path: ['approval', 'authors'], message: expect.stringContaining('needs the authors\' git emails mapped') as unknown });
+    expect(withAuthors('any', { alice: 'alice' }).error?.issues[0]?.message).toContain("is not a git author email");
+    expect(withAuthors('everyone', { 'a@b.c': 'a' }).success).toBe(false);
   });
 });

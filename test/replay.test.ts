@@ -26,6 +26,7 @@ const SCENARIOS = [
   'blue-green-switch-back',
   'blue-green-failed-health',
   'queue-latest-wins',
+  'approval-by-authors',
 ];
 
 /** Workflow types of the deployment bundle; every other saved history is a fleet child's. */

@@ -240,6 +240,8 @@ export interface DeployStatus {
   approvalsNeeded: number;
   /** What the approval rules still miss ("1 more of sre"); empty when nothing is awaited. */
   approvalsMissing: string[];
+  /** approval.requireAuthors: the authors of the changes going out, their commits, and whether each has approved. */
+  authors?: { principal: string; email: string; commits: number; approved: boolean }[];
   /** identity: the environment checks signatures; approvals: only signed approvals count; control: abort, pause and resume must be signed. */
   signing: { identity: boolean; approvals: boolean; control: boolean };
   nodes: NodeState[];

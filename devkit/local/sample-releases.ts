@@ -33,11 +33,12 @@ const git = (cwd: string, ...args: string[]) =>
  * A release name, or a release described: nodes where its health check fails, whether it answers
  * every request but the health check with a 500 (failsRequests), the columns of
  * `items` it reads, which of the app's migration files it carries (all when absent), and extra
- * files (release path → source path), e.g. a broken migration for a test.
+ * files (release path → source path), e.g. a broken migration for a test; `authors` ("Name <email>"):
+ * one commit by each before the release, the release commit by the last (a change list with authors).
  */
 export type SampleReleaseSpec =
   | string
-  | { release: string; unhealthyOn?: string[]; columns?: string[]; migrations?: string[]; files?: Record<string, string>; failsRequests?: boolean };
+  | { release: string; unhealthyOn?: string[]; columns?: string[]; migrations?: string[]; files?: Record<string, string>; failsRequests?: boolean; authors?: string[] };
 
 /** The sample app's releases with a database: v1 base schema, v2 expand, v3 contract. */
 export const DATABASE_RELEASES: SampleReleaseSpec[] = [
@@ -69,7 +70,8 @@ export async function buildSampleReleases(dir: string, specs: SampleReleaseSpec[
 
   const built: Record<string, BuiltRelease> = {};
   for (const spec of specs) {
-    const { release, migrations, files, ...manifest } = typeof spec === 'string' ? { release: spec } : spec;
+    const { release, migrations, files, authors = [], ...manifest } = typeof spec === 'string' ? { release: spec } : spec;
+    for (const author of authors.slice(0, -1)) await git(work, 'commit', '--quiet', '--allow-empty', `--author=${author}`, '-m', `Change by ${author.replace(/ <.*>$/, '')} for ${release}`);
     await writeFile(path.join(work, 'release.json'), `${JSON.stringify({ release, ...manifest })}\n`);
     for (const migration of allMigrations) {
       const target = path.join(work, 'migrations', migration);
@@ -81,7 +83,7 @@ export async function buildSampleReleases(dir: string, specs: SampleReleaseSpec[
       await cp(src, path.join(work, dest));
     }
     await git(work, 'add', '-A');
-    await git(work, 'commit', '--quiet', '--allow-empty', '-m', `Release ${release}`);
+    await git(work, 'commit', '--quiet', '--allow-empty', ...(authors.length ? [`--author=${authors[authors.length - 1]}`] : []), '-m', `Release ${release}`);
     await git(work, 'tag', '-a', release, '-m', `Release ${release}`);
     const commit = (await git(work, 'rev-parse', 'HEAD')).stdout.trim();
     const file = path.join(artifacts, `app-${release}.tgz`);

@@ -205,12 +205,26 @@ export const approvalSchema = strictObject({
     /** Per-group minima ("1 of sre and 1 of owners"); each approval counts toward one rule at most. */
     rules: z.array(strictObject({ group: id, min: z.number().int().positive() })).default([]),
     allowSelfApproval: z.boolean().default(false),
+    /**
+     * The authors of the commits going out must approve too, on top of the rules above: every one
+     * (all), at least one (any), or none. An author's approval counts toward this even when they are
+     * not on the approvers list or requested the deployment; toward minApprovals only when it would anyway.
+     */
+    requireAuthors: z.enum(['none', 'any', 'all']).default('none'),
+    /** Git author emails mapped to principals ("alice@acme.com": alice); a change by an unmapped email fails the deployment before any node changes. */
+    authors: z.record(z.string().trim().toLowerCase(), z.string().trim().min(1)).default({}),
     /** `gantry rollback` waits for approval too (by default a rollback goes at once: it is the way out). */
     forRollback: z.boolean().default(false),
     timeout: duration.default(3_600_000),
     at: z.enum(['before-rollout', 'after-first-batch']).default('before-rollout'),
   })
   .superRefine((a, ctx) => {
+    for (const email of Object.keys(a.authors)) {
+      if (!/^[^\s@<>]+@[^\s@<>]+$/.test(email)) ctx.addIssue({ code: 'custom', path: ['authors', email], message: `"${email}" is not a git author email: map emails as git log shows them, e.g. "alice@acme.com": alice` });
+    }
+    if (a.requireAuthors !== 'none' && Object.keys(a.authors).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['authors'], message: `requireAuthors: ${a.requireAuthors} needs the authors' git emails mapped to principals, e.g. authors: { "alice@acme.com": alice }` });
+    }
     if (a.approvers.length > 0 && !a.approvers.some((r) => r.startsWith('@')) && a.minApprovals > a.approvers.length) {
       ctx.addIssue({
         code: 'custom',

@@ -83,3 +83,46 @@ export function approvalProgress(env: Environment, policy: ApprovalPolicy, appro
   if (needed > unfilledSeats) missing.push(`${needed - unfilledSeats} more approval(s)${unfilledSeats > 0 ? ' from any approver' : ''}`);
   return { met: needed === 0 && missing.length === 0, needed, missing };
 }
+
+/** One author of the changes going out, as the approval gate sees them. */
+export interface ChangeAuthor {
+  principal: string;
+  email: string;
+  commits: number;
+}
+
+export interface ChangeAuthors {
+  authors: ChangeAuthor[];
+  /** Author emails approval.authors does not map: such a change can never be approved by its author. */
+  unmapped: string[];
+}
+
+const emailOf = (author: string) => (/<([^<>]*)>\s*$/.exec(author)?.[1] ?? author).trim().toLowerCase();
+
+/** The principals behind the commits' authors ("Name <email>", as git log prints them), most commits first. */
+export function changeAuthors(policy: ApprovalPolicy, commits: readonly { author: string }[]): ChangeAuthors {
+  const map = (policy.authors as ApprovalPolicy['authors'] | undefined) ?? {};
+  const byPrincipal = new Map<string, ChangeAuthor>();
+  const unmapped = new Set<string>();
+  for (const { author } of commits) {
+    const email = emailOf(author);
+    const principal = map[email];
+    if (!principal) {
+      unmapped.add(email);
+      continue;
+    }
+    const known = byPrincipal.get(principal);
+    if (known) known.commits++;
+    else byPrincipal.set(principal, { principal, email, commits: 1 });
+  }
+  return { authors: [...byPrincipal.values()].sort((a, b) => b.commits - a.commits || a.principal.localeCompare(b.principal)), unmapped: [...unmapped].sort() };
+}
+
+/** What the authors' part of the gate still misses: ["approval from alice, carol (authors)"], or [] when met. */
+export function authorsMissing(policy: ApprovalPolicy, authors: readonly ChangeAuthor[], approvers: readonly string[]): { missing: string[]; needed: number; waitingFor: string[] } {
+  const mode = (policy.requireAuthors as ApprovalPolicy['requireAuthors'] | undefined) ?? 'none';
+  if (mode === 'none' || authors.length === 0) return { missing: [], needed: 0, waitingFor: [] };
+  const waitingFor = authors.map((a) => a.principal).filter((p) => !approvers.includes(p));
+  if (mode === 'all') return waitingFor.length === 0 ? { missing: [], needed: 0, waitingFor } : { missing: [`approval from ${waitingFor.join(', ')} (author${waitingFor.length > 1 ? 's' : ''} of the changes)`], needed: waitingFor.length, waitingFor };
+  return waitingFor.length < authors.length ? { missing: [], needed: 0, waitingFor: [] } : { missing: [`approval from one of the authors: ${waitingFor.join(', ')}`], needed: 1, waitingFor };
+}

@@ -48,6 +48,12 @@ export function slackMessage(notice: Notice): { text: string; blocks: unknown[] 
     if (changes.total > 10) lines.push(`… and ${changes.total - 10} more`);
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*${changes.total} change${changes.total === 1 ? '' : 's'}*\n${lines.join('\n')}` } });
   }
+  const authors = Array.isArray(notice.authors) ? (notice.authors as { principal: string; commits: number }[]) : [];
+  if (authors.length > 0) {
+    const waiting = Array.isArray(notice.stillNeeded) ? (notice.stillNeeded as string[]) : [];
+    const lines = authors.map((a) => `• ${escapeSlack(a.principal)} — ${a.commits} commit${a.commits === 1 ? '' : 's'}`);
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Authors who approve*\n${lines.join('\n')}${waiting.length ? `\nStill needed: ${escapeSlack(waiting.join('; '))}` : ''}` } });
+  }
   const approvals = Array.isArray(notice.approvals) ? (notice.approvals as { by: string; verified?: boolean; fingerprint?: string }[]) : [];
   if (approvals.length > 0) {
     const lines = approvals.map((a) => `• ${escapeSlack(a.by)} — ${a.verified ? `signed, key \`${escapeSlack(a.fingerprint ?? '?')}\`` : 'not signed'}`);

@@ -10,13 +10,21 @@ import type { DeploymentState } from './state';
 export async function awaitApproval(state: DeploymentState, notices: Notices): Promise<void> {
   const policy = state.input.environment.approval!;
   state.enter('awaiting-approval');
-  notices.send('awaiting-approval', { approvers: approversOf(state.input.environment) ?? [], minApprovals: policy.minApprovals, ...(policy.rules?.length ? { rules: policy.rules } : {}), ...(policy.requireSigned ? { requireSigned: true } : {}) });
+  const { authors } = state.changeAuthors();
+  notices.send('awaiting-approval', {
+    approvers: approversOf(state.input.environment) ?? [],
+    minApprovals: policy.minApprovals,
+    ...(policy.rules?.length ? { rules: policy.rules } : {}),
+    ...(policy.requireSigned ? { requireSigned: true } : {}),
+    // approval.requireAuthors: whose changes go out, and what the gate still misses.
+    ...(authors.length ? { requireAuthors: policy.requireAuthors, authors, stillNeeded: state.approvalProgress().missing } : {}),
+  });
   const approved = await condition(() => state.approvalProgress().met, policy.timeout);
   if (!approved) {
     notices.send('approval-timed-out');
     const progress = state.approvalProgress();
     throw ApplicationFailure.nonRetryable(
-      `approval timed out after ${formatDuration(policy.timeout)} with ${state.countedApprovals().length} of ${policy.minApprovals} approvals${policy.rules?.length || policy.requireSigned ? ` counted; still needed: ${progress.missing.join(', ')}` : ''}`,
+      `approval timed out after ${formatDuration(policy.timeout)} with ${state.countedApprovals().length} of ${policy.minApprovals} approvals${policy.rules?.length || policy.requireSigned || authors.length ? ` counted; still needed: ${progress.missing.join(', ')}` : ''}`,
       failureTypes.approvalTimedOut,
     );
   }

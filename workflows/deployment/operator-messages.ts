@@ -60,8 +60,12 @@ export function handleOperatorMessages(state: DeploymentState, onAbort: () => vo
   const approvalCheck = (verb: string) => (by: string) => {
     if (state.phase !== 'awaiting-approval') return `nothing awaits approval: the deployment is in phase ${state.phase}`;
     if (!policy) return 'this environment does not take approvals';
+    // The authors of the changes going out answer for them, on or off the list (approval.requireAuthors).
+    if (state.isAuthor(by)) return undefined;
     const approvers = approversOf(env);
-    if (approvers && !approvers.includes(by)) return `${by} is not an approver of ${env.name} (approvers: ${approvers.join(', ') || 'nobody: the groups named are empty'})`;
+    const authors = state.changeAuthors().authors.map((a) => a.principal);
+    const orAuthor = authors.length ? ` and not an author of the changes (${authors.join(', ')})` : '';
+    if (approvers && !approvers.includes(by)) return `${by} is not an approver of ${env.name} (approvers: ${approvers.join(', ') || 'nobody: the groups named are empty'})${orAuthor}`;
     if (by === principalOf(env, state.input.requestedBy) && !policy.allowSelfApproval) {
       return `${by} requested this deployment and may not ${verb} it (allowSelfApproval is false)`;
     }

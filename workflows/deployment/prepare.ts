@@ -76,6 +76,7 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
     state.record(`release ${input.release} is still kept on every node; nothing to download`);
   }
   await changes;
+  if (approvalWanted(input)) requireKnownAuthors(input, state);
   notices.send('started');
 
   // A repair puts nodes right; the schema is not its business.
@@ -95,6 +96,28 @@ export function approvalWanted(input: WorkflowInput): boolean {
   const policy = input.environment.approval;
   if (!policy?.required) return false;
   return input.kind !== 'rollback' || policy.forRollback === true || input.rollbackNeedsOnlyFleet !== true;
+}
+
+/** approval.requireAuthors: every author of the changes must be someone who can approve; else fail before any node is drained. */
+function requireKnownAuthors(input: WorkflowInput, state: DeploymentState): void {
+  const mode = (input.environment.approval?.requireAuthors as string | undefined) ?? 'none';
+  const changes = state.changes;
+  if (mode === 'none' || !changes) return;
+  if (changes.total > changes.commits.length) {
+    throw ApplicationFailure.nonRetryable(
+      `approval.requireAuthors is ${mode} but ${changes.total} commits go out and only the newest ${changes.commits.length} can be listed: deploy a nearer release first, or set requireAuthors: none for this one`,
+      failureTypes.invalidInput,
+    );
+  }
+  const { authors, unmapped } = state.changeAuthors();
+  // all: every author must be able to approve; any: one who can is enough.
+  if (unmapped.length > 0 && (mode === 'all' || authors.length === 0)) {
+    throw ApplicationFailure.nonRetryable(
+      `approval.requireAuthors is ${mode} but no principal is known for author ${unmapped.join(', ')} of the changes since ${changes.from ?? 'the beginning'}: add ${unmapped.map((e) => `"${e}": <name>`).join(', ')} to approval.authors`,
+      failureTypes.invalidInput,
+    );
+  }
+  state.record(`authors of the changes, who must approve (${mode}): ${authors.map((a) => `${a.principal} (${a.commits} commit${a.commits > 1 ? 's' : ''})`).join(', ')}${unmapped.length ? `; unmapped, cannot approve: ${unmapped.join(', ')}` : ''}`);
 }
 
 /** The commits between the release the fleet runs now and the new tag: status, memo and notices. */

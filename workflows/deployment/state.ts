@@ -4,7 +4,7 @@
 import { log, setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Environment } from '../../lib/config/environment-schema';
 import type { DeploymentShape } from '../../lib/rollout/batches';
-import { approvalProgress, type ApprovalProgress } from '../../lib/identity/policy';
+import { approvalProgress, approversOf, authorsMissing, changeAuthors, principalOf, type ApprovalProgress, type ChangeAuthors } from '../../lib/identity/policy';
 import type {
   Approval,
   ArtifactRef,
@@ -203,12 +203,41 @@ export class DeploymentState {
   }
   /** How far the counted approvals are from the policy. */
   approvalProgress(): ApprovalProgress {
-    const policy = this.input.environment.approval;
+    const env = this.input.environment;
+    const policy = env.approval;
     if (!policy) return { met: true, needed: 0, missing: [] };
-    return approvalProgress(this.input.environment, policy, this.countedApprovals().map((a) => a.by));
+    const counted = this.countedApprovals().map((a) => a.by);
+    // An author may approve from outside the approvers list, or as the requester: that counts toward the authors only.
+    const mayCount = this.#approverEligible();
+    const base = approvalProgress(env, policy, counted.filter(mayCount));
+    const authors = authorsMissing(policy, this.changeAuthors().authors, counted);
+    const overlap = Math.min(base.needed, authors.needed, authors.waitingFor.filter(mayCount).length);
+    return { met: base.met && authors.needed === 0, needed: base.needed + authors.needed - overlap, missing: [...base.missing, ...authors.missing] };
+  }
+  /** The authors of the changes going out, where the definition wants their approval (derived from the change list). */
+  changeAuthors(): ChangeAuthors {
+    const policy = this.input.environment.approval;
+    const wanted = ((policy?.requireAuthors as string | undefined) ?? 'none') !== 'none';
+    return wanted && this.#changes ? changeAuthors(policy!, this.#changes.commits) : { authors: [], unmapped: [] };
+  }
+  isAuthor(by: string): boolean {
+    return this.changeAuthors().authors.some((a) => a.principal === by);
+  }
+  /** Whether an approval by `by` counts toward minApprovals and the group rules. */
+  #approverEligible(): (by: string) => boolean {
+    const env = this.input.environment;
+    const approvers = approversOf(env);
+    const requester = principalOf(env, this.input.requestedBy);
+    return (by) => (!approvers || approvers.includes(by)) && (env.approval?.allowSelfApproval === true || by !== requester);
   }
   get approvalsNeeded(): number {
     return this.#phase === 'awaiting-approval' ? this.approvalProgress().needed : 0;
+  }
+  #authorsView(): { authors?: DeployStatus['authors'] } {
+    const { authors } = this.changeAuthors();
+    if (authors.length === 0) return {};
+    const approved = new Set(this.countedApprovals().map((a) => a.by));
+    return { authors: authors.map((a) => ({ ...a, approved: approved.has(a.principal) })) };
   }
   /** A signed statement counted: its nonce is spent, and the memo lists it for `gantry audit`. */
   #signed(proof: Proof): void {
@@ -242,6 +271,10 @@ export class DeploymentState {
   tagVerified(commit: string, what: string): void {
     this.#commit = commit;
     this.record(what);
+  }
+
+  get changes(): ChangeSummary | null {
+    return this.#changes;
   }
 
   changesListed(changes: ChangeSummary): void {
@@ -493,6 +526,7 @@ export class DeploymentState {
       approvals: [...this.#approvals],
       approvalsNeeded: this.approvalsNeeded,
       approvalsMissing: this.#phase === 'awaiting-approval' ? this.approvalProgress().missing : [],
+      ...this.#authorsView(),
       signing: {
         identity: this.input.environment.identity !== undefined && this.input.plan !== undefined,
         approvals: this.input.environment.approval?.requireSigned === true,
