@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { loadEnvironmentFile } from '../lib/config/environment-file';
+import { listDefinitions, loadEnvironmentFile, readDefinitionFile } from '../lib/config/environment-file';
 import { loadNodeConfig } from '../lib/config/node-config';
 import { InputError } from '../lib/core/errors';
 import { runGantry } from './helpers/cli';
@@ -146,5 +146,45 @@ describe('environment file', () => {
     const run = await runGantry(['deploy', path.join(dir, 'prod.yaml'), 'v1', '--sha256', 'a'.repeat(64)]);
     expect(run.code).toBe(4);
     expect(run.stderr).toContain('a file is not accepted: definitions live with the orchestrator');
+  });
+});
+
+describe('extends: per-stage definitions without copies', () => {
+  let stages: string;
+  beforeAll(async () => {
+    stages = await mkdtemp(path.join(os.tmpdir(), 'gantry-extends-'));
+    const { name: _name, ...shared } = valid;
+    await writeFile(path.join(stages, '_base.yaml'), stringify({ ...shared, rollout: { batchSize: 1, pauseBetweenBatches: '10s' }, approval: { approvers: ['bob'], timeout: '1h' } }));
+    await writeFile(path.join(stages, '_prod-like.yaml'), stringify({ extends: '_base.yaml', rollout: { batchSize: '25%' } }));
+  });
+  afterAll(() => rm(stages, { recursive: true, force: true }));
+  const stage = async (name: string, own: Record<string, unknown>) => {
+    const file = path.join(stages, `${name}.yaml`);
+    await writeFile(file, stringify({ name, ...own }));
+    return readDefinitionFile(file);
+  };
+
+  it('merges objects key by key over its base chain; lists and values replace; null removes', async () => {
+    const staging = await stage('staging', { extends: '_prod-like.yaml', approval: null, nodes: [{ id: 'stg-1', address: '10.0.1.1:8080' }] });
+    expect(staging.environment.rollout).toMatchObject({ batchSize: '25%', pauseBetweenBatches: 10_000 });
+    expect(staging.environment.nodes.map((n) => n.id)).toEqual(['stg-1']);
+    expect(staging.environment.approval).toBeUndefined();
+    expect(staging.environment.healthCheck.path).toBe('/healthz');
+    const prod = await stage('prod', { extends: '_base.yaml' });
+    expect(prod.environment.approval).toMatchObject({ approvers: ['bob'] });
+    // The pinned sha256 covers the base too: a change there is a new definition.
+    const before = prod.sha256;
+    await writeFile(path.join(stages, '_base.yaml'), `${await readFile(path.join(stages, '_base.yaml'), 'utf8')}# reviewed\n`);
+    expect((await readDefinitionFile(prod.file)).sha256).not.toBe(before);
+  });
+
+  it('names a missing base, a cycle and a path outside the folder; bases are not environments', async () => {
+    expect(((await caught(stage('dev', { extends: '_gone.yaml' }))) as Error).message).toMatch(/dev\.yaml is invalid:\n {2}extends: cannot read .*_gone\.yaml \(ENOENT\)/);
+    await writeFile(path.join(stages, '_a.yaml'), stringify({ extends: '_b.yaml' }));
+    await writeFile(path.join(stages, '_b.yaml'), stringify({ extends: '_a.yaml' }));
+    expect(((await caught(stage('dev', { extends: '_a.yaml' }))) as Error).message).toMatch(/extends: .*_a\.yaml → .*_b\.yaml → .*_a\.yaml is a cycle/);
+    expect(((await caught(stage('dev', { extends: '../elsewhere.yaml' }))) as Error).message).toContain('extends: expected a file in the same folder');
+    expect(((await caught(stage('dev', { extends: '_base.yaml', rollout: { batchSise: 2 } }))) as Error).message).toContain('(with _base.yaml) is invalid');
+    expect((await listDefinitions(stages)).map((d) => d.name)).not.toContain('_base');
   });
 });

@@ -3,9 +3,9 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { describeIssues, environmentSchema, type Environment, type Identity } from './environment-schema';
 import { InputError } from '../core/errors';
+import { readWithBases } from './extends';
 
 const isUrl = (value: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
 /** host:port of a TCP stats socket (or another scheme:name), not a path. */
@@ -23,23 +23,12 @@ export async function loadEnvironmentFile(file: string): Promise<Environment> {
 }
 
 export async function readDefinitionFile(file: string): Promise<Definition> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read environment file ${file}: ${(err as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    throw new InputError(`environment file ${file} is not valid YAML: ${(err as Error).message}`);
-  }
+  const { raw, sha256, files } = await readWithBases(file);
   const parsed = environmentSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new InputError(`environment file ${file} is invalid:\n${indent(describeIssues(parsed.error))}`);
+    const bases = files.length > 1 ? ` (with ${files.slice(1).map((f) => path.basename(f)).join(', ')})` : '';
+    throw new InputError(`environment file ${file}${bases} is invalid:\n${indent(describeIssues(parsed.error))}`);
   }
-  const sha256 = createHash('sha256').update(text).digest('hex');
   const environment = resolvePaths(parsed.data, path.dirname(path.resolve(file)));
   if (environment.identity) await checkAllowedSignersPin(file, environment.identity);
   return { environment, sha256, file };
