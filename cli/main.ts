@@ -20,6 +20,7 @@ import { lockCommand, type LockAction, type LockOptions } from './commands/lock'
 import { whyCommand } from './commands/why';
 import { operatorCommand, type OperatorAction, type OperatorOptions } from './commands/operator';
 import { rollbackCommand } from './commands/rollback';
+import { promoteCommand } from './commands/promote';
 import { switchBackCommand, type SwitchBackOptions } from './commands/switch-back';
 import { repairCommand } from './commands/repair';
 import { setupNamespaceCommand } from './commands/setup-namespace';
@@ -74,6 +75,16 @@ const deploy = program
   .option('--commit <sha>', 'the commit the tag must point at (refused on mismatch)');
 withOutcomeOptions(deploy).action(async (environment: string, tag: string, options: Parameters<typeof deployCommand>[2]) => {
     exitCode = await deployCommand(environment, tag, options);
+  });
+
+const promote = program
+  .command('promote')
+  .description("deploy to --to the artifact that went live in the stage before it (its definition's promotion.from), once it baked there")
+  .argument('<release>', 'the release, e.g. v1.4.2')
+  .requiredOption('--to <env>', 'the environment to promote into, e.g. prod')
+  .option('--sha256 <hex>', 'the digest you expect (refused unless upstream ran exactly this artifact)');
+withOutcomeOptions(promote).action(async (release: string, options: Parameters<typeof promoteCommand>[1]) => {
+    exitCode = await promoteCommand(release, options);
   });
 
 const rollback = program

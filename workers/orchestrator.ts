@@ -10,6 +10,7 @@ import { createControlActivities, type ControlDeps } from '../activities/orchest
 import { createDefinitionActivities } from '../activities/orchestrator/definitions';
 import { createPoolActivities } from '../activities/orchestrator/pools';
 import { createQueueActivities } from '../activities/orchestrator/queue';
+import { createPromotionActivities } from '../activities/orchestrator/promotion';
 import { createSignatureActivities } from '../activities/orchestrator/signatures';
 import { createVerificationActivities } from '../activities/orchestrator/verification';
 import { connectSettings } from '../client/connection';
@@ -96,6 +97,7 @@ export async function createOrchestratorWorker(options: OrchestratorOptions): Pr
         ...createSignatureActivities({ logger: logger.child({ component: 'signatures' }) }),
         ...createPoolActivities({ logger: logger.child({ component: 'pools' }) }),
         ...createQueueActivities({ logger: logger.child({ component: 'queue' }) }),
+        ...createPromotionActivities({ logger: logger.child({ component: 'promotion' }) }),
       },
     }),
     Worker.create({ ...common, taskQueue: fleetTaskQueue(taskQueue), workflowBundle: bundles.fleet, activities: control }),

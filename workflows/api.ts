@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PoolName } from '../lib/config/blue-green-schema';
 import type { DeploymentShape } from '../lib/rollout/batches';
 import type { SmokeResult } from '../lib/node/smoke-checks';
+import type { PromotionSource } from '../activities/orchestrator/promotion';
 
 export type { DeploymentShape, PoolName, SmokeResult };
 
@@ -55,7 +56,11 @@ export interface DeployInput {
   repair?: true;
   /** The numbers that shape the workflow's commands; the client fills in the current defaults. */
   shape?: DeploymentShape;
+  /** gantry promote: deploy the artifact that went live in the definition's promotion.from. */
+  promote?: true;
 }
+
+export type { PromotionSource } from '../activities/orchestrator/promotion';
 
 export type { EnvironmentListing } from '../activities/orchestrator/definitions';
 
@@ -242,6 +247,8 @@ export interface DeployStatus {
   approvalsMissing: string[];
   /** approval.requireAuthors: the authors of the changes going out, their commits, and whether each has approved. */
   authors?: { principal: string; email: string; commits: number; approved: boolean }[];
+  /** gantry promote: the upstream run whose artifact this deploys. */
+  promotedFrom?: PromotionSource;
   /** identity: the environment checks signatures; approvals: only signed approvals count; control: abort, pause and resume must be signed. */
   signing: { identity: boolean; approvals: boolean; control: boolean };
   nodes: NodeState[];

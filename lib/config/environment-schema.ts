@@ -234,6 +234,14 @@ export const approvalSchema = strictObject({
     }
   });
 
+/** A stage of a pipeline: what `gantry promote` takes from, and how long it must have run there. */
+export const promotionSchema = strictObject({
+  /** The environment before this one (dev → staging → prod): a promotion deploys the artifact that went live there. */
+  from: id,
+  /** How long the release must have been live upstream, without being replaced, before it may come here. */
+  bake: duration.default(0),
+});
+
 /** Who may abort, pause or resume a running deployment, and whether they must sign. */
 export const controlSchema = strictObject({
   /** Principals, "@group"s, "@requester" and "@approvers"; a missing "@operators" group is empty. */
@@ -262,8 +270,11 @@ export const environmentSchema = strictObject({
     queue: queueSchema.default(() => queueSchema.parse({})),
     /** When deployments may start (rollbacks always may); none: any time. */
     windows: z.array(windowSchema).default([]),
+    /** This environment is a stage of a pipeline: `gantry promote` brings what went live upstream. */
+    promotion: promotionSchema.optional(),
   })
   .superRefine((env, ctx) => {
+    if (env.promotion?.from === env.name) ctx.addIssue({ code: 'custom', path: ['promotion', 'from'], message: `an environment cannot promote from itself; name the stage before ${env.name}` });
     const seen = new Map<string, number>();
     env.nodes.forEach((node, i) => {
       for (const [key, value] of [['id', node.id], ['server', node.server ?? node.id]] as const) {

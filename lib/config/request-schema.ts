@@ -14,6 +14,8 @@ export const deployRequestSchema = strictObject({
   kind: z.enum(['deploy', 'rollback']).optional(),
   /** gantry repair: a rollback to `release` that changes only the nodes off the invariant, and no schema. */
   repair: z.literal(true).optional(),
+  /** gantry promote: the artifact that went live in the definition's promotion.from (artifactSha256, when given, must be that one). */
+  promote: z.literal(true).optional(),
   shape: strictObject({ inlineBatch: z.number(), groupSize: z.number(), groupsAtOnce: z.number() }).optional(),
 });
 

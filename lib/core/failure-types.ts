@@ -32,6 +32,7 @@ export const failureTable = spec({
   checksTimedOut: { type: 'ChecksTimedOut', retryable: false, meaning: 'required CI checks were still pending at the deadline' },
   checksUnavailable: { type: 'ChecksUnavailable', retryable: false, meaning: 'the CI provider refused the request (token, repository)' },
   digestMismatch: { type: 'DigestMismatch', retryable: false, meaning: "the artifact's sha256 is not the one given" },
+  promotionRefused: { type: 'PromotionRefused', retryable: false, meaning: 'the release has not been live upstream (promotion.from) for promotion.bake, or its artifact differs from the one that ran there' },
   digestNotSigned: { type: 'DigestNotSigned', retryable: false, meaning: "the artifact's sha256 is not the one the signed tag names" },
   artifactUnavailable: { type: 'ArtifactUnavailable', retryable: true, meaning: 'the artifact could not be fetched' },
   hostUnreachable: { type: 'HostUnreachable', retryable: true, meaning: 'an artifact host or git remote refused connections or did not resolve (retried for its unreachableTimeout, then final)' },

@@ -5,6 +5,7 @@ import type { ControlActivities } from '../../activities/orchestrator/control';
 import type { DefinitionActivities } from '../../activities/orchestrator/definitions';
 import type { PoolActivities } from '../../activities/orchestrator/pools';
 import type { QueueActivities } from '../../activities/orchestrator/queue';
+import type { PromotionActivities } from '../../activities/orchestrator/promotion';
 import type { SignatureActivities } from '../../activities/orchestrator/signatures';
 import type { VerificationActivities } from '../../activities/orchestrator/verification';
 import type { BlueGreen, CiConfig, HealthCheck, LoadBalancer } from '../../lib/config/environment-schema';
@@ -13,6 +14,12 @@ import { agentTaskQueue } from '../api';
 /** Reading the orchestrator's own definitions: a local file; an invalid or unknown one fails at once. */
 export const definitions = proxyActivities<DefinitionActivities>({
   startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumAttempts: 5 },
+});
+
+/** A promotion's upstream look-up: a visibility list and some results; a refusal is permanent. */
+export const promotions = proxyActivities<PromotionActivities>({
+  startToCloseTimeout: '1m',
   retry: { initialInterval: '1s', maximumAttempts: 5 },
 });
 

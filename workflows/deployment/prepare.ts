@@ -21,6 +21,10 @@ const ROLLBACK_SKIPS_VERIFICATION = 'rollback-skips-verification';
 export async function prepare(request: WorkflowInput, state: DeploymentState, notices: Notices, narrowed: (input: WorkflowInput) => void): Promise<void> {
   notices.send('requested');
   state.enter('verify');
+  const promoted = request.promotion;
+  if (promoted) {
+    state.record(`promoted from ${promoted.from}: ${promoted.release} live there since ${promoted.liveSince}${promoted.replacedAt ? ` until ${promoted.replacedAt}` : ''} (run ${promoted.runId}), artifact sha256 ${promoted.sha256}`);
+  }
   // A rollback returns to a release every node keeps, and a node keeps only what a verified
   // deployment staged: the tag, the remote and CI (possibly the very thing that is down) are not asked again.
   // Decided once (patched) and carried in the input, so later steps and continued runs read the same answer.

@@ -19,6 +19,7 @@ import type {
   Phase,
   PoolName,
   PoolStatus,
+  PromotionSource,
   SmokeResult,
   UndoFailure,
 } from '../api';
@@ -87,6 +88,8 @@ export interface WorkflowInput {
   resume?: ResumePoint;
   /** A rollback that needs only the fleet (no tag, CI or change list; approval only with forRollback); decided once. */
   rollbackNeedsOnlyFleet?: boolean;
+  /** gantry promote: where the artifact went live before (checked against promotion.bake). */
+  promotion?: PromotionSource;
 }
 
 export class DeploymentState {
@@ -527,6 +530,7 @@ export class DeploymentState {
       approvalsNeeded: this.approvalsNeeded,
       approvalsMissing: this.#phase === 'awaiting-approval' ? this.approvalProgress().missing : [],
       ...this.#authorsView(),
+      ...(this.input.promotion ? { promotedFrom: this.input.promotion } : {}),
       signing: {
         identity: this.input.environment.identity !== undefined && this.input.plan !== undefined,
         approvals: this.input.environment.approval?.requireSigned === true,

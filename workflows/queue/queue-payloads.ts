@@ -35,7 +35,7 @@ export function validateRequest(environment: string) {
     if (parsed.environment !== environment) {
       throw ApplicationFailure.nonRetryable(`environment: this is the queue of ${environment}, not ${parsed.environment}`, failureTypes.invalidInput);
     }
-    if (parsed.kind !== 'rollback' && parsed.artifactSha256 === undefined) {
+    if (parsed.kind !== 'rollback' && parsed.artifactSha256 === undefined && !parsed.promote) {
       throw ApplicationFailure.nonRetryable('artifactSha256 is required: the sha256 of the artifact to deploy', failureTypes.invalidInput);
     }
     if (parsed.kind === 'rollback' && parsed.artifactSha256 !== undefined) {

@@ -33,11 +33,15 @@ function startOptions(entry: QueuedRequest) {
     workflowId: deploymentWorkflowId(input.environment),
     args: [input] as [DeployInput],
     parentClosePolicy: ParentClosePolicy.ABANDON,
-    staticSummary: `${entry.kind === 'rollback' ? 'Roll back' : 'Deploy'} ${entry.release} to ${input.environment}, requested by ${entry.requesters.join(', ')}`,
+    staticSummary: `${entry.kind === 'rollback' ? 'Roll back' : input.promote ? 'Promote' : 'Deploy'} ${entry.release} to ${input.environment}, requested by ${entry.requesters.join(', ')}`,
     staticDetails: [
       `**${entry.release}** → **${input.environment}** (nodes and policy from the orchestrator's definition; see current details)`,
       `requested by ${entry.requesters.join(', ')}${input.commit ? `, commit ${input.commit}` : ''}; queue request ${entry.id}`,
-      input.artifactSha256 ? `artifact sha256 ${input.artifactSha256.slice(0, 12)}…` : 'no download: every node keeps this release',
+      input.promote
+        ? `promotion: the artifact that went live in the stage before (promotion.from)${input.artifactSha256 ? `, expected sha256 ${input.artifactSha256.slice(0, 12)}…` : ''}`
+        : input.artifactSha256
+          ? `artifact sha256 ${input.artifactSha256.slice(0, 12)}…`
+          : 'no download: every node keeps this release',
     ].join('\n\n') + covers,
     memo: { request: requestKey(input), queue: { id: entry.id, requesters: entry.requesters, covers: entry.covers } },
     typedSearchAttributes: [
