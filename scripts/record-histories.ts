@@ -196,6 +196,12 @@ const queued: Scenario[] = [
     },
   },
   {
+    // config.templates: each node renders the release's template with the fleet's facts and a secret service by name.
+    name: 'configured-nodes',
+    expect: 'live',
+    run: (s) => s.deploy('v-config', { config: { templates: ['config/app.json.hbs'], services: { cache: 'memcached://127.0.0.1:11211', database: { fromNodeEnv: 'RECORD_DATABASE_URL' } } } }),
+  },
+  {
     // approval.requireAuthors: all — an approver, then each author of the change list.
     name: 'approval-by-authors',
     expect: 'live',
@@ -238,10 +244,15 @@ async function main(): Promise<void> {
   await session(tools, [], wanted(plain));
   await session(tools, ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=50'], wanted(continued));
   await session(tools, [], wanted(blueGreen), { blueGreen: true, nodeCount: 4 });
-  await session(tools, [], wanted(queued), { releases: ['v1', { release: 'v-authors', authors: ['Alice <alice@acme.test>', 'Carol <carol@acme.test>'] }, 'v2'] });
+  const template = path.join(await mkdtemp(path.join(os.tmpdir(), 'gantry-record-template-')), 'app.json.hbs');
+  await writeFile(template, '{"node": "{{node.id}}", "peers": [{{#each peers}}"{{address}}"{{#unless @last}},{{/unless}}{{/each}}], "cache": "{{services.cache}}", "db": "{{services.database}}"}\n');
+  await session(tools, [], wanted(queued), {
+    releases: ['v1', { release: 'v-authors', authors: ['Alice <alice@acme.test>', 'Carol <carol@acme.test>'] }, 'v2', { release: 'v-config', files: { 'config/app.json.hbs': template } }],
+    agentEnv: { RECORD_DATABASE_URL: 'postgres://rec:recorded-not-secret@127.0.0.1:5432/rec' },
+  });
 }
 
-async function session(tools: ReturnType<typeof setup>, serverArgs: string[], scenarios: Scenario[], shape: { blueGreen?: boolean; nodeCount?: number; releases?: SampleReleaseSpec[] } = {}): Promise<void> {
+async function session(tools: ReturnType<typeof setup>, serverArgs: string[], scenarios: Scenario[], shape: { blueGreen?: boolean; nodeCount?: number; releases?: SampleReleaseSpec[]; agentEnv?: Record<string, string> } = {}): Promise<void> {
   if (scenarios.every((s) => s.name.endsWith('-setup'))) return;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-record-'));
   const stack = await startLocalStack({
@@ -250,6 +261,7 @@ async function session(tools: ReturnType<typeof setup>, serverArgs: string[], sc
     nodeCount: shape.nodeCount ?? 3,
     ...(shape.blueGreen ? { blueGreen: true } : {}),
     releases: shape.releases ?? ['v1', 'v2', { release: 'v-bad', unhealthyOn: ['web-2'] }],
+    ...(shape.agentEnv ? { agentEnv: shape.agentEnv } : {}),
     haproxyPath: tools.haproxy,
     temporalPath: tools.temporal,
     temporalServerArgs: serverArgs,

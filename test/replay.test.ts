@@ -27,6 +27,7 @@ const SCENARIOS = [
   'blue-green-failed-health',
   'queue-latest-wins',
   'approval-by-authors',
+  'configured-nodes',
 ];
 
 /** Workflow types of the deployment bundle; every other saved history is a fleet child's. */

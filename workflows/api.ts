@@ -117,6 +117,8 @@ export interface NodeState {
   heldInMaint?: boolean;
   /** Blue-green: the node's pool. */
   pool?: PoolName;
+  /** config.templates: the files rendered on the node and the facts it received (names only, no values). */
+  config?: { rendered: string[]; facts: string[] };
 }
 
 /** A blue-green deployment's pools: which one users reach, what the smoke tests said, the switch and the warm period. */

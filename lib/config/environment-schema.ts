@@ -234,6 +234,27 @@ export const approvalSchema = strictObject({
     }
   });
 
+/**
+ * Configuration rendered on each node before it is activated: the release's templates (paths inside
+ * the release ending .hbs) with what the fleet knows — environment, release, node, nodes, peers, pool
+ * — and the service endpoints named here (a secret one by the variable that holds it on the node).
+ */
+export const configSchema = strictObject({
+  templates: z
+    .array(
+      z
+        .string()
+        .regex(/^(?!\/)(?!.*(^|\/)\.\.(\/|$))[\w./-]+\.hbs$/, 'expected a path inside the release ending .hbs, e.g. config/app.json.hbs (renders config/app.json)'),
+    )
+    .default([]),
+  services: z
+    .record(
+      z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'expected a service name such as memcached or database'),
+      z.union([z.string().min(1), strictObject({ fromNodeEnv: envName })], { error: 'expected a URL, or { fromNodeEnv: VAR } for a secret the node holds' }),
+    )
+    .default({}),
+});
+
 /** A stage of a pipeline: what `gantry promote` takes from, and how long it must have run there. */
 export const promotionSchema = strictObject({
   /** The environment before this one (dev → staging → prod): a promotion deploys the artifact that went live there. */
@@ -270,6 +291,8 @@ export const environmentSchema = strictObject({
     queue: queueSchema.default(() => queueSchema.parse({})),
     /** When deployments may start (rollbacks always may); none: any time. */
     windows: z.array(windowSchema).default([]),
+    /** Templates the agents render into the release folder before activation, and the service endpoints they may use. */
+    config: configSchema.optional(),
     /** This environment is a stage of a pipeline: `gantry promote` brings what went live upstream. */
     promotion: promotionSchema.optional(),
   })

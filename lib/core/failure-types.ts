@@ -32,6 +32,8 @@ export const failureTable = spec({
   checksTimedOut: { type: 'ChecksTimedOut', retryable: false, meaning: 'required CI checks were still pending at the deadline' },
   checksUnavailable: { type: 'ChecksUnavailable', retryable: false, meaning: 'the CI provider refused the request (token, repository)' },
   digestMismatch: { type: 'DigestMismatch', retryable: false, meaning: "the artifact's sha256 is not the one given" },
+  missingFact: { type: 'MissingFact', retryable: false, meaning: "a configuration template uses a fact the fleet does not give (a service the definition does not name, a variable the node does not hold)" },
+  templateInvalid: { type: 'TemplateInvalid', retryable: false, meaning: 'a configuration template is missing from the release or cannot be rendered' },
   promotionRefused: { type: 'PromotionRefused', retryable: false, meaning: 'the release has not been live upstream (promotion.from) for promotion.bake, or its artifact differs from the one that ran there' },
   digestNotSigned: { type: 'DigestNotSigned', retryable: false, meaning: "the artifact's sha256 is not the one the signed tag names" },
   artifactUnavailable: { type: 'ArtifactUnavailable', retryable: true, meaning: 'the artifact could not be fetched' },

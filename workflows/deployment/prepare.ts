@@ -7,6 +7,7 @@ import { artifactCheck, ciChecks, verification } from '../common/proxies';
 import { awaitApproval } from './approval';
 import { blueGreenOf, blueGreenPreflight, poolEnvironment, rehearses, targetInput } from './blue-green';
 import { backupAndExpand, compatibilityGate } from './migrations';
+import { renderConfiguration } from './configure';
 import type { Notices } from './notices';
 import { preflight, requireKept, rollbackPreflight } from './preflight';
 import type { DeploymentState, WorkflowInput } from './state';
@@ -79,6 +80,8 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
     await requireKept(target, input.release);
     state.record(`release ${input.release} is still kept on every node; nothing to download`);
   }
+  // A rollback returns to a release whose configuration was rendered when it was staged.
+  if (!rollback) await renderConfiguration(input, target.environment, state);
   await changes;
   if (approvalWanted(input)) requireKnownAuthors(input, state);
   notices.send('started');

@@ -276,6 +276,13 @@ export class DeploymentState {
     this.record(what);
   }
 
+  /** config.templates: what each node rendered and the facts it received. */
+  configured(results: { id: string; rendered: string[]; facts: string[] }[]): void {
+    for (const { id, rendered, facts } of results) this.#node(id).config = { rendered, facts };
+    const first = results[0];
+    if (first) this.record(`configuration rendered on ${results.length} node(s): ${first.rendered.join(', ')} (facts: ${first.facts.join(', ')})`);
+  }
+
   get changes(): ChangeSummary | null {
     return this.#changes;
   }

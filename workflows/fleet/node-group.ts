@@ -45,6 +45,13 @@ async function onNode(env: Environment, node: NodeConfig, op: GroupOp): Promise<
     case 'stage':
       await agentDownload(env.name, node.id).stage({ release: op.release, ...op.artifact, unreachableTimeoutMs: env.artifact.unreachableTimeout });
       return { id: node.id };
+    case 'configure': {
+      const { serving, ...shared } = op.facts;
+      const self = shared.nodes.find((n) => n.id === node.id) ?? { id: node.id, address: node.address, server: node.server ?? node.id };
+      const peers = shared.nodes.filter((n) => n.id !== node.id && serving.includes(n.id));
+      const config = await agentProbe(env.name, node.id).renderConfig({ release: op.release, templates: op.templates, facts: { ...shared, node: self, peers }, secretServices: op.secretServices });
+      return { id: node.id, config };
+    }
     case 'kept':
       return { id: node.id, kept: await agentProbe(env.name, node.id).isStaged({ release: op.release }) };
     case 'survey': {

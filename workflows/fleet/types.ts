@@ -48,6 +48,8 @@ export type GroupOp =
   | { op: 'kept'; release: string }
   /** A rollback's look at a sick fleet: whether the agent answers at all (quickly), its release, and whether it is healthy. */
   | { op: 'survey' }
+  /** Render the release's configuration templates on the node with these facts (per-node ones are added there). */
+  | { op: 'configure'; release: string; templates: string[]; facts: FleetFacts; secretServices: Record<string, string> }
   /** What the node runs now, as its agent says (the release of the running app), for a result that is read, not remembered. */
   | { op: 'observe' }
   /** observe, and whether the node is healthy on what it runs (gantry repair's look). */
@@ -59,8 +61,22 @@ export interface GroupInput {
   op: GroupOp;
 }
 
+/** What the fleet knows, for configuration templates; no secret among it. */
+export interface FleetFacts {
+  environment: string;
+  release: string;
+  nodes: { id: string; address: string; server: string }[];
+  /** The nodes that serve beside each other (blue-green: the target pool's); each node's peers are these minus itself. */
+  serving: string[];
+  /** Blue-green: the pool users reach now and the one the release goes to; null for a rolling deployment. */
+  pool: { live: string; target: string } | null;
+  services: Record<string, string>;
+}
+
 export interface NodeFact {
   id: string;
+  /** configure: what was rendered and the facts' names. */
+  config?: { rendered: string[]; facts: string[] };
   release?: string | null;
   kept?: boolean;
   /** survey: false when the agent did not answer in time (error says how). */
