@@ -26,6 +26,10 @@ export function formatStatus(status: DeployStatus): string {
   ];
   if (status.plan) lines.push(`plan ${status.plan.hash.slice(0, 12)}…: ${status.plan.summary}${status.signing?.approvals ? '; only signed approvals count' : ''}`);
   if (status.approvals.length > 0) lines.push(`approved by ${status.approvals.map(describeApproval).join(', ')}`);
+  if (status.authors?.length) lines.push(`authors: ${status.authors.map((a) => `${a.principal} (${a.commits} commit${a.commits === 1 ? '' : 's'}, ${a.approved ? 'approved' : 'to approve'})`).join(', ')}`);
+  if (status.promotedFrom) lines.push(`promoted from ${status.promotedFrom.from}: live there since ${status.promotedFrom.liveSince} (run ${status.promotedFrom.runId})`);
+  if (status.ciUnavailable) lines.push(`CI checks unreadable since ${status.ciUnavailable.since}: ${status.ciUnavailable.error} (gantry accept-unchecked to go on without them)`);
+  if (status.unchecked) lines.push(`CI checks NOT verified (${status.unchecked.error}): accepted by ${status.unchecked.by} at ${status.unchecked.at}: ${status.unchecked.reason}`);
   if (status.pools) lines.push(...describePools(status.pools));
   const r = status.migration?.rehearsal;
   if (r) lines.push(`rehearsal on ${r.database}: copied ${(r.bytes / 1024 / 1024).toFixed(1)} MiB in ${r.copyMs} ms (${r.method})${r.expandMs !== undefined ? `, expand ${r.expandMs} ms` : ''}${r.smokePassed ? ', smoke tests passed' : ''}${r.dropped ? ', dropped' : ''}`);

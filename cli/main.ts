@@ -126,6 +126,7 @@ const operatorActions: [OperatorAction, string][] = [
   ['abort', 'abort the deployment; changed nodes go back to their previous release'],
   ['pause', 'hold the deployment before its next batch'],
   ['resume', 'let a paused deployment go on'],
+  ['accept-unchecked', "go on without the CI checks the provider cannot answer for (only where ci.whenUnavailable is operator; recorded with who and why)"],
 ];
 for (const [action, description] of operatorActions) {
   const command = program
@@ -139,7 +140,7 @@ for (const [action, description] of operatorActions) {
     .option('--valid-for <duration>', 'how long the signed statement stays valid', '10m')
     .option('--json', 'print the new status as one JSON object', false);
   if (action === 'approve') command.option('--comment <text>', 'a note kept in the event log');
-  if (action === 'abort' || action === 'reject') command.requiredOption('--reason <text>', 'why; kept in the event log and the notification');
+  if (action === 'abort' || action === 'reject' || action === 'accept-unchecked') command.requiredOption('--reason <text>', 'why; kept in the event log and the notification');
   command.action(async (environment: string, options: OperatorOptions) => {
     exitCode = await operatorCommand(action, environment, options);
   });

@@ -41,6 +41,15 @@ async function runningHold(client: Client, q: QueueStatus, status: DeployStatus 
       clears: `\`gantry approve ${q.environment} --as <approver>\` (or \`gantry reject\`, \`gantry abort\`)`,
     };
   }
+  if (status?.phase === 'verify' && status.ciUnavailable) {
+    const u = status.ciUnavailable;
+    return {
+      kind: 'checks',
+      request,
+      what: `${r.workflowId} (${r.release}) cannot read the CI checks on commit ${u.commit} (since ${u.since}: ${u.error})`,
+      clears: `the CI provider answering again, or \`gantry accept-unchecked ${q.environment} --as <name> --reason <why>\` (recorded in the result)`,
+    };
+  }
   if (status?.phase === 'verify') {
     const checks = await checksWaitedFor(client, r.workflowId, r.runId);
     if (checks) {

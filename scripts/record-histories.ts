@@ -18,9 +18,10 @@ import { prepareRollback } from '../cli/commands/rollback';
 import { startLocalStack, type LocalStack } from '../devkit/local/stack';
 import type { SampleReleaseSpec } from '../devkit/local/sample-releases';
 import { startReaperSession } from '../devkit/local/reaper';
+import { freePort } from '../devkit/local/ports';
 import { setup } from '../devkit/setup';
 import { waitUntil } from '../lib/core/wait';
-import { abortUpdate, approveSignal, approveUpdate, deploymentWorkflowId, queueWorkflowId, statusQuery, switchBackUpdate, warmWorkflowId, type DeployStatus } from '../workflows/api';
+import { abortUpdate, acceptUncheckedUpdate, approveSignal, approveUpdate, deploymentWorkflowId, queueWorkflowId, statusQuery, switchBackUpdate, warmWorkflowId, type DeployStatus } from '../workflows/api';
 import { buildStatement, signStatement } from '../client/operator-statement';
 import { clientDataConverter } from '../client/data-converter';
 import { HaproxyClient } from '../lib/lb/haproxy';
@@ -200,6 +201,18 @@ const queued: Scenario[] = [
     name: 'configured-nodes',
     expect: 'live',
     run: (s) => s.deploy('v-config', { config: { templates: ['config/app.json.hbs'], services: { cache: 'memcached://127.0.0.1:11211', database: { fromNodeEnv: 'RECORD_DATABASE_URL' } } } }),
+  },
+  {
+    // ci.whenUnavailable: operator — GitHub unreachable (nothing listens), an operator accepts going on without the checks.
+    name: 'ci-unavailable-accepted',
+    expect: 'live',
+    run: async (s) => {
+      const ci = { provider: 'github', repository: 'acme/shop', apiUrl: `http://127.0.0.1:${await freePort()}`, requiredChecks: ['build'], pollInterval: '300ms', deadline: '5m', whenUnavailable: 'operator' };
+      const handle = await s.deploy('v2', { ci });
+      await waitUntil(async () => (await handle.query(statusQuery)).ciUnavailable !== undefined, 60_000, 100);
+      await handle.executeUpdate(acceptUncheckedUpdate, { args: [{ by: 'recorder', reason: 'recording an outage' }] });
+      return handle;
+    },
   },
   {
     // approval.requireAuthors: all — an approver, then each author of the change list.

@@ -115,4 +115,23 @@ describe('GitHub checks', () => {
     expect(failure.type).toBe('ChecksTimedOut');
     expect(failure.message).toContain('GitHub API rate limit reached (HTTP 429)');
   });
+
+  it('rides out GitHub being down until it answers (whenUnavailable: wait), and fails at the deadline naming the error', async () => {
+    const down = { down: 503 as const };
+    api.script.set(sha(20), [down, down, down, { statuses: [ok], checkRuns: [{ id: 1, name: 'test', status: 'completed', conclusion: 'success' }] }]);
+    expect(await waitFor(sha(20))).toEqual({ checks: ['build', 'test'] });
+    api.script.set(sha(21), [down]);
+    const failure = await refusal(waitFor(sha(21), ci({ deadline: '1s' })));
+    expect(failure.type).toBe('ChecksUnavailable');
+    expect(failure.message).toMatch(new RegExp(`checks on commit ${sha(21)} could not be read for \\d+ s \\(ci.deadline\\): .*GitHub API answered 503`));
+  });
+
+  it('hands an outage to the workflow after a poll interval when asked to (whenUnavailable: operator), never pending or failing checks', async () => {
+    api.script.set(sha(22), [{ down: 502 }]);
+    const env = new MockActivityEnvironment();
+    const answer = await env.run((input) => activities.waitForChecks(input), { ci: ci({ whenUnavailable: 'operator' }), commit: sha(22), reportUnavailable: true, startedAt: Date.now() });
+    expect(answer).toMatchObject({ checks: [], unavailable: { error: expect.stringContaining('GitHub API answered 502') as unknown } });
+    api.script.set(sha(23), [{ statuses: [{ context: 'build', state: 'pending' }], checkRuns: [] }, { statuses: [ok], checkRuns: [{ id: 1, name: 'test', status: 'completed', conclusion: 'success' }] }]);
+    expect(await new MockActivityEnvironment().run((input) => activities.waitForChecks(input), { ci: ci({ whenUnavailable: 'operator' }), commit: sha(23), reportUnavailable: true })).toEqual({ checks: ['build', 'test'] });
+  });
 });

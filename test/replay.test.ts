@@ -28,6 +28,7 @@ const SCENARIOS = [
   'queue-latest-wins',
   'approval-by-authors',
   'configured-nodes',
+  'ci-unavailable-accepted',
 ];
 
 /** Workflow types of the deployment bundle; every other saved history is a fleet child's. */

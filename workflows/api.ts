@@ -106,6 +106,22 @@ export type Phase =
 export const terminalPhases: readonly Phase[] = ['live', 'failed', 'rolled-back', 'aborted'];
 
 /** Where one node stands. `lb` is the load balancer's view: ready, drain, maint or down. */
+/** The CI provider could not be asked about the tag's commit. */
+export interface CiUnavailable {
+  commit: string;
+  since: string;
+  error: string;
+  /** The checks the definition requires (empty: every reported one). */
+  checks: string[];
+}
+
+/** An operator's acceptance of going on without the CI checks (the provider was down). */
+export interface UncheckedAcceptance extends CiUnavailable {
+  by: string;
+  reason: string;
+  at: string;
+}
+
 export interface NodeState {
   id: string;
   release: string | null;
@@ -251,6 +267,10 @@ export interface DeployStatus {
   authors?: { principal: string; email: string; commits: number; approved: boolean }[];
   /** gantry promote: the upstream run whose artifact this deploys. */
   promotedFrom?: PromotionSource;
+  /** ci.whenUnavailable operator: the CI provider cannot be asked right now. */
+  ciUnavailable?: CiUnavailable;
+  /** CI checks that went unchecked, and who accepted that. */
+  unchecked?: UncheckedAcceptance;
   /** identity: the environment checks signatures; approvals: only signed approvals count; control: abort, pause and resume must be signed. */
   signing: { identity: boolean; approvals: boolean; control: boolean };
   nodes: NodeState[];
@@ -324,6 +344,9 @@ export const approveUpdate = defineUpdate<DeployStatus, [ApprovePayload]>('appro
 export const abortUpdate = defineUpdate<DeployStatus, [AbortPayload]>('abort');
 export const pauseUpdate = defineUpdate<DeployStatus, [OperatorPayload]>('pause');
 export const resumeUpdate = defineUpdate<DeployStatus, [OperatorPayload]>('resume');
+/** ci.whenUnavailable operator: go on without the CI checks the provider cannot answer for; recorded with who and why. */
+export const acceptUncheckedSignal = defineSignal<[AbortPayload]>('accept-unchecked');
+export const acceptUncheckedUpdate = defineUpdate<DeployStatus, [AbortPayload]>('accept-unchecked');
 
 export const warmStatusQuery = defineQuery<WarmStatus>('status');
 /** Answers once traffic is back on the warm pool (or refuses: it is not warm). */

@@ -69,17 +69,37 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
     },
 
     /** Waits for the commit's checks; the deadline survives retries through the heartbeat details. */
-    async waitForChecks({ ci, commit }: { ci: CiConfig; commit: string }): Promise<{ checks: string[] }> {
+    async waitForChecks({ ci, commit, reportUnavailable, startedAt: firstAsked }: { ci: CiConfig; commit: string; reportUnavailable?: boolean; startedAt?: number }): Promise<{ checks: string[]; unavailable?: { since: string; error: string } }> {
       if (ci.provider === 'none') return { checks: [] };
       const ctx = Context.current();
-      const startedAt = (ctx.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
+      const carried = ctx.info.heartbeatDetails as { startedAt?: number; unavailableSince?: number } | undefined;
+      const startedAt = firstAsked ?? carried?.startedAt ?? Date.now();
+      // Definitions from before whenUnavailable let the attempt fail (and the activity's retries decide).
+      const rideOut = (ci.whenUnavailable as string | undefined) !== undefined;
+      let unavailableSince = carried?.unavailableSince;
       const token = env[ci.tokenEnv];
       for (;;) {
         let verdict;
         try {
           verdict = judgeChecks(await githubChecks({ apiUrl: ci.apiUrl, repository: ci.repository, commit, token }, ctx.cancellationSignal), ci.requiredChecks, ci.allowNoChecks);
+          unavailableSince = undefined;
         } catch (err) {
           if (err instanceof CiStatusError && err.permanent) throw ApplicationFailure.nonRetryable(err.message, failureTypes.checksUnavailable);
+          if (rideOut && !(err instanceof RateLimited) && !ctx.cancellationSignal.aborted) {
+            // GitHub down or unreachable: keep asking until the deadline; say so in the heartbeat (gantry status and why read it).
+            unavailableSince ??= Date.now();
+            const error = (err as Error).message;
+            const waited = Math.round((Date.now() - startedAt) / 1000);
+            if (Date.now() - startedAt + ci.pollInterval > ci.deadline) {
+              throw ApplicationFailure.nonRetryable(`checks on commit ${commit} could not be read for ${waited} s (ci.deadline): ${ci.apiUrl} ${error}`, failureTypes.checksUnavailable);
+            }
+            ctx.heartbeat({ startedAt, unavailableSince, waitingFor: [`${ci.apiUrl} to answer (unreachable since ${new Date(unavailableSince).toISOString()}: ${error})`] });
+            // Operator mode: once it has failed for a poll interval, hand the choice to the workflow.
+            if (reportUnavailable && Date.now() - unavailableSince >= ci.pollInterval) return { checks: [], unavailable: { since: new Date(unavailableSince).toISOString(), error } };
+            logger.warn({ commit, error }, 'CI provider unavailable; asking again');
+            await sleep(ci.pollInterval, undefined, { signal: ctx.cancellationSignal });
+            continue;
+          }
           if (!(err instanceof RateLimited)) throw err;
           // Asking sooner would only be refused again; past the deadline it is a time-out that says why.
           const left = ci.deadline - (Date.now() - startedAt);

@@ -1,4 +1,4 @@
-// `gantry approve|reject|abort|pause|resume <env> --as <name>`: through updates, so a refusal (not an
+// `gantry approve|reject|abort|pause|resume|accept-unchecked <env> --as <name>`: through updates, so a refusal (not an
 // approver, self-approval, nothing to approve, a signature that does not verify) comes back at once
 // with its reason. With a key (--key, or ssh-agent) the action is signed over the run the operator saw.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
@@ -8,6 +8,7 @@ import { parseDuration } from '../../lib/config/duration';
 import type { OperatorActionName } from '../../lib/identity/statement';
 import {
   abortUpdate,
+  acceptUncheckedUpdate,
   approveUpdate,
   deploymentWorkflowId,
   pauseUpdate,
@@ -56,11 +57,13 @@ export async function sendOperatorUpdate(
         return await handle.executeUpdate(approveUpdate, { args: [payload.data] });
       }
       case 'reject':
-      case 'abort': {
-        const schema = action === 'abort' ? abortPayload : rejectPayload;
+      case 'abort':
+      case 'accept-unchecked': {
+        const schema = action === 'reject' ? rejectPayload : abortPayload;
         const payload = schema.safeParse({ by: options.as, reason: options.reason ?? '', ...signed });
         if (!payload.success) throw payloadError(payload.error.issues);
-        return await handle.executeUpdate(action === 'abort' ? abortUpdate : rejectUpdate, { args: [payload.data] });
+        const update = action === 'abort' ? abortUpdate : action === 'reject' ? rejectUpdate : acceptUncheckedUpdate;
+        return await handle.executeUpdate(update, { args: [payload.data] });
       }
       case 'pause':
       case 'resume': {

@@ -113,6 +113,11 @@ export const ciSchema = z.discriminatedUnion('provider', [
       tokenEnv: envName.default('GITHUB_TOKEN'),
       deadline: duration.default(900_000),
       pollInterval: duration.default(10_000),
+      /**
+       * GitHub's API down or unreachable: wait (keep asking until the deadline), or operator (the same,
+       * and an operator may accept going on without the checks: gantry accept-unchecked, recorded in the result).
+       */
+      whenUnavailable: z.enum(['wait', 'operator']).default('wait'),
     }),
 ]);
 

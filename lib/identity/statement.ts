@@ -10,7 +10,7 @@ import type { Identity } from '../config/environment-schema';
 export const STATEMENT_VERSION = 1;
 
 /** Actions an operator can sign; each is checked against the definition's list of who may take it. */
-export const operatorActions = ['approve', 'reject', 'abort', 'pause', 'resume', 'switch-back'] as const;
+export const operatorActions = ['approve', 'reject', 'abort', 'pause', 'resume', 'switch-back', 'accept-unchecked'] as const;
 export type OperatorActionName = (typeof operatorActions)[number];
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits');

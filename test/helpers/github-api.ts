@@ -9,7 +9,9 @@ export type ScriptedChecks =
       checkRuns: { id: number; name: string; status: 'queued' | 'in_progress' | 'completed'; conclusion: string | null; html_url?: string }[];
     }
   /** GitHub's rate-limit answers: 403 with x-ratelimit-remaining 0 and x-ratelimit-reset, or 429 with retry-after. */
-  | { rateLimited: { status: 403; resetInSeconds: number } | { status: 429; retryAfterSeconds: number } };
+  | { rateLimited: { status: 403; resetInSeconds: number } | { status: 429; retryAfterSeconds: number } }
+  /** GitHub down: a 5xx answer. */
+  | { down: 502 | 503 };
 
 export async function startGithubApi() {
   const script = new Map<string, ScriptedChecks[]>();
@@ -26,6 +28,10 @@ export async function startGithubApi() {
     // The status call and the check-runs call of one poll share a step; advance after check-runs.
     const step = steps.length > 1 && match[3] === 'check-runs' ? steps.shift()! : steps[0]!;
     answered.push({ at: Date.now(), limited: 'rateLimited' in step });
+    if ('down' in step) {
+      res.writeHead(step.down, { 'content-type': 'text/html' }).end('<html>unicorn</html>');
+      return;
+    }
     if ('rateLimited' in step) {
       const limit = step.rateLimited;
       const headers: Record<string, string> =

@@ -13,6 +13,8 @@ import type { OperatorActionName } from '../../lib/identity/statement';
 import {
   abortSignal,
   abortUpdate,
+  acceptUncheckedSignal,
+  acceptUncheckedUpdate,
   approveSignal,
   approveUpdate,
   pauseSignal,
@@ -104,6 +106,18 @@ export function handleOperatorMessages(state: DeploymentState, onAbort: () => vo
       state.requestAbort(by, reason, proof);
       onAbort();
     },
+  });
+
+  register(acceptUncheckedSignal, acceptUncheckedUpdate, state, {
+    name: 'accept-unchecked',
+    schema: abortPayload,
+    mustSign: control?.requireSigned === true,
+    check: (_, by) => {
+      if (state.uncheckedAcceptance) return `already accepted by ${state.uncheckedAcceptance.by}`;
+      if (!state.ciUnavailable) return 'the CI checks are not unreadable: nothing to accept (pending or failing checks are never skipped; wait for them, or fix them)';
+      return closed() ?? mayControl('accept unchecked CI for', by);
+    },
+    apply: ({ reason }, by) => state.acceptUnchecked(by, reason),
   });
 
   register(pauseSignal, pauseUpdate, state, {

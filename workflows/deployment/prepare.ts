@@ -3,7 +3,8 @@
 import { ApplicationFailure, patched, upsertMemo } from '@temporalio/workflow';
 import { failureTypes } from '../../lib/core/failure-types';
 import { acrossFleet } from '../fleet/node-group';
-import { artifactCheck, ciChecks, verification } from '../common/proxies';
+import { artifactCheck, verification } from '../common/proxies';
+import { ciGate } from './ci-gate';
 import { awaitApproval } from './approval';
 import { blueGreenOf, blueGreenPreflight, poolEnvironment, rehearses, targetInput } from './blue-green';
 import { backupAndExpand, compatibilityGate } from './migrations';
@@ -41,11 +42,7 @@ export async function prepare(request: WorkflowInput, state: DeploymentState, no
       ...(input.artifact ? { artifactSha256: input.artifact.sha256 } : {}),
     });
     state.tagVerified(tag.commit, `tag ${input.release} is commit ${tag.commit}${tag.signed ? `, ${tag.signature}` : ''}`);
-    const { ci } = request.environment;
-    if (ci.provider !== 'none') {
-      const { checks } = await ciChecks(ci).waitForChecks({ ci, commit: tag.commit });
-      state.record(`CI checks passed: ${checks.join(', ') || '(none reported)'}`);
-    }
+    await ciGate(request.environment.ci, tag.commit, state);
   }
   if (input.artifact) {
     const { bytes } = await artifactCheck.verifyArtifact({ ...input.artifact, unreachableTimeoutMs: request.environment.artifact.unreachableTimeout });

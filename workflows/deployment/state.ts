@@ -21,6 +21,8 @@ import type {
   PoolStatus,
   PromotionSource,
   SmokeResult,
+  CiUnavailable,
+  UncheckedAcceptance,
   UndoFailure,
 } from '../api';
 import { searchAttributes, terminalPhases } from '../api';
@@ -57,6 +59,8 @@ export interface StateSnapshot {
   accepted?: string[];
   unreachable?: string[];
   served?: string[];
+  /** CI checks an operator accepted going on without (the provider could not be asked). */
+  unchecked?: UncheckedAcceptance;
 }
 
 /** Where a continued run starts. */
@@ -116,6 +120,9 @@ export class DeploymentState {
   readonly #accepted: string[] = [];
   /** Blue-green: the pools, the smoke tests, the switch. */
   #pools: PoolStatus | null = null;
+  /** The CI provider cannot be asked right now (ci.whenUnavailable: operator). */
+  #ciUnavailable: CiUnavailable | null = null;
+  #unchecked: UncheckedAcceptance | null = null;
 
   constructor(readonly input: WorkflowInput) {
     this.#nodes = input.environment.nodes.map((n) => ({ id: n.id, release: null, previousRelease: null, lb: 'unknown', state: 'pending' }));
@@ -135,6 +142,7 @@ export class DeploymentState {
       for (const nonce of saved.nonces ?? []) this.#nonces.add(nonce);
       this.#accepted.push(...(saved.accepted ?? []));
       this.#unreachable.push(...(saved.unreachable ?? []));
+      this.#unchecked = saved.unchecked ?? null;
       // A snapshot from before `served` existed: the nodes live on the new release when it was taken.
       this.#served.push(...(saved.served ?? saved.nodes.filter((n) => n.state === 'live' && n.release === input.release).map((n) => n.id)));
     }
@@ -157,6 +165,7 @@ export class DeploymentState {
       accepted: [...this.#accepted],
       unreachable: [...this.#unreachable],
       served: [...this.#served],
+      ...(this.#unchecked ? { unchecked: this.#unchecked } : {}),
     };
   }
 
@@ -274,6 +283,29 @@ export class DeploymentState {
   tagVerified(commit: string, what: string): void {
     this.#commit = commit;
     this.record(what);
+  }
+
+  /** ci.whenUnavailable operator: the provider cannot be asked; an operator may now accept going on. */
+  ciUnreadable(what: CiUnavailable): void {
+    const first = this.#ciUnavailable === null;
+    this.#ciUnavailable = what;
+    if (first) this.record(`CI checks on commit ${what.commit} cannot be read (since ${what.since}: ${what.error}); waiting for the provider, or for an operator to accept going on without them (gantry accept-unchecked)`);
+  }
+  ciReadable(): void {
+    if (this.#ciUnavailable) this.record('the CI provider answers again');
+    this.#ciUnavailable = null;
+  }
+  get ciUnavailable(): CiUnavailable | null {
+    return this.#ciUnavailable;
+  }
+  acceptUnchecked(by: string, reason: string): void {
+    const u = this.#ciUnavailable!;
+    this.#unchecked = { by, reason, at: new Date().toISOString(), commit: u.commit, checks: u.checks, error: u.error, since: u.since };
+    this.#ciUnavailable = null;
+    this.record(`${by} accepted going on without the CI checks on commit ${u.commit} (${u.checks.join(', ') || 'every reported check'}), which could not be read (${u.error}): ${reason}`, by);
+  }
+  get uncheckedAcceptance(): UncheckedAcceptance | null {
+    return this.#unchecked;
   }
 
   /** config.templates: what each node rendered and the facts it received. */
@@ -538,6 +570,8 @@ export class DeploymentState {
       approvalsMissing: this.#phase === 'awaiting-approval' ? this.approvalProgress().missing : [],
       ...this.#authorsView(),
       ...(this.input.promotion ? { promotedFrom: this.input.promotion } : {}),
+      ...(this.#ciUnavailable ? { ciUnavailable: this.#ciUnavailable } : {}),
+      ...(this.#unchecked ? { unchecked: this.#unchecked } : {}),
       signing: {
         identity: this.input.environment.identity !== undefined && this.input.plan !== undefined,
         approvals: this.input.environment.approval?.requireSigned === true,
