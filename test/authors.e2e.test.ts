@@ -12,6 +12,7 @@ import { servedReleases } from './helpers/invariant';
 import { startReceiver } from './helpers/receivers';
 import { startTestStack, type TestStack } from './helpers/stack';
 import { runGantry } from './helpers/cli';
+import { waitUntil } from '../lib/core/wait';
 
 const ALICE = 'Alice Doe <alice@acme.test>';
 const CAROL = 'Carol Roe <Carol@Acme.test>';
@@ -51,7 +52,9 @@ describe('approval by everyone involved', () => {
     ]);
     expect(waiting.approvalsMissing).toEqual(['1 more approval(s)', 'approval from alice, carol (authors of the changes)']);
     expect(waiting.events.map((e) => e.what)).toContain('authors of the changes, who must approve (all): alice (2 commits), carol (1 commit)');
-    const [request] = receiver.deliveries.map((d) => d.body).filter((b) => b.event === 'awaiting-approval');
+    const requests = () => receiver.deliveries.map((d) => d.body).filter((b) => b.event === 'awaiting-approval');
+    expect(await waitUntil(() => Promise.resolve(requests().length === 1), 20_000, 100)).toBe(true);
+    const [request] = requests();
     expect(request).toMatchObject({ requireAuthors: 'all', authors: [{ principal: 'alice', commits: 2 }, { principal: 'carol', commits: 1 }], stillNeeded: waiting.approvalsMissing });
 
     // Neither an approver nor an author: refused, naming both lists.

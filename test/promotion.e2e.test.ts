@@ -7,7 +7,8 @@ import path from 'node:path';
 import { awaitOutcome } from '../client/deployments';
 import { startDeployment } from '../cli/commands/deploy';
 import { loadEnvironmentFile } from '../lib/config/environment-file';
-import { sleep } from '../lib/core/wait';
+import { sleep, waitUntil } from '../lib/core/wait';
+import { readQueue } from '../client/queue';
 import type { DeployOutcome } from '../client/deployments';
 import { runGantry } from './helpers/cli';
 import { servedReleases } from './helpers/invariant';
@@ -16,6 +17,7 @@ import { startTestStack, type TestStack } from './helpers/stack';
 const BAKE_MS = 4_000;
 let staging: TestStack;
 let prod: TestStack;
+let shared: Record<string, unknown>;
 
 const sha = (release: string) => staging.repo.releases[release]!.sha256;
 const deploy = async (stack: TestStack, release: string) => awaitOutcome(await startDeployment(stack.client, stack.name, release, { sha256: sha(release), requestedBy: 'alice', taskQueue: stack.taskQueue }));
@@ -30,11 +32,12 @@ async function promote(release: string, ...flags: string[]): Promise<DeployOutco
 
 describe('promotion from staging to prod', () => {
   beforeAll(async () => {
-    staging = await startTestStack({ releases: ['v1', 'v2', 'v3'] });
+    staging = await startTestStack({ releases: ['v1', 'v2', 'v3', 'v4'] });
     const artifacts = path.dirname(staging.repo.releases.v1!.file);
     // prod's nodes may fetch the one artifact store both stages use.
     prod = await startTestStack({ releases: ['v1'], node: { artifacts: { allowedSources: [`file://${artifacts}/`] } } });
-    await prod.define({ source: { remote: staging.repo.remote }, artifact: { url: `file://${artifacts}/app-{release}.tgz` }, promotion: { from: staging.name, bake: `${BAKE_MS}ms` } });
+    shared = { source: { remote: staging.repo.remote }, artifact: { url: `file://${artifacts}/app-{release}.tgz` } };
+    await prod.define({ ...shared, promotion: { from: staging.name, bake: `${BAKE_MS}ms` } });
     expect((await deploy(staging, 'v1')).status).toBe('live');
     expect((await deploy(prod, 'v1')).status).toBe('live');
   });
@@ -78,5 +81,21 @@ describe('promotion from staging to prod', () => {
     const outcome = await promote('v3');
     expect(outcome.error).toMatch(new RegExp(`v3 was live on ${staging.name} for only .* until a newer release replaced it at .*, less than promotion\\.bake 4s`));
     expect(await served(prod)).toEqual(everyNode(prod, 'v2'));
+  });
+
+  it('promotes by itself the newest release once it has baked upstream (promotion.auto), and only once', async () => {
+    await prod.define({ ...shared, promotion: { from: staging.name, bake: '2s', auto: true, checkEvery: '500ms' } });
+    // Any request makes the queue read its definition now (idle, it reads it every 5 minutes).
+    expect((await promote('v2')).status).toBe('live');
+    expect((await deploy(staging, 'v4')).status).toBe('live');
+    // Polled on the nodes themselves: one restarting refuses the connection for a moment.
+    const onV4 = async () => JSON.stringify(await served(prod).catch(() => null)) === JSON.stringify(everyNode(prod, 'v4'));
+    expect(await waitUntil(onV4, 60_000, 250)).toBe(true);
+    const run = (await prod.client.workflow.getHandle(`deploy/${prod.name}`).result()) as { requestedBy: string; promotedFrom: { release: string; from: string } };
+    expect(run).toMatchObject({ requestedBy: `gantry:auto-promotion from ${staging.name}`, promotedFrom: { release: 'v4', from: staging.name } });
+    await sleep(2_000);
+    const q = (await readQueue(prod.client, prod.name))!;
+    expect(q.finished.filter((f) => f.release === 'v4').map((f) => f.status)).toEqual(['live']);
+    expect(q.pending).toEqual([]);
   });
 });

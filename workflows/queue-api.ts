@@ -2,7 +2,7 @@
 // promotion) is an `enqueue` update on it, so a request learns at once whether it started, attached
 // to the same request, waits (and behind what), or is refused. Locks and freezes are its state.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { QueuePolicy } from '../lib/config/queue-schema';
+import type { QueuePolicy, QueueSettings } from '../lib/config/queue-schema';
 import type { WindowState } from '../lib/queue/windows';
 import type { DeployEvent, DeployInput, DeployOutcomeStatus } from './api';
 
@@ -116,6 +116,10 @@ export interface QueueStatus {
   hold: Hold | null;
   /** Newest last; the last 100. */
   events: DeployEvent[];
+  /** promotion.auto as last read: where the queue looks for a baked release by itself (absent: it does not). */
+  autoPromotion?: { from: string; bakeMs: number; checkEveryMs: number } | null;
+  /** The queue settings as last read (absent in runs from before auto-promotion). */
+  settings?: QueueSettings | null;
 }
 
 export type QueueSnapshot = Omit<QueueStatus, 'workflowId' | 'runId' | 'hold'> & { nextId: number };

@@ -30,6 +30,8 @@ export interface QueueRules {
   queue: QueueSettings;
   window: WindowState | null;
   notifications: Environment['notifications'];
+  /** promotion.auto: the queue offers the newest baked upstream release by itself. */
+  promotion?: { from: string; bakeMs: number; checkEveryMs: number } | null;
 }
 
 export interface DefinitionDeps {
@@ -65,7 +67,9 @@ export function createDefinitionActivities({ logger, dir }: DefinitionDeps) {
     /** The queue's part of the definition, small enough to read at every request (the nodes stay out of its history). */
     async queueRules({ name }: { name: string }): Promise<QueueRules> {
       const { environment, sha256 } = await read(name);
-      return { sha256, queue: environment.queue, window: windowState(environment.windows, new Date()), notifications: environment.notifications };
+      const p = environment.promotion;
+      const promotion = p?.auto ? { from: p.from, bakeMs: p.bake, checkEveryMs: p.checkEvery } : null;
+      return { sha256, queue: environment.queue, window: windowState(environment.windows, new Date()), notifications: environment.notifications, promotion };
     },
 
     async listEnvironments(): Promise<EnvironmentListing> {

@@ -40,6 +40,37 @@ const refuse = (message: string) => ApplicationFailure.nonRetryable(message, fai
 
 export function createPromotionActivities({ logger }: { logger: Logger }) {
   return {
+    /**
+     * promotion.auto: the release live on `from` now, if it has baked there and `to` has never had a
+     * deployment of it (live, failed or running): each release is offered once, so a failed one is not retried.
+     */
+    async promotionCandidate({ from, to, bakeMs }: { from: string; to: string; bakeMs: number }): Promise<{ release: string | null; why: string }> {
+      const { client } = Context.current();
+      // The newest completed run may be one that changed nothing live (aborted): read back to the newest live one.
+      const runs: { runId: string; closeTime: Date }[] = [];
+      for await (const run of client.workflow.list({ query: `WorkflowId = '${deploymentWorkflowId(from)}' AND ExecutionStatus = 'Completed'` })) {
+        if (run.closeTime) runs.push({ runId: run.runId, closeTime: run.closeTime });
+        if (runs.length >= RUNS_READ) break;
+      }
+      runs.sort((a, b) => b.closeTime.getTime() - a.closeTime.getTime());
+      let live: { release: string; at: Date } | undefined;
+      for (const run of runs) {
+        const result = (await client.workflow.getHandle(deploymentWorkflowId(from), run.runId).result()) as RecordedResult;
+        if (result.status === 'live') {
+          live = { release: result.release, at: run.closeTime };
+          break;
+        }
+      }
+      if (!live) return { release: null, why: `nothing has gone live on ${from} yet` };
+      const baked = Date.now() - live.at.getTime();
+      if (baked < bakeMs) return { release: null, why: `${live.release} is baking on ${from} (${formatDuration(baked)} of ${formatDuration(bakeMs)})` };
+      for await (const run of client.workflow.list({ query: `WorkflowId = '${deploymentWorkflowId(to)}' AND GantryRelease = '${live.release}'` })) {
+        return { release: null, why: `${live.release} was deployed to ${to} already (run ${run.runId}, ${run.status.name})` };
+      }
+      logger.info({ from, to, release: live.release }, 'auto-promotion candidate');
+      return { release: live.release, why: `${live.release} has been live on ${from} for ${formatDuration(baked)} (promotion.bake ${formatDuration(bakeMs)})` };
+    },
+
     async promotionSource({ from, release, bakeMs, sha256 }: { from: string; release: string; bakeMs: number; sha256?: string }): Promise<PromotionSource> {
       const { client } = Context.current();
       const workflowId = deploymentWorkflowId(from);

@@ -266,6 +266,9 @@ export const promotionSchema = strictObject({
   from: id,
   /** How long the release must have been live upstream, without being replaced, before it may come here. */
   bake: duration.default(0),
+  /** Promote by itself: the newest release live upstream for `bake`, once, checked this often. */
+  auto: z.boolean().default(false),
+  checkEvery: duration.default(60_000),
 });
 
 /** Who may abort, pause or resume a running deployment, and whether they must sign. */

@@ -31,6 +31,8 @@ export class QueueState {
   freeze: QueueFreeze | null = null;
   window: WindowState | null = null;
   policy: QueuePolicy | null = null;
+  autoPromotion: { from: string; bakeMs: number; checkEveryMs: number } | null = null;
+  settings: QueueSettings | null = null;
   hold: Hold | null = null;
   events: DeployEvent[] = [];
   nextId = 1;
@@ -52,13 +54,16 @@ export class QueueState {
     this.freeze = carried.freeze;
     this.window = carried.window;
     this.policy = carried.policy;
+    this.autoPromotion = carried.autoPromotion ?? null;
+    this.settings = carried.settings ?? null;
     this.events = carried.events;
     this.nextId = carried.nextId;
   }
 
   snapshot(): QueueSnapshot {
-    const { environment, policy, running, pending, superseded, finished, lock, freeze, window, events, nextId } = this;
-    return { environment, policy, running, pending, superseded, finished, lock, freeze, window, events, nextId };
+    const { environment, policy, running, pending, superseded, finished, lock, freeze, window, events, nextId, autoPromotion, settings } = this;
+    // Absent unless set, so a snapshot from a queue without auto-promotion stays as it was.
+    return { environment, policy, running, pending, superseded, finished, lock, freeze, window, events, nextId, ...(autoPromotion ? { autoPromotion, settings } : {}) };
   }
 
   status(workflowId: string, runId: string): QueueStatus {

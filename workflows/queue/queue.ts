@@ -8,6 +8,7 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
+  patched,
   setHandler,
   setWorkflowOptions,
   workflowInfo,
@@ -26,7 +27,8 @@ import {
   type QueueInput,
   type QueuedRequest,
 } from '../queue-api';
-import { definitions } from '../common/proxies';
+import { definitions, promotions } from '../common/proxies';
+import { DEFAULT_SHAPE } from '../../lib/rollout/batches';
 import { describeFailure } from '../common/failures';
 import { QueueNotices } from './queue-notices';
 import { validateFreeze, validateLock, validateRequest, validateUnlock } from './queue-payloads';
@@ -35,8 +37,10 @@ import { outcomeOf, startDeployment } from './run-deployment';
 
 /** Well under the server's limits: a queue that takes many requests while held starts afresh. */
 const HISTORY_LIMIT = 4_000;
-/** A held queue reads its definition again this often (windows or policy may have changed). */
+/** A held or idle queue reads its definition again this often (windows, policy or auto-promotion may have changed). */
 const REREAD_MS = 5 * 60_000;
+/** Marks runs whose idle queue reads its definition again (every run since auto-promotion). */
+const IDLE_REREAD = 'queue-idle-reread';
 
 export async function queue(input: QueueInput): Promise<void> {
   const { environment } = input;
@@ -51,6 +55,8 @@ export async function queue(input: QueueInput): Promise<void> {
     rules = { read: Date.now(), value };
     state.window = value.window;
     state.policy = value.queue.policy;
+    state.autoPromotion = value.promotion ?? null;
+    state.settings = value.queue;
     notices.use(value.notifications);
     return value;
   };
@@ -131,8 +137,34 @@ export async function queue(input: QueueInput): Promise<void> {
   );
 
   const longHistory = () => info().continueAsNewSuggested || info().historyLength > HISTORY_LIMIT;
+  // promotion.auto: offer the newest release baked upstream, once; read the definition again first (auto may be off now).
+  const offerPromotion = async (): Promise<void> => {
+    const current = await readRules().catch(() => undefined);
+    const auto = current?.promotion;
+    if (!current || !auto) return;
+    const candidate = await promotions.promotionCandidate({ from: auto.from, to: environment, bakeMs: auto.bakeMs });
+    // Held here (a lock, a window): it is waiting already.
+    if (!candidate.release || state.pending.some((r) => r.release === candidate.release)) return;
+    const request: DeployInput = { environment, release: candidate.release, promote: true, requestedBy: `gantry:auto-promotion from ${auto.from}`, shape: { ...DEFAULT_SHAPE } };
+    const { entry } = state.add(request, current.queue);
+    state.record(`${entry.id} promote ${entry.release} from ${auto.from} by itself: ${candidate.why}`, request.requestedBy);
+  };
+
   for (;;) {
-    await condition(() => state.pending.length > 0 || longHistory());
+    const idle = () => state.pending.length > 0 || longHistory();
+    const auto = state.autoPromotion;
+    if (auto) {
+      if (!(await condition(idle, auto.checkEveryMs))) {
+        await offerPromotion();
+        continue;
+      }
+    } else if (patched(IDLE_REREAD)) {
+      // An idle queue reads its definition now and then, so turning promotion.auto on needs no request.
+      if (!(await condition(idle, REREAD_MS))) {
+        await readRules().catch(() => undefined);
+        continue;
+      }
+    } else await condition(idle);
     if (longHistory()) await carryOn(state, notices, environment);
     const seen = state.version;
     // Rules the request that just came read in this same workflow task serve the decision too.
