@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { awaitOutcome, awaitStart, enqueue, startOrAttach, type DeploymentHandle, type DeployOutcome } from '../client/deployments';
+import { awaitOutcome, awaitStart, deploymentHandle, enqueue, startOrAttach, type DeploymentHandle, type DeployOutcome } from '../client/deployments';
 import { controlQueue } from '../client/queue';
 import { prepareDeployment } from '../cli/commands/deploy';
 import { prepareRollback } from '../cli/commands/rollback';
@@ -194,6 +194,20 @@ const queued: Scenario[] = [
       await waitUntil(async () => (await handle.query(statusQuery)).phase === 'awaiting-approval', 60_000, 100);
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
       return handle;
+    },
+  },
+  {
+    // fifo on a queue that read its definition while idle (the idle re-read path): two requests, in turn.
+    name: 'queue-fifo',
+    expect: 'live',
+    queue: true,
+    run: async (s) => {
+      await s.stack.define({ queue: { policy: 'fifo' } });
+      const request = (release: string) => prepareDeployment('rec', release, { sha256: s.stack.repo.releases[release]!.sha256, requestedBy: 'recorder', taskQueue: s.stack.taskQueue });
+      const first = await enqueue(s.client, request('v2'));
+      const second = await enqueue(s.client, request('v1'));
+      await awaitOutcome(deploymentHandle(s.client, first.deployment!));
+      return awaitStart(s.client, 'rec', second.id);
     },
   },
   {

@@ -29,6 +29,7 @@ const SCENARIOS = [
   'approval-by-authors',
   'configured-nodes',
   'ci-unavailable-accepted',
+  'queue-fifo',
 ];
 
 /** Workflow types of the deployment bundle; every other saved history is a fleet child's. */
