@@ -44,6 +44,18 @@ describe('queue policies', () => {
     expect(q.pending.map((p) => p.release)).toEqual(['v5']);
   });
 
+  it('batch up to the newest green one leaves newer ones waiting; a failing one is recorded as ended', () => {
+    const q = new QueueState('prod');
+    const batch = settings({ policy: 'batch' });
+    ['v2', 'v3', 'v4', 'v5'].forEach((r) => q.add(input(r), batch));
+    expect(q.batchCandidates(batch).map((c) => c.release)).toEqual(['v2', 'v3', 'v4', 'v5']);
+    q.drop('r4', 'check "build" failed on commit abc');
+    const next = q.take(batch, 'r2');
+    expect(next.covers.map((c) => c.release)).toEqual(['v2', 'v3']);
+    expect(q.pending.map((p) => p.release)).toEqual(['v4']);
+    expect(q.finished.at(-1)).toMatchObject({ id: 'r4', release: 'v5', status: 'failed', error: 'check "build" failed on commit abc' });
+  });
+
   it('a rollback goes ahead of every waiting deployment, behind earlier rollbacks, and passes a lock, a freeze and a closed window', () => {
     const q = new QueueState('prod');
     q.add(input('v3'), settings());

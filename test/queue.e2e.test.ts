@@ -27,6 +27,7 @@ const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 const PUSHED = Array.from({ length: 10 }, (_, i) => `v${i + 2}`);
 const LATER = ['v12', 'v13', 'v14', 'v15'];
 const BROKEN = 'v16';
+const BATCH = ['v17', 'v18', 'v19'];
 
 let stack: TestStack;
 let webhook: ManagedProcess;
@@ -68,7 +69,7 @@ describe('the queue of an environment', () => {
   beforeAll(async () => {
     [receiver, github] = await Promise.all([startReceiver('record'), startGithubApi()]);
     stack = await startTestStack({
-      releases: ['v1', ...PUSHED, ...LATER, { release: BROKEN, unhealthyOn: ['web-2'] }],
+      releases: ['v1', ...PUSHED, ...LATER, { release: BROKEN, unhealthyOn: ['web-2'] }, ...BATCH],
       workerEnv: { QUEUE_RECEIVER_URL: receiver.url, QUEUE_TEST_GITHUB_TOKEN: 'test-token' },
     });
     for (const release of Object.values(stack.repo.releases)) await writeFile(`${release.file}.sha256`, `${release.sha256}  ${path.basename(release.file)}\n`);
@@ -232,5 +233,36 @@ describe('the queue of an environment', () => {
     await checking.executeUpdate(abortUpdate, { args: [{ by: 'test', reason: 'test over' }] });
     expect((await awaitOutcome(checking)).status).toBe('aborted');
     expect(await servedReleases(await loadEnvironmentFile(stack.envFile))).toEqual(everyNode('v13'));
+  });
+
+  it('batch takes the newest green release and covers the older ones; a newer pending one waits, a failing one is left out', async () => {
+    const green = { statuses: [], checkRuns: [{ id: 1, name: 'build', status: 'completed' as const, conclusion: 'success' }] };
+    const pending = { statuses: [], checkRuns: [{ id: 1, name: 'build', status: 'in_progress' as const, conclusion: null }] };
+    const commit = (r: string) => stack.repo.releases[r]!.commit;
+    github.script.set(commit('v17'), [green]);
+    github.script.set(commit('v18'), [green]);
+    github.script.set(commit('v19'), [pending]);
+    const ci = { provider: 'github', repository: 'acme/shop', apiUrl: github.url, requiredChecks: ['build'], tokenEnv: 'QUEUE_TEST_GITHUB_TOKEN', pollInterval: '200ms', deadline: '5m' };
+    await stack.define({ queue: { policy: 'batch', maxChanges: 5, lockOnRollback: false }, ci });
+    // Held by a lock while three changes arrive, from three people.
+    await controlQueue(stack.client, stack.name, stack.taskQueue, { action: 'lock', payload: { by: 'test', reason: 'collecting a batch' } });
+    const ids = [];
+    for (const [i, release] of BATCH.entries()) ids.push((await enqueue(stack.client, request(release, ['ann', 'ben', 'cat'][i]))).id);
+    await controlQueue(stack.client, stack.name, stack.taskQueue, { action: 'unlock', payload: { by: 'test' } });
+
+    const started = await awaitStart(stack.client, stack.name, ids[0]!);
+    const running = (await queueNow()).running!;
+    expect(running).toMatchObject({ release: 'v18', requesters: ['ann', 'ben'] });
+    expect(running.covers.map((c) => [c.release, c.requestedBy])).toEqual([['v17', 'ann'], ['v18', 'ben']]);
+    expect((await awaitOutcome(started)).status).toBe('live');
+    expect(await servedReleases(await loadEnvironmentFile(stack.envFile))).toEqual(everyNode('v18'));
+    // v19 is newer but not green: it waits, and says so.
+    expect(await waitUntil(async () => (await queueNow()).hold?.kind === 'checks', 20_000, 100)).toBe(true);
+    expect((await whyNow()).what).toContain('no waiting release is green yet (v19 pending CI)');
+    // Its check fails: it is left out, recorded as ended, and nothing else starts.
+    github.script.set(commit('v19'), [{ statuses: [], checkRuns: [{ id: 1, name: 'build', status: 'completed', conclusion: 'failure' }] }]);
+    expect(await waitUntil(async () => (await queueNow()).pending.length === 0, 20_000, 100)).toBe(true);
+    expect((await queueNow()).finished.at(-1)).toMatchObject({ id: ids[2], release: 'v19', status: 'failed', error: expect.stringContaining('check "build" failed on commit') as unknown });
+    expect(await servedReleases(await loadEnvironmentFile(stack.envFile))).toEqual(everyNode('v18'));
   });
 });

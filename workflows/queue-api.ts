@@ -89,7 +89,8 @@ export interface QueueFreeze {
 
 /** The one condition holding the next deployment, and what would clear it. */
 export interface Hold {
-  kind: 'running' | 'lock' | 'freeze' | 'window' | 'outside' | 'definition';
+  /** checks: batch, and no waiting release is green yet. */
+  kind: 'running' | 'lock' | 'freeze' | 'window' | 'outside' | 'definition' | 'checks';
   what: string;
   clears: string;
   /** When it clears by itself (a lock's expiry, a freeze's end, a window's opening). */

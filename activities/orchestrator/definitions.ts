@@ -32,6 +32,8 @@ export interface QueueRules {
   notifications: Environment['notifications'];
   /** promotion.auto: the queue offers the newest baked upstream release by itself. */
   promotion?: { from: string; bakeMs: number; checkEveryMs: number } | null;
+  /** batch with CI: where the queue asks which waiting release is the newest green one. */
+  batchChecks?: { source: Environment['source']; ci: Environment['ci']; pollIntervalMs: number } | null;
 }
 
 export interface DefinitionDeps {
@@ -69,7 +71,9 @@ export function createDefinitionActivities({ logger, dir }: DefinitionDeps) {
       const { environment, sha256 } = await read(name);
       const p = environment.promotion;
       const promotion = p?.auto ? { from: p.from, bakeMs: p.bake, checkEveryMs: p.checkEvery } : null;
-      return { sha256, queue: environment.queue, window: windowState(environment.windows, new Date()), notifications: environment.notifications, promotion };
+      const ci = environment.ci;
+      const batchChecks = environment.queue.policy === 'batch' && ci.provider === 'github' ? { source: environment.source, ci, pollIntervalMs: ci.pollInterval } : null;
+      return { sha256, queue: environment.queue, window: windowState(environment.windows, new Date()), notifications: environment.notifications, promotion, batchChecks };
     },
 
     async listEnvironments(): Promise<EnvironmentListing> {

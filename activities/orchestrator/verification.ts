@@ -68,6 +68,38 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
       return { from: known ? from : null, to, commits, total };
     },
 
+    /**
+     * batch: of `releases` (oldest first), the newest whose required checks all passed, asked once each,
+     * newest first; the ones that failed, and the newer ones still pending (they wait for a later batch).
+     */
+    async newestGreen({ source, ci, releases }: { source: Environment['source']; ci: CiConfig; releases: string[] }): Promise<{ green: string | null; failed: { release: string; why: string }[]; pending: string[] }> {
+      const failed: { release: string; why: string }[] = [];
+      const pending: string[] = [];
+      if (ci.provider === 'none') return { green: releases.at(-1) ?? null, failed, pending };
+      const mirror = mirrorOf(source.remote);
+      await withHeartbeat(() => mirror.update(), () => ({ step: 'fetch' })).catch(gitUnavailable(source.remote, source.unreachableTimeout));
+      const token = env[ci.tokenEnv];
+      for (const release of [...releases].reverse()) {
+        const tag = await mirror.tag(release);
+        if (!tag) {
+          failed.push({ release, why: `tag ${release} is not on ${source.remote}` });
+          continue;
+        }
+        let verdict;
+        try {
+          verdict = judgeChecks(await githubChecks({ apiUrl: ci.apiUrl, repository: ci.repository, commit: tag.commit, token }, Context.current().cancellationSignal), ci.requiredChecks, ci.allowNoChecks);
+        } catch (err) {
+          // Cannot tell now (GitHub down, rate limited): the deployment's own gate waits for it.
+          logger.warn({ release, error: (err as Error).message }, 'checks unreadable while picking a batch; taking the newest');
+          return { green: releases.at(-1) ?? null, failed, pending };
+        }
+        if (verdict.verdict === 'pass') return { green: release, failed, pending };
+        if (verdict.verdict === 'fail') failed.push({ release, why: `check "${verdict.failed.name}" failed on commit ${tag.commit}` });
+        else pending.push(release);
+      }
+      return { green: null, failed, pending };
+    },
+
     /** Waits for the commit's checks; the deadline survives retries through the heartbeat details. */
     async waitForChecks({ ci, commit, reportUnavailable, startedAt: firstAsked }: { ci: CiConfig; commit: string; reportUnavailable?: boolean; startedAt?: number }): Promise<{ checks: string[]; unavailable?: { since: string; error: string } }> {
       if (ci.provider === 'none') return { checks: [] };

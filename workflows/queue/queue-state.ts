@@ -144,7 +144,8 @@ export class QueueState {
     if (this.hold?.kind === 'definition' || this.hold?.kind === 'outside') return this.hold;
     const head = this.pending[0];
     if (!head || this.starting) return null;
-    return this.holdOf(head, Date.now());
+    // A lock or freeze comes first; else "no green release yet" while the batch waits for CI.
+    return this.holdOf(head, Date.now()) ?? (this.hold?.kind === 'checks' ? this.hold : null);
   }
 
   /** What holds `head` from starting at `now`; a rollback passes locks, freezes and windows. */
@@ -176,18 +177,38 @@ export class QueueState {
     return null;
   }
 
-  /** Takes the next deployment off the queue; under batch it covers the older pending releases too (at most maxChanges). */
-  take(settings: QueueSettings): QueuedRequest {
-    const head = this.pending[0]!;
-    if (settings.policy !== 'batch' || head.kind === 'rollback') {
-      this.pending.shift();
-      return (this.starting = head);
-    }
+  /** batch: the deployments a batch may take now, oldest first (at most maxChanges, up to the first rollback). */
+  batchCandidates(settings: QueueSettings): QueuedRequest[] {
     const batch: QueuedRequest[] = [];
     for (const r of this.pending) {
       if (r.kind !== 'deploy' || batch.length >= settings.maxChanges) break;
       batch.push(r);
     }
+    return batch;
+  }
+
+  /** A waiting request that cannot go out (its checks failed): recorded as ended, never silently dropped. */
+  drop(id: string, error: string): void {
+    const r = this.pending.find((p) => p.id === id);
+    if (!r) return;
+    this.pending = this.pending.filter((p) => p.id !== id);
+    this.finished = keepLast([...this.finished, { id, release: r.release, kind: r.kind, workflowId: '', runId: '', status: 'failed', endedAt: new Date().toISOString(), error }], KEEP.finished);
+    this.record(`${id} ${r.release} left out: ${error}`);
+  }
+
+  /**
+   * Takes the next deployment off the queue; under batch it covers the older pending releases too (at
+   * most maxChanges), up to `upTo` when given (the newest green one: newer ones wait for a later batch).
+   */
+  take(settings: QueueSettings, upTo?: string): QueuedRequest {
+    const head = this.pending[0]!;
+    if (settings.policy !== 'batch' || head.kind === 'rollback') {
+      this.pending.shift();
+      return (this.starting = head);
+    }
+    const candidates = this.batchCandidates(settings);
+    const end = upTo ? candidates.findIndex((r) => r.id === upTo) : -1;
+    const batch = end === -1 ? candidates : candidates.slice(0, end + 1);
     const newest = batch[batch.length - 1]!;
     const entry: QueuedRequest = {
       ...newest,

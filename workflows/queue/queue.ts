@@ -27,7 +27,7 @@ import {
   type QueueInput,
   type QueuedRequest,
 } from '../queue-api';
-import { definitions, promotions } from '../common/proxies';
+import { definitions, promotions, verification } from '../common/proxies';
 import { DEFAULT_SHAPE } from '../../lib/rollout/batches';
 import { describeFailure } from '../common/failures';
 import { QueueNotices } from './queue-notices';
@@ -176,16 +176,37 @@ export async function queue(input: QueueInput): Promise<void> {
       continue;
     }
     state.expire(Date.now());
-    state.hold = null;
     const hold = state.holdOf(state.pending[0]!, Date.now());
-    state.hold = hold;
+    // "No green release yet" stands while the queue asks again, so status never flickers to "starting".
+    if (hold || state.hold?.kind !== 'checks') state.hold = hold;
     state.weighed = state.lastId();
     if (hold) {
       const wait = hold.until ? Math.min(REREAD_MS, Math.max(0, Date.parse(hold.until) - Date.now())) : REREAD_MS;
       await condition(() => state.version !== seen, wait);
       continue;
     }
-    const entry = state.take(current.queue);
+    // batch with CI: the newest waiting release whose checks passed; newer failing ones are left out, newer pending ones wait.
+    let upTo: string | undefined;
+    const candidates = current.batchChecks ? state.batchCandidates(current.queue) : [];
+    if (current.batchChecks && candidates.length > 0) {
+      const pick = await verification.newestGreen({ source: current.batchChecks.source, ci: current.batchChecks.ci, releases: candidates.map((c) => c.release) });
+      for (const f of pick.failed) {
+        const r = candidates.find((c) => c.release === f.release);
+        if (r) state.drop(r.id, f.why);
+      }
+      const green = pick.green === null ? undefined : [...candidates].reverse().find((c) => c.release === pick.green);
+      if (!green) {
+        if (state.pending.length === 0) state.hold = null;
+        else {
+          state.hold = { kind: 'checks', what: `no waiting release is green yet (${pick.pending.join(', ') || 'none'} pending CI)`, clears: 'a waiting release passes its checks (asked again every ci.pollInterval)' };
+          state.weighed = state.lastId();
+          await condition(() => state.version !== seen, current.batchChecks.pollIntervalMs);
+        }
+        continue;
+      }
+      upTo = green.id;
+    }
+    const entry = state.take(current.queue, upTo);
     const child = await startDeployment(state, entry);
     if (!child) continue;
     state.started(entry, child.workflowId, child.firstExecutionRunId);
