@@ -5,6 +5,8 @@
 //   npx tsx scripts/record-histories.ts [scenario …]
 import { Client, Connection } from '@temporalio/client';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -208,6 +210,34 @@ const queued: Scenario[] = [
       const second = await enqueue(s.client, request('v1'));
       await awaitOutcome(deploymentHandle(s.client, first.deployment!));
       return awaitStart(s.client, 'rec', second.id);
+    },
+  },
+  {
+    // batch with CI: two changes held by a lock; the queue asks which is the newest green one (a local
+    // server answering GitHub's status and check-runs endpoints: build succeeded) and covers both.
+    name: 'queue-batch-green',
+    expect: 'live',
+    queue: true,
+    run: async (s) => {
+      const github = http.createServer((req, res) => {
+        const checks = /\/check-runs/.test(req.url ?? '');
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(checks ? { total_count: 1, check_runs: [{ id: 1, name: 'build', status: 'completed', conclusion: 'success' }] } : { state: 'success', total_count: 0, statuses: [] }));
+      });
+      await new Promise<void>((resolve) => github.listen(0, '127.0.0.1', resolve));
+      try {
+        const ci = { provider: 'github', repository: 'acme/shop', apiUrl: `http://127.0.0.1:${(github.address() as AddressInfo).port}`, requiredChecks: ['build'], pollInterval: '300ms', deadline: '5m' };
+        await s.stack.define({ queue: { policy: 'batch' }, ci });
+        await controlQueue(s.client, 'rec', s.stack.taskQueue, { action: 'lock', payload: { by: 'recorder', reason: 'collecting a batch' } });
+        const request = (release: string, by: string) => prepareDeployment('rec', release, { sha256: s.stack.repo.releases[release]!.sha256, requestedBy: by, taskQueue: s.stack.taskQueue });
+        const first = await enqueue(s.client, request('v-authors', 'ann'));
+        await enqueue(s.client, request('v2', 'ben'));
+        await controlQueue(s.client, 'rec', s.stack.taskQueue, { action: 'unlock', payload: { by: 'recorder' } });
+        const handle = await awaitStart(s.client, 'rec', first.id);
+        await awaitOutcome(handle);
+        return handle;
+      } finally {
+        github.close();
+      }
     },
   },
   {

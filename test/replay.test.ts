@@ -30,6 +30,7 @@ const SCENARIOS = [
   'configured-nodes',
   'ci-unavailable-accepted',
   'queue-fifo',
+  'queue-batch-green',
 ];
 
 /** Workflow types of the deployment bundle; every other saved history is a fleet child's. */
