@@ -104,6 +104,7 @@ const QUEUE_POLL_MS = 250;
 export async function awaitStart(client: Client, environment: string, id: string, onQueued?: (answer: EnqueueAnswer, note?: string) => void): Promise<DeploymentHandle> {
   const queue = client.workflow.getHandle(queueWorkflowId(environment));
   let following = id;
+  let unknownPolls = 0;
   for (;;) {
     const status = await queue.query(queueStatusQuery);
     const running = status.running;
@@ -115,7 +116,13 @@ export async function awaitStart(client: Client, environment: string, id: string
       continue;
     }
     const ended = status.finished.find((f) => f.id === following);
-    if (ended && !running) throw new RequestRefused(`${following} (${ended.release}) ended ${ended.status} without running: ${ended.error ?? ''}`);
+    // It ran and ended between two polls: its run is the answer (awaitOutcome reads its result).
+    if (ended?.runId) return deploymentHandle(client, { workflowId: ended.workflowId, runId: ended.runId });
+    if (ended) throw new RequestRefused(`${following} (${ended.release}) ended ${ended.status} without running: ${ended.error ?? ''}`);
+    const known = status.pending.some((p) => p.id === following || p.covers.some((c) => c.id === following));
+    // Taken off the queue and starting (waiting out a run started outside the queue), or no longer in what the queue keeps.
+    unknownPolls = known || status.hold?.kind === 'outside' ? 0 : unknownPolls + 1;
+    if (unknownPolls > 120) throw new RequestRefused(`${following} is not waiting in ${environment}'s queue and is not among the requests it keeps: see gantry status ${environment}`);
     await sleep(QUEUE_POLL_MS);
   }
 }

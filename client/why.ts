@@ -21,7 +21,8 @@ export interface WhyAnswer {
 
 /** The checks a deployment's waitForChecks is waiting for, from its heartbeat (decoded with the codec). */
 async function checksWaitedFor(client: Client, workflowId: string, runId: string): Promise<string[] | undefined> {
-  const description = await client.workflow.getHandle(workflowId, runId).describe().catch(() => undefined);
+  // The chain's latest run (a deployment continues as new): its pending activities, not the first run's.
+  const description = await client.workflow.getHandle(workflowId, undefined, { firstExecutionRunId: runId }).describe().catch(() => undefined);
   const pending = description?.raw.pendingActivities?.find((a) => a.activityType?.name === 'waitForChecks');
   if (!pending) return undefined;
   const details = await decodeFromPayloadsAtIndex<{ waitingFor?: string[] } | undefined>(clientDataConverter(), 0, pending.heartbeatDetails?.payloads).catch(() => undefined);
@@ -86,7 +87,7 @@ export async function why(client: Client, environment: string): Promise<WhyAnswe
   const nextRequest = next ? { request: { id: next.id, release: next.release } } : {};
   const calendar = calendarHold(q);
   if (q.running) {
-    const status = await client.workflow.getHandle(deploymentWorkflowId(environment), q.running.runId).query(statusQuery).catch(() => undefined);
+    const status = await client.workflow.getHandle(deploymentWorkflowId(environment), undefined, { firstExecutionRunId: q.running.runId }).query(statusQuery).catch(() => undefined);
     const own = await runningHold(client, q, status);
     const then = calendar && next?.kind !== 'rollback' ? { then: [calendar.what] } : {};
     if (own) return { environment, ...own, ...then };

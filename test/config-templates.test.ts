@@ -30,6 +30,8 @@ describe('configuration templates', () => {
     expect(err).toMatchObject({ fact: 'services.redis.url', template: 'config/bad.hbs' });
     expect((err as Error).message).toContain('(line 2) uses services.redis.url');
     expect(await caught(renderTemplates(dir, ['config/none.hbs'], facts))).toBeInstanceOf(TemplateError);
+    // The agent refuses a path out of the release folder whatever the orchestrator sent.
+    expect(((await caught(renderTemplates(dir, ['../outside.hbs'], facts))) as Error).message).toContain('is not a .hbs file inside the release folder');
   });
 
   it('takes template paths inside the release only, and secret services by variable name', () => {

@@ -134,8 +134,8 @@ describe('the queue of an environment', () => {
     expect((await queueNow()).finished.map((f) => [f.release, f.status])).toEqual(expect.arrayContaining([['v2', 'aborted'], ['v11', 'live']]));
   });
 
-  it('a lock holds the webhook but not gantry rollback; unlocking starts what waited', async () => {
-    await stack.define({});
+  it('a lock holds the webhook but not gantry rollback; unlocking starts what waited; only the control list may lift it', async () => {
+    await stack.define({ control: { allowed: ['carol', '@requester'] } });
     const locked = await gantry('lock', stack.name, '--reason', 'database maintenance', '--for', '1h', '--as', 'carol', '--json');
     expect(locked.code, locked.stderr).toBe(0);
     expect((JSON.parse(locked.stdout) as QueueStatus).lock).toMatchObject({ by: 'carol', reason: 'database maintenance', automatic: false });
@@ -156,6 +156,10 @@ describe('the queue of an environment', () => {
     expect(await servedReleases(env)).toEqual(everyNode('v1'));
     expect((await queueNow()).pending.map((p) => p.release)).toEqual(['v12']);
 
+    const stranger = await gantry('unlock', stack.name, '--as', 'mallory');
+    expect(stranger.code).toBe(4);
+    expect(stranger.stderr).toContain(`mallory may not unlock ${stack.name} (control.allowed: carol)`);
+    expect((await queueNow()).lock).toMatchObject({ by: 'carol' });
     const unlocked = await gantry('unlock', stack.name, '--as', 'carol');
     expect(unlocked.code, unlocked.stderr).toBe(0);
     const started = await awaitStart(stack.client, stack.name, pushed.body.request!);
@@ -204,7 +208,9 @@ describe('the queue of an environment', () => {
 
     // No window, an approval: unfreezing lets v13 start, and it waits for bob.
     await stack.define({ approval: { approvers: ['bob'], timeout: '10m' } });
-    expect((await gantry('unfreeze', stack.name, '--as', 'erin')).code).toBe(0);
+    // With approvers named, the control list is closed: erin may no longer lift it, an approver may.
+    expect((await gantry('unfreeze', stack.name, '--as', 'erin')).code).toBe(4);
+    expect((await gantry('unfreeze', stack.name, '--as', 'bob')).code).toBe(0);
     const v13 = await awaitStart(stack.client, stack.name, (await queueNow()).pending[0]?.id ?? (await queueNow()).running!.id);
     expect(await reachPhase('awaiting-approval')).toBe(true);
     const approval = await whyNow();

@@ -78,6 +78,8 @@ export interface QueueLock {
   expiresAt: string | null;
   /** Set by the queue itself after a deployment rolled back (queue.lockOnRollback). */
   automatic: boolean;
+  /** automatic: the release that failed (a "rollback" to it is held like a deployment). */
+  release?: string;
 }
 
 export interface QueueFreeze {

@@ -7,6 +7,7 @@ import { InputError } from '../../lib/core/errors';
 import { failureTypes } from '../../lib/core/failure-types';
 import type { Logger } from '../../lib/core/logger';
 import { describePlan, planHashOf, planOf } from '../../lib/identity/plan';
+import { controllersOf, principalOf } from '../../lib/identity/policy';
 import type { QueueSettings } from '../../lib/config/queue-schema';
 import { windowState, type WindowState } from '../../lib/queue/windows';
 
@@ -64,6 +65,15 @@ export function createDefinitionActivities({ logger, dir }: DefinitionDeps) {
       logger.info({ environment: name, sha256: definition.sha256, file: definition.file }, 'environment definition loaded');
       const plan = planOf(definition.environment);
       return { ...definition, plan: { hash: planHashOf(definition.environment), summary: describePlan(plan) } };
+    },
+
+    /** Who may lock, unlock, freeze or unfreeze: the definition's control list (anyone where it is open). */
+    async queueControlCheck({ name, by, action }: { name: string; by: string; action: string }): Promise<{ allowed: boolean; why: string }> {
+      const { environment } = await read(name);
+      const who = principalOf(environment, by);
+      const allowed = controllersOf(environment, '');
+      if (!allowed || allowed.includes(who)) return { allowed: true, why: '' };
+      return { allowed: false, why: `${who} may not ${action} ${name} (control.allowed: ${allowed.filter(Boolean).join(', ') || 'nobody'})` };
     },
 
     /** The queue's part of the definition, small enough to read at every request (the nodes stay out of its history). */

@@ -80,6 +80,7 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
       await withHeartbeat(() => mirror.update(), () => ({ step: 'fetch' })).catch(gitUnavailable(source.remote, source.unreachableTimeout));
       const token = env[ci.tokenEnv];
       for (const release of [...releases].reverse()) {
+        Context.current().heartbeat({ release });
         const tag = await mirror.tag(release);
         if (!tag) {
           failed.push({ release, why: `tag ${release} is not on ${source.remote}` });
@@ -101,10 +102,24 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
     },
 
     /** Waits for the commit's checks; the deadline survives retries through the heartbeat details. */
-    async waitForChecks({ ci, commit, reportUnavailable, startedAt: firstAsked }: { ci: CiConfig; commit: string; reportUnavailable?: boolean; startedAt?: number }): Promise<{ checks: string[]; unavailable?: { since: string; error: string } }> {
+    async waitForChecks({
+      ci,
+      commit,
+      reportUnavailable,
+      startedAt: firstAsked,
+      seenPending: seenBefore,
+    }: {
+      ci: CiConfig;
+      commit: string;
+      reportUnavailable?: boolean;
+      startedAt?: number;
+      /** The checks were seen pending: an outage after that is waited out, never handed to an operator. */
+      seenPending?: boolean;
+    }): Promise<{ checks: string[]; unavailable?: { since: string; error: string }; seenPending?: boolean }> {
       if (ci.provider === 'none') return { checks: [] };
       const ctx = Context.current();
-      const carried = ctx.info.heartbeatDetails as { startedAt?: number; unavailableSince?: number } | undefined;
+      const carried = ctx.info.heartbeatDetails as { startedAt?: number; unavailableSince?: number; seenPending?: boolean } | undefined;
+      let seenPending = seenBefore === true || carried?.seenPending === true;
       const startedAt = firstAsked ?? carried?.startedAt ?? Date.now();
       // Definitions from before whenUnavailable let the attempt fail (and the activity's retries decide).
       const rideOut = (ci.whenUnavailable as string | undefined) !== undefined;
@@ -125,9 +140,9 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
             if (Date.now() - startedAt + ci.pollInterval > ci.deadline) {
               throw ApplicationFailure.nonRetryable(`checks on commit ${commit} could not be read for ${waited} s (ci.deadline): ${ci.apiUrl} ${error}`, failureTypes.checksUnavailable);
             }
-            ctx.heartbeat({ startedAt, unavailableSince, waitingFor: [`${ci.apiUrl} to answer (unreachable since ${new Date(unavailableSince).toISOString()}: ${error})`] });
-            // Operator mode: once it has failed for a poll interval, hand the choice to the workflow.
-            if (reportUnavailable && Date.now() - unavailableSince >= ci.pollInterval) return { checks: [], unavailable: { since: new Date(unavailableSince).toISOString(), error } };
+            ctx.heartbeat({ startedAt, unavailableSince, seenPending, waitingFor: [`${ci.apiUrl} to answer (unreachable since ${new Date(unavailableSince).toISOString()}: ${error})`] });
+            // Operator mode: once it has failed for a poll interval, hand the choice to the workflow — unless the checks were seen pending.
+            if (reportUnavailable && !seenPending && Date.now() - unavailableSince >= ci.pollInterval) return { checks: [], unavailable: { since: new Date(unavailableSince).toISOString(), error } };
             logger.warn({ commit, error }, 'CI provider unavailable; asking again');
             await sleep(ci.pollInterval, undefined, { signal: ctx.cancellationSignal });
             continue;
@@ -150,7 +165,8 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
             failureTypes.checksFailed,
           );
         }
-        ctx.heartbeat({ startedAt, waitingFor: verdict.waitingFor });
+        seenPending = true;
+        ctx.heartbeat({ startedAt, seenPending, waitingFor: verdict.waitingFor });
         if (Date.now() - startedAt + ci.pollInterval > ci.deadline) {
           const none = verdict.waitingFor.includes('any check to be reported');
           throw ApplicationFailure.nonRetryable(

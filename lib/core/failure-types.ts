@@ -64,6 +64,7 @@ export const failureTable = spec({
   compatibilityCheckFailed: { type: 'CompatibilityCheckFailed', retryable: false, meaning: 'the old release is unhealthy on the expanded schema' },
   // Approval.
   approvalTimedOut: { type: 'ApprovalTimedOut', retryable: false, meaning: 'not enough approvals before the timeout' },
+  notPermitted: { type: 'NotPermitted', retryable: false, meaning: "the definition's control list does not name who asked (a lock, unlock, freeze or unfreeze)" },
   signatureRefused: { type: 'SignatureRefused', retryable: false, meaning: "an operator's signed statement does not verify, or is not for this run, plan or action" },
   allowedSignersChanged: { type: 'AllowedSignersChanged', retryable: false, meaning: "the allowed-signers file's sha256 is not the one the definition pins" },
   // Notifications (recorded, never fatal to a deployment).

@@ -37,6 +37,11 @@ export async function renderTemplates(releaseDir: string, templates: readonly st
   const written: string[] = [];
   for (const template of templates) {
     const file = path.join(releaseDir, template);
+    // The agent checks for itself: only files inside the release folder, and only *.hbs.
+    const inside = path.relative(releaseDir, file);
+    if (!template.endsWith(TEMPLATE_SUFFIX) || inside.startsWith('..') || path.isAbsolute(inside)) {
+      throw new TemplateError(`template ${template} is not a .hbs file inside the release folder`);
+    }
     const source = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
       throw new TemplateError(`template ${template} is not in release folder ${releaseDir} (${err.code ?? err.message}): the release must carry it, or config.templates must not name it`);
     });

@@ -22,6 +22,8 @@ export async function ciGate(ci: CiConfig, commit: string, state: DeploymentStat
       state.record(`CI checks passed: ${checks.join(', ') || '(none reported)'}`);
       return;
     }
+    // An acceptance made while the last round ran is what this outage needs.
+    if (state.uncheckedAcceptance) return;
     state.ciUnreadable({ commit, since: unavailable.since, error: unavailable.error, checks: ci.requiredChecks });
     // Ask again after a poll interval, unless an operator accepts first.
     if (await condition(() => state.uncheckedAcceptance !== null, ci.pollInterval)) return;

@@ -107,6 +107,12 @@ function requireKnownAuthors(input: WorkflowInput, state: DeploymentState): void
   const mode = (input.environment.approval?.requireAuthors as string | undefined) ?? 'none';
   const changes = state.changes;
   if (mode === 'none' || !changes) return;
+  if (changes.total > changes.commits.length && changes.from === null) {
+    throw ApplicationFailure.nonRetryable(
+      `approval.requireAuthors is ${mode} but the fleet runs no release this one can be compared with, so every one of the ${changes.total} commits would need its author: set requireAuthors: none for this first deployment, then back`,
+      failureTypes.invalidInput,
+    );
+  }
   if (changes.total > changes.commits.length) {
     throw ApplicationFailure.nonRetryable(
       `approval.requireAuthors is ${mode} but ${changes.total} commits go out and only the newest ${changes.commits.length} can be listed: deploy a nearer release first, or set requireAuthors: none for this one`,

@@ -294,6 +294,11 @@ export class DeploymentState {
   ciReadable(): void {
     if (this.#ciUnavailable) this.record('the CI provider answers again');
     this.#ciUnavailable = null;
+    // The checks were read after all: an acceptance given meanwhile skipped nothing.
+    if (this.#unchecked) {
+      this.record(`the CI checks passed after all: ${this.#unchecked.by}'s acceptance was not needed`);
+      this.#unchecked = null;
+    }
   }
   get ciUnavailable(): CiUnavailable | null {
     return this.#ciUnavailable;

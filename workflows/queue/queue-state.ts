@@ -36,6 +36,8 @@ export class QueueState {
   hold: Hold | null = null;
   events: DeployEvent[] = [];
   nextId = 1;
+  /** Continuing as new: answers go out as "queued" (the request travels to the next run). */
+  carrying = false;
   /** Bumped by every change the loop must look at again. */
   version = 0;
   /** The newest request the loop has weighed (a held request's answer waits for this). */
@@ -127,6 +129,16 @@ export class QueueState {
     return { entry, replaced };
   }
 
+  /** Whether the queue has seen `release` (waiting, running, started, superseded, covered or ended): auto-promotion offers it once. */
+  knows(release: string): boolean {
+    const requests = [this.running, this.starting, ...this.pending].filter((r): r is QueuedRequest => r !== null);
+    return (
+      requests.some((r) => r.release === release || r.covers.some((c) => c.release === release)) ||
+      this.superseded.some((r) => r.release === release) ||
+      this.finished.some((r) => r.release === release)
+    );
+  }
+
   isPending(id: string): boolean {
     return this.pending.some((r) => r.id === id);
   }
@@ -150,7 +162,8 @@ export class QueueState {
 
   /** What holds `head` from starting at `now`; a rollback passes locks, freezes and windows. */
   holdOf(head: QueuedRequest, now: number): Hold | null {
-    if (head.kind === 'rollback') return null;
+    // The way out passes every hold, except a "rollback" to the very release whose failure locked the environment.
+    if (head.kind === 'rollback' && !(this.lock?.automatic && this.lock.release === head.release)) return null;
     const unlock = `\`gantry unlock ${this.environment}\``;
     if (this.lock && !(this.lock.expiresAt && Date.parse(this.lock.expiresAt) <= now)) {
       const { by, reason, since, expiresAt, automatic } = this.lock;

@@ -11,6 +11,7 @@ import {
   patched,
   setHandler,
   setWorkflowOptions,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { QueueRules } from '../../activities/orchestrator/definitions';
@@ -41,10 +42,13 @@ const HISTORY_LIMIT = 4_000;
 const REREAD_MS = 5 * 60_000;
 /** Marks runs whose idle queue reads its definition again (every run since auto-promotion). */
 const IDLE_REREAD = 'queue-idle-reread';
+/** Marks runs whose locks and freezes are checked against the control list. */
+const CONTROL_CHECKED = 'queue-control-checked';
 
 export async function queue(input: QueueInput): Promise<void> {
   const { environment } = input;
-  const state = new QueueState(environment, input.carried);
+  // Carried state comes only from this workflow's own continue-as-new, never from a client's start.
+  const state = new QueueState(environment, workflowInfo().continuedFromExecutionRunId ? input.carried : undefined);
   const info = () => workflowInfo();
   setHandler(queueStatusQuery, () => state.status(info().workflowId, info().runId));
   const notices = new QueueNotices(state);
@@ -69,13 +73,16 @@ export async function queue(input: QueueInput): Promise<void> {
     async (request: DeployInput): Promise<EnqueueAnswer> => {
       const mine = ticket++;
       await condition(() => serving === mine);
-      // Yield once more, so every other job of this workflow task lands first: a child's completion
-      // can arrive in the same task as a request that repeats it, which must not attach to a run that ended.
-      await condition(() => true);
       let entry: QueuedRequest;
       let replaced: string[] = [];
       try {
-        const same = state.same(request);
+        let same = state.same(request);
+        // A repeat of the running request may have arrived in the same workflow task as that run's
+        // end: look again after a timer, once every job of this task has landed, so it never attaches to a run that ended.
+        if (same && same.id === state.running?.id) {
+          await sleep(1);
+          same = state.same(request);
+        }
         if (same) return answer(state, same, 'attached', []);
         const current = await readRules().catch((err: unknown) => {
           throw ApplicationFailure.nonRetryable(describeFailure(err), failureTypes.unknownEnvironment);
@@ -98,14 +105,24 @@ export async function queue(input: QueueInput): Promise<void> {
         serving++;
       }
       // Answer once the loop has started it, or weighed it and found it must wait.
-      await condition(() => state.running?.id === entry.id || (!state.isPending(entry.id) && state.starting?.id !== entry.id) || (state.isPending(entry.id) && (state.running !== null || state.starting !== null || state.weighedSince(entry.id))));
+      await condition(() => state.carrying || state.running?.id === entry.id || (!state.isPending(entry.id) && state.starting?.id !== entry.id) || (state.isPending(entry.id) && (state.running !== null || state.starting !== null || state.weighedSince(entry.id))));
       return answer(state, entry, state.running?.id === entry.id ? 'started' : 'queued', replaced);
     },
     { validator: validateRequest(environment) },
   );
+  // Locks and freezes come from the definition's control list (anyone where it is open), checked on the orchestrator.
+  const mayControl = async (by: string, action: string): Promise<void> => {
+    // Queues from before the check took a lock from anyone; their histories replay as they ran.
+    if (!patched(CONTROL_CHECKED)) return;
+    const check = await definitions.queueControlCheck({ name: environment, by, action }).catch((err: unknown) => {
+      throw ApplicationFailure.nonRetryable(describeFailure(err), failureTypes.unknownEnvironment);
+    });
+    if (!check.allowed) throw ApplicationFailure.nonRetryable(check.why, failureTypes.notPermitted);
+  };
   setHandler(
     lockUpdate,
-    ({ by, reason, expiresAt }) => {
+    async ({ by, reason, expiresAt }) => {
+      await mayControl(by, 'lock');
       state.setLock({ by, reason, since: new Date().toISOString(), expiresAt: expiresAt ?? null, automatic: false }, by);
       return state.status(info().workflowId, info().runId);
     },
@@ -113,7 +130,8 @@ export async function queue(input: QueueInput): Promise<void> {
   );
   setHandler(
     unlockUpdate,
-    ({ by }) => {
+    async ({ by }) => {
+      await mayControl(by, 'unlock');
       if (state.lock) state.setLock(null, by);
       return state.status(info().workflowId, info().runId);
     },
@@ -121,7 +139,8 @@ export async function queue(input: QueueInput): Promise<void> {
   );
   setHandler(
     freezeUpdate,
-    ({ by, reason, until }) => {
+    async ({ by, reason, until }) => {
+      await mayControl(by, 'freeze');
       state.setFreeze({ by, reason, since: new Date().toISOString(), until }, by);
       return state.status(info().workflowId, info().runId);
     },
@@ -129,7 +148,8 @@ export async function queue(input: QueueInput): Promise<void> {
   );
   setHandler(
     unfreezeUpdate,
-    ({ by }) => {
+    async ({ by }) => {
+      await mayControl(by, 'unfreeze');
       if (state.freeze) state.setFreeze(null, by);
       return state.status(info().workflowId, info().runId);
     },
@@ -142,9 +162,10 @@ export async function queue(input: QueueInput): Promise<void> {
     const current = await readRules().catch(() => undefined);
     const auto = current?.promotion;
     if (!current || !auto) return;
-    const candidate = await promotions.promotionCandidate({ from: auto.from, to: environment, bakeMs: auto.bakeMs });
-    // Held here (a lock, a window): it is waiting already.
-    if (!candidate.release || state.pending.some((r) => r.release === candidate.release)) return;
+    // Upstream unreadable for now: ask again at the next check.
+    const candidate = await promotions.promotionCandidate({ from: auto.from, to: environment, bakeMs: auto.bakeMs }).catch(() => undefined);
+    // Offered once: not when it waits here already, or the queue saw it before (run, superseded, covered).
+    if (!candidate?.release || state.knows(candidate.release)) return;
     const request: DeployInput = { environment, release: candidate.release, promote: true, requestedBy: `gantry:auto-promotion from ${auto.from}`, shape: { ...DEFAULT_SHAPE } };
     const { entry } = state.add(request, current.queue);
     state.record(`${entry.id} promote ${entry.release} from ${auto.from} by itself: ${candidate.why}`, request.requestedBy);
@@ -189,7 +210,9 @@ export async function queue(input: QueueInput): Promise<void> {
     let upTo: string | undefined;
     const candidates = current.batchChecks ? state.batchCandidates(current.queue) : [];
     if (current.batchChecks && candidates.length > 0) {
-      const pick = await verification.newestGreen({ source: current.batchChecks.source, ci: current.batchChecks.ci, releases: candidates.map((c) => c.release) });
+      // CI or git unreadable: take the newest, as without CI; the deployment's own gate then waits for its checks.
+      const releases = candidates.map((c) => c.release);
+      const pick = await verification.newestGreen({ source: current.batchChecks.source, ci: current.batchChecks.ci, releases }).catch(() => ({ green: releases.at(-1) ?? null, failed: [], pending: [] }));
       for (const f of pick.failed) {
         const r = candidates.find((c) => c.release === f.release);
         if (r) state.drop(r.id, f.why);
@@ -200,7 +223,7 @@ export async function queue(input: QueueInput): Promise<void> {
         else {
           state.hold = { kind: 'checks', what: `no waiting release is green yet (${pick.pending.join(', ') || 'none'} pending CI)`, clears: 'a waiting release passes its checks (asked again every ci.pollInterval)' };
           state.weighed = state.lastId();
-          await condition(() => state.version !== seen, current.batchChecks.pollIntervalMs);
+          await condition(() => state.version !== seen, Math.max(current.batchChecks.pollIntervalMs, 1_000));
         }
         continue;
       }
@@ -214,7 +237,9 @@ export async function queue(input: QueueInput): Promise<void> {
     state.ended(outcome);
     if (outcome.status === 'rolled-back' && entry.kind === 'deploy' && current.queue.lockOnRollback) {
       const reason = `${entry.release} failed and rolled back${outcome.error ? `: ${outcome.error}` : ''}`;
-      state.setLock({ by: 'gantry', reason, since: new Date().toISOString(), expiresAt: null, automatic: true }, 'gantry');
+      // A lock someone set meanwhile stays (with its reason and expiry); the cause is recorded beside it.
+      if (state.lock && !state.lock.automatic) state.record(`${entry.release} failed and rolled back; ${environment} stays locked by ${state.lock.by}: ${state.lock.reason}`);
+      else state.setLock({ by: 'gantry', reason, since: new Date().toISOString(), expiresAt: null, automatic: true, release: entry.release }, 'gantry');
       notices.locked(entry, reason);
     }
   }
@@ -222,6 +247,8 @@ export async function queue(input: QueueInput): Promise<void> {
 
 // Between deployments only (nothing running), so no child outlives the run that awaits it.
 async function carryOn(state: QueueState, notices: QueueNotices, environment: string): Promise<never> {
+  // Requests still waiting for their answer get "queued" now (they travel to the next run), so the handlers can finish.
+  state.carrying = true;
   await notices.settle();
   await condition(allHandlersFinished);
   return continueAsNew<typeof queue>({ environment, carried: state.snapshot() });
