@@ -78,7 +78,8 @@ describe('upgrading the orchestrator under a running deployment', () => {
     buildB = await createOrchestratorWorker({ connection: native, namespace: 'default', taskQueue: stack.taskQueue, logger, bundles, environmentsDir: stack.environmentsDir, versioning: { deploymentName, makeCurrent: true } });
     expect(buildB.buildId).not.toBe(buildA);
     runningB = buildB.run();
-    expect((await makeCurrent(client, deploymentName, buildB.buildId, 'versioning-test')).previous).toBe(buildA);
+    // The dev server propagates routing to every task queue of the deployment; beside another e2e file that has taken over a minute.
+    expect((await makeCurrent(client, deploymentName, buildB.buildId, 'versioning-test', 180_000)).previous).toBe(buildA);
 
     // The paused deployment resumes and finishes on A, without a failed workflow task.
     await handle.executeUpdate(resumeUpdate, { args: [{ by: 'upgrader' }] });
@@ -105,5 +106,5 @@ describe('upgrading the orchestrator under a running deployment', () => {
     await waitUntil(async () => (versions = await listVersions(client, deploymentName)).versions.some((v) => v.buildId === buildA && v.drainage === 'drained'), 60_000, 500);
     expect(versions.current).toBe(buildB.buildId);
     expect(versions.versions.find((v) => v.buildId === buildA)).toMatchObject({ drainage: 'drained' });
-  });
+  }, 360_000);
 });

@@ -67,6 +67,11 @@ export function createPromotionActivities({ logger }: { logger: Logger }) {
       for await (const run of client.workflow.list({ query: `WorkflowId = '${deploymentWorkflowId(to)}' AND GantryRelease = '${live.release}'` })) {
         return { release: null, why: `${live.release} was deployed to ${to} already (run ${run.runId}, ${run.status.name})` };
       }
+      // Never over something newer: a release that went live downstream after this one went live upstream (a hotfix) stays.
+      for await (const run of client.workflow.list({ query: `WorkflowId = '${deploymentWorkflowId(to)}' AND ExecutionStatus = 'Completed' AND CloseTime > '${live.at.toISOString()}'` })) {
+        const result = (await client.workflow.getHandle(deploymentWorkflowId(to), run.runId).result()) as RecordedResult;
+        if (result.status === 'live') return { release: null, why: `${to} went live on ${result.release} after ${live.release} went live on ${from}; promote by hand if it should go` };
+      }
       logger.info({ from, to, release: live.release }, 'auto-promotion candidate');
       return { release: live.release, why: `${live.release} has been live on ${from} for ${formatDuration(baked)} (promotion.bake ${formatDuration(bakeMs)})` };
     },
