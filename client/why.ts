@@ -2,6 +2,7 @@
 // clear it — read from the queue (lock, freeze, window, a deployment started around it), the running
 // deployment (approval and whose, CI checks on its commit, a pause) and the server (its pending steps).
 import type { Client } from '@temporalio/client';
+import { calendarHold } from '../workflows/queue/queue-state';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/codec-helpers.js';
 import { clientDataConverter } from './data-converter';
 import { readQueue } from './queue';
@@ -66,26 +67,12 @@ async function runningHold(client: Client, q: QueueStatus, status: DeployStatus 
   return undefined;
 }
 
-/** The lock, freeze or closed window that would hold a deploy request now (what the queue weighs). */
-function calendarHold(q: QueueStatus, now = Date.now()): Omit<WhyAnswer, 'environment'> | undefined {
-  if (q.lock && !(q.lock.expiresAt && Date.parse(q.lock.expiresAt) <= now)) {
-    return { kind: 'lock', what: `${q.environment} is locked${q.lock.automatic ? ' (automatically, after a rollback)' : ''} by ${q.lock.by} since ${q.lock.since}: ${q.lock.reason}`, clears: `\`gantry unlock ${q.environment}\`${q.lock.expiresAt ? `, or its expiry at ${q.lock.expiresAt}` : ''}`, ...(q.lock.expiresAt ? { until: q.lock.expiresAt } : {}) };
-  }
-  if (q.freeze && Date.parse(q.freeze.until) > now) {
-    return { kind: 'freeze', what: `${q.environment} is frozen by ${q.freeze.by} until ${q.freeze.until}: ${q.freeze.reason}`, clears: `the freeze's end at ${q.freeze.until}, or \`gantry unfreeze ${q.environment}\``, until: q.freeze.until };
-  }
-  if (q.window && !q.window.open) {
-    return { kind: 'window', what: `outside ${q.environment}'s deploy windows (${q.window.described})`, clears: q.window.opensAt ? `the next window opens at ${q.window.opensAt}` : 'no window opens again: change windows in the definition', ...(q.window.opensAt ? { until: q.window.opensAt } : {}) };
-  }
-  return undefined;
-}
-
 export async function why(client: Client, environment: string): Promise<WhyAnswer> {
   const q = await readQueue(client, environment);
   if (!q) return { environment, kind: 'nothing', what: `no request has reached ${environment}'s queue yet`, clears: 'nothing to clear: a deployment starts at once' };
   const next = q.pending[0];
   const nextRequest = next ? { request: { id: next.id, release: next.release } } : {};
-  const calendar = calendarHold(q);
+  const calendar = calendarHold(q, Date.now()) ?? undefined;
   if (q.running) {
     const status = await client.workflow.getHandle(deploymentWorkflowId(environment), undefined, { firstExecutionRunId: q.running.runId }).query(statusQuery).catch(() => undefined);
     const own = await runningHold(client, q, status);

@@ -2,6 +2,7 @@
 // runs, read from the server, not from any caller), the run that made the release live, how long it
 // stayed live, and the artifact digest it ran. A refusal is permanent and says what would allow it.
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { formatDuration } from '../../lib/config/duration';
 import { failureTypes } from '../../lib/core/failure-types';
@@ -38,6 +39,22 @@ const RUNS_READ = 200;
 
 const refuse = (message: string) => ApplicationFailure.nonRetryable(message, failureTypes.promotionRefused);
 
+/** The runs of `environment`'s deployments that went live, newest first (ended after `after`, when given); results read one at a time. */
+async function* liveRuns(client: Client, environment: string, after?: Date): AsyncGenerator<{ runId: string; closeTime: Date; result: RecordedResult }> {
+  const workflowId = deploymentWorkflowId(environment);
+  const since = after ? ` AND CloseTime > '${after.toISOString()}'` : '';
+  const runs: { runId: string; closeTime: Date }[] = [];
+  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}' AND ExecutionStatus = 'Completed'${since}` })) {
+    if (run.closeTime) runs.push({ runId: run.runId, closeTime: run.closeTime });
+    if (runs.length >= RUNS_READ) break;
+  }
+  runs.sort((a, b) => b.closeTime.getTime() - a.closeTime.getTime());
+  for (const run of runs) {
+    const result = (await client.workflow.getHandle(workflowId, run.runId).result()) as RecordedResult;
+    if (result.status === 'live') yield { ...run, result };
+  }
+}
+
 export function createPromotionActivities({ logger }: { logger: Logger }) {
   return {
     /**
@@ -46,20 +63,11 @@ export function createPromotionActivities({ logger }: { logger: Logger }) {
      */
     async promotionCandidate({ from, to, bakeMs }: { from: string; to: string; bakeMs: number }): Promise<{ release: string | null; why: string }> {
       const { client } = Context.current();
-      // The newest completed run may be one that changed nothing live (aborted): read back to the newest live one.
-      const runs: { runId: string; closeTime: Date }[] = [];
-      for await (const run of client.workflow.list({ query: `WorkflowId = '${deploymentWorkflowId(from)}' AND ExecutionStatus = 'Completed'` })) {
-        if (run.closeTime) runs.push({ runId: run.runId, closeTime: run.closeTime });
-        if (runs.length >= RUNS_READ) break;
-      }
-      runs.sort((a, b) => b.closeTime.getTime() - a.closeTime.getTime());
+      // The newest completed run may be one that changed nothing live (aborted): the newest live one counts.
       let live: { release: string; at: Date } | undefined;
-      for (const run of runs) {
-        const result = (await client.workflow.getHandle(deploymentWorkflowId(from), run.runId).result()) as RecordedResult;
-        if (result.status === 'live') {
-          live = { release: result.release, at: run.closeTime };
-          break;
-        }
+      for await (const run of liveRuns(client, from)) {
+        live = { release: run.result.release, at: run.closeTime };
+        break;
       }
       if (!live) return { release: null, why: `nothing has gone live on ${from} yet` };
       const baked = Date.now() - live.at.getTime();
@@ -68,9 +76,8 @@ export function createPromotionActivities({ logger }: { logger: Logger }) {
         return { release: null, why: `${live.release} was deployed to ${to} already (run ${run.runId}, ${run.status.name})` };
       }
       // Never over something newer: a release that went live downstream after this one went live upstream (a hotfix) stays.
-      for await (const run of client.workflow.list({ query: `WorkflowId = '${deploymentWorkflowId(to)}' AND ExecutionStatus = 'Completed' AND CloseTime > '${live.at.toISOString()}'` })) {
-        const result = (await client.workflow.getHandle(deploymentWorkflowId(to), run.runId).result()) as RecordedResult;
-        if (result.status === 'live') return { release: null, why: `${to} went live on ${result.release} after ${live.release} went live on ${from}; promote by hand if it should go` };
+      for await (const { result } of liveRuns(client, to, live.at)) {
+        return { release: null, why: `${to} went live on ${result.release} after ${live.release} went live on ${from}; promote by hand if it should go` };
       }
       logger.info({ from, to, release: live.release }, 'auto-promotion candidate');
       return { release: live.release, why: `${live.release} has been live on ${from} for ${formatDuration(baked)} (promotion.bake ${formatDuration(bakeMs)})` };
@@ -79,25 +86,17 @@ export function createPromotionActivities({ logger }: { logger: Logger }) {
     async promotionSource({ from, release, bakeMs, sha256 }: { from: string; release: string; bakeMs: number; sha256?: string }): Promise<PromotionSource> {
       const { client } = Context.current();
       const workflowId = deploymentWorkflowId(from);
-      const runs: { runId: string; closeTime: Date }[] = [];
-      for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}' AND ExecutionStatus = 'Completed'` })) {
-        if (run.closeTime) runs.push({ runId: run.runId, closeTime: run.closeTime });
-        if (runs.length >= RUNS_READ) break;
-      }
-      runs.sort((a, b) => b.closeTime.getTime() - a.closeTime.getTime());
       // Newest first: every newer run that made another release live moves "replaced" earlier, to the first one after ours.
       let replacedAt: Date | null = null;
       let found: { runId: string; closeTime: Date; result: RecordedResult } | undefined;
       let digest: { sha256: string; runId: string } | undefined;
-      for (const run of runs) {
-        const result = (await client.workflow.getHandle(workflowId, run.runId).result()) as RecordedResult;
-        if (result.status !== 'live') continue;
-        if (!found && result.release !== release) replacedAt = run.closeTime;
-        else if (result.release === release) {
-          found ??= { ...run, result };
+      for await (const run of liveRuns(client, from)) {
+        if (!found && run.result.release !== release) replacedAt = run.closeTime;
+        else if (run.result.release === release) {
+          found ??= run;
           // A rollback to it downloaded nothing: the digest is the deployment's that brought it.
-          if (result.artifactSha256) {
-            digest = { sha256: result.artifactSha256, runId: run.runId };
+          if (run.result.artifactSha256) {
+            digest = { sha256: run.result.artifactSha256, runId: run.runId };
             break;
           }
         }

@@ -107,19 +107,17 @@ export function createVerificationActivities({ logger, mirrorsDir, env = process
       commit,
       reportUnavailable,
       startedAt: firstAsked,
-      seenPending: seenBefore,
     }: {
       ci: CiConfig;
       commit: string;
       reportUnavailable?: boolean;
       startedAt?: number;
-      /** The checks were seen pending: an outage after that is waited out, never handed to an operator. */
-      seenPending?: boolean;
-    }): Promise<{ checks: string[]; unavailable?: { since: string; error: string }; seenPending?: boolean }> {
+    }): Promise<{ checks: string[]; unavailable?: { since: string; error: string } }> {
       if (ci.provider === 'none') return { checks: [] };
       const ctx = Context.current();
       const carried = ctx.info.heartbeatDetails as { startedAt?: number; unavailableSince?: number; seenPending?: boolean } | undefined;
-      let seenPending = seenBefore === true || carried?.seenPending === true;
+      // Checks seen pending (in this attempt or an earlier one): an outage after that is waited out, never handed to an operator.
+      let seenPending = carried?.seenPending === true;
       const startedAt = firstAsked ?? carried?.startedAt ?? Date.now();
       // Definitions from before whenUnavailable let the attempt fail (and the activity's retries decide).
       const rideOut = (ci.whenUnavailable as string | undefined) !== undefined;

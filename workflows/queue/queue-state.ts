@@ -164,30 +164,7 @@ export class QueueState {
   holdOf(head: QueuedRequest, now: number): Hold | null {
     // The way out passes every hold, except a "rollback" to the very release whose failure locked the environment.
     if (head.kind === 'rollback' && !(this.lock?.automatic && this.lock.release === head.release)) return null;
-    const unlock = `\`gantry unlock ${this.environment}\``;
-    if (this.lock && !(this.lock.expiresAt && Date.parse(this.lock.expiresAt) <= now)) {
-      const { by, reason, since, expiresAt, automatic } = this.lock;
-      return {
-        kind: 'lock',
-        what: `${this.environment} is locked${automatic ? ' (automatically, after a rollback)' : ''} by ${by} since ${since}: ${reason}`,
-        clears: expiresAt ? `the lock expires at ${expiresAt}, or ${unlock}` : unlock,
-        ...(expiresAt ? { until: expiresAt } : {}),
-      };
-    }
-    if (this.freeze && Date.parse(this.freeze.until) > now) {
-      const { by, reason, until } = this.freeze;
-      return { kind: 'freeze', what: `${this.environment} is frozen by ${by} until ${until}: ${reason}`, clears: `the freeze ends at ${until}, or \`gantry unfreeze ${this.environment}\``, until };
-    }
-    if (this.window && !this.window.open) {
-      const opens = this.window.opensAt;
-      return {
-        kind: 'window',
-        what: `outside ${this.environment}'s deploy windows (${this.window.described})`,
-        clears: opens ? `the next window opens at ${opens}` : 'no window ever opens again: change windows in the definition',
-        ...(opens ? { until: opens } : {}),
-      };
-    }
-    return null;
+    return calendarHold(this, now);
   }
 
   /** batch: the deployments a batch may take now, oldest first (at most maxChanges, up to the first rollback). */
@@ -276,4 +253,32 @@ export class QueueState {
     if (this.lock?.expiresAt && Date.parse(this.lock.expiresAt) <= now) this.setLock(null, 'expiry');
     if (this.freeze && Date.parse(this.freeze.until) <= now) this.setFreeze(null, 'expiry');
   }
+}
+
+/** The lock, freeze or closed deploy window that holds a deployment at `now` (status, answers and `gantry why` say the same). */
+export function calendarHold(q: Pick<QueueStatus, 'environment' | 'lock' | 'freeze' | 'window'>, now: number): Hold | null {
+  const unlock = `\`gantry unlock ${q.environment}\``;
+  if (q.lock && !(q.lock.expiresAt && Date.parse(q.lock.expiresAt) <= now)) {
+    const { by, reason, since, expiresAt, automatic } = q.lock;
+    return {
+      kind: 'lock',
+      what: `${q.environment} is locked${automatic ? ' (automatically, after a rollback)' : ''} by ${by} since ${since}: ${reason}`,
+      clears: expiresAt ? `the lock expires at ${expiresAt}, or ${unlock}` : unlock,
+      ...(expiresAt ? { until: expiresAt } : {}),
+    };
+  }
+  if (q.freeze && Date.parse(q.freeze.until) > now) {
+    const { by, reason, until } = q.freeze;
+    return { kind: 'freeze', what: `${q.environment} is frozen by ${by} until ${until}: ${reason}`, clears: `the freeze ends at ${until}, or \`gantry unfreeze ${q.environment}\``, until };
+  }
+  if (q.window && !q.window.open) {
+    const opens = q.window.opensAt;
+    return {
+      kind: 'window',
+      what: `outside ${q.environment}'s deploy windows (${q.window.described})`,
+      clears: opens ? `the next window opens at ${opens}` : 'no window ever opens again: change windows in the definition',
+      ...(opens ? { until: opens } : {}),
+    };
+  }
+  return null;
 }
